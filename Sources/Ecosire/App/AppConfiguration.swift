@@ -1,0 +1,63 @@
+import Configuration
+import Foundation
+import Logging
+
+/// Everything the server reads from its environment. Keys are read through swift-configuration,
+/// so `database.url` is the `DATABASE_URL` environment variable and tests pass the same keys in memory.
+public struct AppConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// `sqlite:///path`, a bare path, or `postgres://…`.
+    public var databaseURL: String
+    /// PostgreSQL schema for this process (tests use one per test).
+    public var databaseSchema: String?
+    public var dataDirectory: String
+    public var runMigrations: Bool
+    public var jwtPrivateKey: String?
+    public var accessTokenLifetime: TimeInterval
+    public var refreshTokenLifetime: TimeInterval
+    public var bcryptCost: UInt8
+    public var loginLimitPerMinute: Int
+    public var secureCookies: Bool
+    public var trustedOrigins: Set<String>
+    /// Peers whose `X-Forwarded-For` is believed.
+    public var trustedProxies: Set<String>
+    public var corsOrigins: [String]
+    public var swaggerUIDirectory: String?
+    public var logLevel: Logger.Level
+    public var logFormat: String
+    public var publicURL: String?
+
+    public init(reader: ConfigReader) {
+        dataDirectory = reader.string(forKey: "data.dir", default: "./data")
+        host = reader.string(forKey: "host", default: "127.0.0.1")
+        port = reader.int(forKey: "port", default: 8080)
+        databaseURL = reader.string(forKey: "database.url", default: "sqlite://\(dataDirectory)/ecosire.sqlite")
+        databaseSchema = reader.string(forKey: "database.schema")
+        runMigrations = reader.bool(forKey: "migrate.on.start", default: true)
+        jwtPrivateKey = reader.string(forKey: "jwt.private.key", isSecret: true)
+        accessTokenLifetime = TimeInterval(reader.int(forKey: "access.token.ttl", default: 900))
+        refreshTokenLifetime = TimeInterval(reader.int(forKey: "refresh.token.ttl", default: 30 * 24 * 3600))
+        bcryptCost = UInt8(clamping: max(4, reader.int(forKey: "bcrypt.cost", default: 12)))
+        loginLimitPerMinute = reader.int(forKey: "login.limit.per.minute", default: 10)
+        secureCookies = reader.bool(forKey: "secure.cookies", default: false)
+        trustedOrigins = Set(Self.list(reader.string(forKey: "trusted.origins")))
+        trustedProxies = Set(Self.list(reader.string(forKey: "trusted.proxies")))
+        corsOrigins = Self.list(reader.string(forKey: "cors.origins"))
+        swaggerUIDirectory = reader.string(forKey: "swagger.ui.dir")
+        logLevel = reader.string(forKey: "log.level").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logFormat = reader.string(forKey: "log.format", default: "text")
+        publicURL = reader.string(forKey: "public.url")
+    }
+
+    private static func list(_ value: String?) -> [String] {
+        (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The SQLite file path when the database is SQLite, else nil.
+    public var sqlitePath: String? {
+        if databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") { return nil }
+        if databaseURL.hasPrefix("sqlite://") { return String(databaseURL.dropFirst("sqlite://".count)) }
+        return databaseURL
+    }
+}

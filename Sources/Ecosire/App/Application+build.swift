@@ -1,0 +1,107 @@
+import Configuration
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Closes the database after the HTTP server has drained (services stop in reverse order).
+struct DatabaseService: Service {
+    let database: any Database
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await database.shutdown()
+    }
+}
+
+/// Opens the configured database.
+public func openDatabase(_ config: AppConfiguration, logger: Logger) async throws -> any Database {
+    if let path = config.sqlitePath {
+        return try await SQLiteStorage.open(path: path, logger: logger)
+    }
+    return try PostgresStorage.open(url: config.databaseURL, schema: config.databaseSchema, logger: logger)
+}
+
+/// Every module's migrations in dependency order.
+func allMigrations() -> [Migration] {
+    IdentityMigrations.all + ContactsMigrations.all
+}
+
+/// Builds the whole server. `main` and the tests share this.
+public func buildApplication(
+    _ config: AppConfiguration, clock: WallClock = .system, logger: Logger? = nil
+) async throws -> some ApplicationProtocol {
+    var baseLogger = logger ?? Logger(label: "ecosire")
+    baseLogger.logLevel = config.logLevel
+    let logger = baseLogger
+    MetricsRegistry.bootstrapOnce()
+
+    let database = try await openDatabase(config, logger: logger)
+    let migrations = allMigrations()
+    if config.runMigrations {
+        try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
+    }
+    let tokens = try await TokenService.load(
+        pem: config.jwtPrivateKey, keyFile: (config.dataDirectory as NSString).appendingPathComponent("jwt-ed25519.pem"),
+        lifetime: config.accessTokenLifetime, logger: logger
+    )
+    let authenticator = Authenticator(tokens: tokens, trustedOrigins: config.trustedOrigins)
+    let platform = Platform(
+        config: config, database: database, clock: clock, tokens: tokens, passwords: PasswordHasher(cost: config.bcryptCost),
+        limiter: InMemoryRateLimiter(clock: clock), authenticator: authenticator, logger: logger
+    )
+
+    let router = Router(context: AppRequestContext.self)
+    let api = APIRouter(router: router, authenticator: authenticator)
+    router.add(middleware: RequestMiddleware(tls: config.secureCookies))
+    router.add(middleware: ProblemMiddleware { [api] path in api.allowedMethods(for: path) })
+    router.add(middleware: MetricsMiddleware())
+    if !config.corsOrigins.isEmpty {
+        router.add(middleware: CORSMiddleware(allowOrigin: config.corsOrigins == ["*"] ? .all : .custom(config.corsOrigins.joined(separator: ", ")), allowHeaders: [.authorization, .contentType, .xRequestID, .xCSRFToken], allowMethods: [.get, .post, .patch, .delete, .put], allowCredentials: config.corsOrigins != ["*"]))
+    }
+
+    registerModules(platform: platform, api: api, migrationIDs: migrations.map(\.id))
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Ecosire"),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? config.port
+            logger.notice("Ecosire is listening", metadata: ["url": .string("http://\(config.host):\(port)")])
+        },
+        logger: logger
+    )
+    app.addServices(DatabaseService(database: database))
+    return app
+}
+
+/// Every module, registered on `api`. The one list of what the server contains.
+func registerModules(platform: Platform, api: APIRouter, migrationIDs: [String]) {
+    let modules: [any Module] = [
+        IdentityModule(platform: platform),
+        ContactsModule(platform: platform),
+        OperationsModule(platform: platform, migrationIDs: migrationIDs, startedAt: platform.clock.now()),
+        DocsModule(platform: platform, api: api),
+    ]
+    for module in modules { module.register(on: api) }
+}
+
+/// The OpenAPI document of the server, built without a server or the operator's database (for
+/// `ecosire openapi` and the export test): a throwaway SQLite file and signing key stand in.
+public func buildOpenAPIDocument() async throws -> OpenAPIDocumentBuilder {
+    let scratch = (NSTemporaryDirectory() as NSString).appendingPathComponent("ecosire-openapi-\(UUIDv7.generate())")
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    let config = AppConfiguration(reader: ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(stringLiteral: scratch)])))
+    var logger = Logger(label: "ecosire")
+    logger.logLevel = .error
+    let database = try await openDatabase(config, logger: logger)
+    let tokens = try await TokenService.load(pem: nil, keyFile: (scratch as NSString).appendingPathComponent("key.pem"), lifetime: 900, logger: logger)
+    let authenticator = Authenticator(tokens: tokens)
+    let platform = Platform(
+        config: config, database: database, clock: .system, tokens: tokens, passwords: PasswordHasher(),
+        limiter: InMemoryRateLimiter(), authenticator: authenticator, logger: logger
+    )
+    let api = APIRouter(router: Router(context: AppRequestContext.self), authenticator: authenticator)
+    registerModules(platform: platform, api: api, migrationIDs: [])
+    try await database.shutdown()
+    return OpenAPIDocumentBuilder(operations: api.operations)
+}

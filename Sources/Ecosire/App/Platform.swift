@@ -1,0 +1,44 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The shared services every module is built with. Passed through `init`; there is no container.
+public struct Platform: Sendable {
+    public let config: AppConfiguration
+    public let database: any Database
+    public let clock: WallClock
+    public let tokens: TokenService
+    public let passwords: PasswordHasher
+    public let limiter: InMemoryRateLimiter
+    public let authenticator: Authenticator
+    public let logger: Logger
+
+    /// The client address: the TCP peer, or the first untrusted hop of `X-Forwarded-For` when the
+    /// peer is a configured trusted proxy.
+    public func clientIP(_ request: Request, _ context: AppRequestContext) -> String {
+        let peer = context.remoteAddress?.ipAddress ?? "unknown"
+        guard config.trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor] else { return peer }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return hops.reversed().first { !config.trustedProxies.contains($0) } ?? peer
+    }
+}
+
+/// A business module: its migrations and its routes.
+protocol Module: Sendable {
+    var migrations: [Migration] { get }
+    func register(on api: APIRouter)
+}
+
+/// The documented rate-limit headers.
+enum RateLimitHeaders {
+    static let documented: [String: String] = [
+        "X-RateLimit-Limit": "Requests allowed in the window",
+        "X-RateLimit-Remaining": "Requests left in the window",
+        "X-RateLimit-Reset": "Unix time (seconds) when the window resets",
+    ]
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = Self("X-Forwarded-For")!
+}

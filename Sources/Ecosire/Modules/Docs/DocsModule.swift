@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// The OpenAPI document (JSON and YAML), Swagger UI at `/docs`, and the error reference that every
+/// problem's `type` links to.
+struct DocsModule: Module {
+    let platform: Platform
+    let api: APIRouter
+    let cache = DocumentCache()
+    var migrations: [Migration] { [] }
+
+    static let swaggerVersion = "5.17.14"
+    static let cdn = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@\(swaggerVersion)"
+    static let assets = ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js", "favicon-32x32.png"]
+
+    func register(on api: APIRouter) {
+        let document = Schema.object([], additional: .anyValue).describe("An OpenAPI 3.0 document").named("OpenAPIDocument")
+        api.add(
+            Operation(.get, "/api/openapi.json", id: "getOpenAPIJSON", tag: "Docs", summary: "The OpenAPI document (JSON)", access: .open,
+                      responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: document)])
+        ) { _ in
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: try cache.json(self.api))))
+            response.headers[.contentType] = "application/json; charset=utf-8"
+            return response
+        }
+        api.add(
+            Operation(.get, "/api/openapi.yaml", id: "getOpenAPIYAML", tag: "Docs", summary: "The OpenAPI document (YAML)", access: .open,
+                      responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: .string(), mediaType: "application/yaml")])
+        ) { _ in
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: try cache.yaml(self.api))))
+            response.headers[.contentType] = "application/yaml; charset=utf-8"
+            return response
+        }
+        let local = platform.config.swaggerUIDirectory
+        let assetBase = local == nil ? Self.cdn : "/docs/assets"
+        let cdnHost = local == nil ? " https://cdn.jsdelivr.net" : ""
+        api.add(Operation(.get, "/docs", id: "swaggerUI", tag: "Docs", summary: "Swagger UI", access: .open, responses: [ResponseSpec(200, "HTML")], undocumented: true)) { _ in
+            let html = """
+                <!doctype html>
+                <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>Ecosire API — Swagger UI</title>
+                <link rel="stylesheet" href="\(assetBase)/swagger-ui.css"></head>
+                <body><div id="swagger-ui"><p>Loading the API explorer… The raw document is at <a href="/api/openapi.json">/api/openapi.json</a>.</p></div>
+                <script src="\(assetBase)/swagger-ui-bundle.js"></script>
+                <script src="/docs/init.js"></script></body></html>
+                """
+            return Self.page(html, csp: "default-src 'self'; script-src 'self'\(cdnHost); style-src 'self' 'unsafe-inline'\(cdnHost); img-src 'self' data:\(cdnHost); connect-src 'self'; frame-ancestors 'none'")
+        }
+        api.add(Operation(.get, "/docs/init.js", id: "swaggerInit", tag: "Docs", summary: "Swagger UI start-up", access: .open, responses: [ResponseSpec(200, "JavaScript")], undocumented: true)) { _ in
+            let script = """
+                window.addEventListener('load', function () {
+                  window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true, tryItOutEnabled: true, withCredentials: true });
+                });
+                """
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: script)))
+            response.headers[.contentType] = "text/javascript; charset=utf-8"
+            return response
+        }
+        api.add(Operation(.get, "/docs/assets/{file}", id: "swaggerAsset", tag: "Docs", summary: "Swagger UI assets", access: .open, responses: [ResponseSpec(200, "Asset")], undocumented: true)) { input in
+            let name = input.path("file")
+            guard let local, Self.assets.contains(name),
+                let data = FileManager.default.contents(atPath: (local as NSString).appendingPathComponent(name))
+            else { throw APIError.notFound("No such asset") }
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            response.headers[.contentType] =
+                name.hasSuffix(".js") ? "text/javascript; charset=utf-8" : name.hasSuffix(".css") ? "text/css; charset=utf-8" : "image/png"
+            response.headers[.cacheControl] = "public, max-age=86400"
+            return response
+        }
+        api.add(Operation(.get, "/docs/errors", id: "errorReference", tag: "Docs", summary: "Error reference", access: .open, responses: [ResponseSpec(200, "HTML")], undocumented: true)) { _ in
+            let rows = ErrorCatalog.entries.map { entry in
+                "<tr id=\"\(entry.code)\"><td><code>\(entry.code)</code></td><td>\(entry.status)</td><td>\(entry.meaning)</td></tr>"
+            }.joined(separator: "\n")
+            let html = """
+                <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>Ecosire API errors</title></head><body>
+                <h1>Error reference</h1>
+                <p>Every error is <code>application/problem+json</code> with <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, <code>instance</code>, <code>code</code>, <code>statusCode</code>, <code>error</code>, <code>message</code>, optional <code>details</code> and <code>requestId</code>.</p>
+                <table><thead><tr><th>Code</th><th>Status</th><th>Meaning</th></tr></thead><tbody>
+                \(rows)
+                </tbody></table></body></html>
+                """
+            return Self.page(html, csp: "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+        }
+    }
+
+    static func page(_ html: String, csp: String) -> Response {
+        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: html)))
+        response.headers[.contentType] = "text/html; charset=utf-8"
+        response.headers[.contentSecurityPolicy] = csp
+        return response
+    }
+}
+
+/// The document is built once, on first request, after every route is registered.
+final class DocumentCache: Sendable {
+    private let cached = Mutex<(json: Data, yaml: String)?>(nil)
+
+    private func build(_ api: APIRouter) throws -> (json: Data, yaml: String) {
+        if let value = cached.withLock({ $0 }) { return value }
+        let builder = OpenAPIDocumentBuilder(operations: api.operations)
+        let value = (try builder.jsonData(), try builder.yaml())
+        cached.withLock { $0 = value }
+        return value
+    }
+
+    func json(_ api: APIRouter) throws -> Data { try build(api).json }
+    func yaml(_ api: APIRouter) throws -> String { try build(api).yaml }
+}
+
+/// Every error code the platform produces, for the error reference.
+enum ErrorCatalog {
+    struct Entry {
+        let code: String
+        let status: Int
+        let meaning: String
+    }
+
+    static let entries: [Entry] = [
+        Entry(code: "BAD_REQUEST", status: 400, meaning: "Malformed JSON, wrong types, unknown fields or query parameters; details name them"),
+        Entry(code: "UNAUTHORIZED", status: 401, meaning: "Missing or invalid credentials"),
+        Entry(code: "INVALID_CREDENTIALS", status: 401, meaning: "Email or password wrong (never says which)"),
+        Entry(code: "REFRESH_TOKEN_REUSED", status: 401, meaning: "A used refresh token was presented; the session was revoked"),
+        Entry(code: "FORBIDDEN", status: 403, meaning: "Authenticated but your role or key scope does not allow this"),
+        Entry(code: "CSRF_FAILED", status: 403, meaning: "Cookie-authenticated write without a matching Origin or X-CSRF-Token"),
+        Entry(code: "NOT_FOUND", status: 404, meaning: "No such route, or no such record in your organization"),
+        Entry(code: "METHOD_NOT_ALLOWED", status: 405, meaning: "The path exists with other methods (see Allow)"),
+        Entry(code: "CONFLICT", status: 409, meaning: "A unique value is already in use"),
+        Entry(code: "PAYLOAD_TOO_LARGE", status: 413, meaning: "The body is over 1 MiB"),
+        Entry(code: "UNSUPPORTED_MEDIA_TYPE", status: 415, meaning: "The Content-Type is not the one the operation takes"),
+        Entry(code: "VALIDATION_FAILED", status: 422, meaning: "Well-formed but invalid; details list each field and rule"),
+        Entry(code: "RATE_LIMITED", status: 429, meaning: "Too many requests; see Retry-After"),
+        Entry(code: "INTERNAL", status: 500, meaning: "Unexpected error; quote the requestId"),
+    ]
+}

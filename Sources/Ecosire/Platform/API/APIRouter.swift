@@ -1,0 +1,195 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Resolves the caller of a request that needs authentication.
+public protocol Authenticating: Sendable {
+    /// The caller, or an `APIError` (401, or 403 for a failed CSRF check).
+    func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller
+}
+
+/// The one place routes are added: each route is registered with its `Operation`, which drives
+/// authentication, query and body checking, and the OpenAPI document.
+public final class APIRouter: @unchecked Sendable {
+    // @unchecked: operations are only appended while the application is being built, on one task,
+    // before the server starts; afterwards the array is only read.
+    public let router: Router<AppRequestContext>
+    public private(set) var operations: [Operation] = []
+    private let authenticator: any Authenticating
+    private let limits: BodyLimits
+
+    public typealias Handler = @Sendable (APIInput) async throws -> Response
+
+    public init(router: Router<AppRequestContext>, authenticator: any Authenticating, limits: BodyLimits = BodyLimits()) {
+        self.router = router
+        self.authenticator = authenticator
+        self.limits = limits
+    }
+
+    /// Registers `operation` with `handler`.
+    public func add(_ operation: Operation, handler: @escaping Handler) {
+        precondition(
+            !operations.contains { $0.operationID == operation.operationID },
+            "duplicate operationId \(operation.operationID)"
+        )
+        operations.append(operation)
+        let authenticator = self.authenticator
+        let limits = self.limits
+        router.on(RouterPath(operation.routerPath), method: operation.method) { request, context in
+            var context = context
+            if case .authenticated(let minimumRole) = operation.access {
+                let caller = try await authenticator.authenticate(request, context: context)
+                try caller.require(role: minimumRole)
+                context.caller = caller
+            }
+            let query = try Self.parseQuery(request, operation: operation)
+            var body: JSONValue?
+            var text: String?
+            switch operation.body {
+            case .json(let schema, let required, _)?:
+                body = try await Self.readJSON(request, schema: schema, required: required, limit: limits.json)
+            case .text(let mediaType, _, _)?:
+                text = try await Self.readText(request, mediaType: mediaType, limit: limits.json)
+            case nil:
+                break
+            }
+            return try await handler(APIInput(request: request, context: context, query: query, body: body, text: text))
+        }
+    }
+
+    /// The methods registered for a path, for `405 Method Not Allowed`.
+    public func allowedMethods(for path: String) -> [String] {
+        let methods = operations.filter { $0.matches(path: path) }.map(\.method.rawValue)
+        return Array(Set(methods)).sorted()
+    }
+
+    // MARK: Query
+
+    static func parseQuery(_ request: Request, operation: Operation) throws -> [String: String] {
+        var values: [String: String] = [:]
+        var issues: [FieldIssue] = []
+        for (rawName, rawValue) in request.uri.queryParameters {
+            let name = String(rawName)
+            guard let parameter = operation.query.first(where: { $0.name == name }) else {
+                issues.append(FieldIssue(field: name, message: "Unknown query parameter"))
+                continue
+            }
+            if values[name] != nil {
+                issues.append(FieldIssue(field: name, message: "Given more than once"))
+                continue
+            }
+            let value = String(rawValue)
+            values[name] = value
+            let typed: JSONValue
+            switch parameter.schema.kind {
+            case .integer:
+                guard let number = Int64(value) else {
+                    issues.append(FieldIssue(field: name, message: "Expected an integer"))
+                    continue
+                }
+                typed = .int(number)
+            case .boolean:
+                guard value == "true" || value == "false" else {
+                    issues.append(FieldIssue(field: name, message: "Expected true or false"))
+                    continue
+                }
+                typed = .bool(value == "true")
+            default:
+                typed = .string(value)
+            }
+            issues += parameter.schema.validate(typed, at: name).map(\.issue)
+        }
+        for parameter in operation.query where parameter.required && values[parameter.name] == nil {
+            issues.append(FieldIssue(field: parameter.name, message: "Required"))
+        }
+        if !issues.isEmpty {
+            throw APIError.badRequest(
+                "Invalid query parameter: " + issues.map(\.field).joined(separator: ", "),
+                details: issues
+            )
+        }
+        return values
+    }
+
+    // MARK: Body
+
+    static func readBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError.payloadTooLarge(limit: limit)
+        }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError.payloadTooLarge(limit: limit)
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            throw APIError.payloadTooLarge(limit: limit)
+        }
+    }
+
+    static func mediaType(of request: Request) -> String? {
+        request.headers[.contentType].map {
+            $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        }
+    }
+
+    static func readJSON(_ request: Request, schema: Schema, required: Bool, limit: Int) async throws -> JSONValue? {
+        let buffer = try await readBody(request, limit: limit)
+        if buffer.readableBytes == 0 && mediaType(of: request) == nil {
+            if required { throw APIError.badRequest("A JSON request body is required") }
+            return nil
+        }
+        guard let type = mediaType(of: request), type == "application/json" || type.hasSuffix("+json") else {
+            throw APIError.unsupportedMediaType(expected: "application/json")
+        }
+        if let charset = request.headers[.contentType]?.lowercased().range(of: "charset=") {
+            let value = request.headers[.contentType]!.lowercased()[charset.upperBound...]
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+            if value != "utf-8" && value != "utf8" { throw APIError.unsupportedMediaType(expected: "application/json; charset=utf-8") }
+        }
+        if buffer.readableBytes == 0 {
+            if required { throw APIError.badRequest("A JSON request body is required") }
+            return nil
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(buffer)
+        } catch {
+            throw APIError.badRequest("Malformed JSON: the body could not be parsed")
+        }
+        try schema.enforce(value)
+        return value
+    }
+
+    static func readText(_ request: Request, mediaType expected: String, limit: Int) async throws -> String {
+        guard let type = mediaType(of: request), type == expected || type == "text/plain" else {
+            throw APIError.unsupportedMediaType(expected: expected)
+        }
+        let buffer = try await readBody(request, limit: limit)
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw APIError.badRequest("The body is not valid UTF-8")
+        }
+        return text
+    }
+}
+
+/// Request body limits.
+public struct BodyLimits: Sendable {
+    /// JSON and text bodies, 1 MiB by default.
+    public var json: Int
+    public init(json: Int = 1 << 20) { self.json = json }
+}
+
+extension APIError {
+    /// 413 `PAYLOAD_TOO_LARGE`.
+    public static func payloadTooLarge(limit: Int) -> APIError {
+        APIError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body exceeds \(limit) bytes")
+    }
+
+    /// 415 `UNSUPPORTED_MEDIA_TYPE`.
+    public static func unsupportedMediaType(expected: String) -> APIError {
+        APIError(.unsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE", message: "Content-Type must be \(expected)")
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import HTTPTypes
+import OpenAPIKit30
+import Yams
+
+/// Builds the OpenAPI 3.0 document from the registered operations. The document is assembled as
+/// JSON, then decoded into OpenAPIKit's model, which checks its structure and validates it, and
+/// which serialises the JSON and YAML we serve.
+public struct OpenAPIDocumentBuilder: Sendable {
+    public let operations: [Operation]
+    public let serverURL: String
+
+    public init(operations: [Operation], serverURL: String = "/") {
+        self.operations = operations
+        self.serverURL = serverURL
+    }
+
+    static let problemSchema = Schema.object([
+        .init("type", Schema.string().describe("Link to the error's documentation"), required: true),
+        .init("title", .string(), required: true),
+        .init("status", .integer(minimum: 100, maximum: 599), required: true),
+        .init("detail", .string(), required: true),
+        .init("instance", Schema.string().describe("The request path"), required: true),
+        .init("code", Schema.string().describe("Stable machine-readable code").example("VALIDATION_FAILED"), required: true),
+        .init("statusCode", .integer(minimum: 100, maximum: 599), required: true),
+        .init("error", .string(), required: true),
+        .init("message", .string(), required: true),
+        .init("details", .array(Schema.object([.init("field", .string(), required: true), .init("message", .string(), required: true)]).named("FieldError"))),
+        .init("requestId", .string(), required: true),
+        .init("success", Schema.boolean.describe("Present (false) on the API-keys resource")),
+    ]).named("Problem")
+
+    static let problemResponses: [Int: (String, String)] = [
+        400: ("BadRequest", "Malformed JSON, wrong types, unknown fields or query parameters"),
+        401: ("Unauthorized", "Missing or invalid credentials"),
+        403: ("Forbidden", "Authenticated but not allowed"),
+        404: ("NotFound", "No such resource in your organization"),
+        405: ("MethodNotAllowed", "The path exists but not with this method"),
+        409: ("Conflict", "Unique conflict or wrong state"),
+        413: ("PayloadTooLarge", "Body over the limit (1 MiB)"),
+        415: ("UnsupportedMediaType", "Wrong Content-Type"),
+        422: ("ValidationFailed", "Well-formed but invalid; see details"),
+        429: ("TooManyRequests", "Rate limit or quota exceeded"),
+        500: ("InternalError", "Unexpected error; the body carries only INTERNAL and the request id"),
+        503: ("ServiceUnavailable", "Not ready"),
+    ]
+
+    // MARK: Assembly
+
+    /// The document as JSON.
+    public func json() -> JSONValue {
+        var components: [String: JSONValue] = [:]
+        var paths = JSONObject()
+        var tags: [String] = []
+        for operation in operations where !operation.undocumented {
+            if !tags.contains(operation.tag) { tags.append(operation.tag) }
+            var item = paths[operation.path]?.objectValue ?? JSONObject()
+            item[operation.method.rawValue.lowercased()] = operationJSON(operation, components: &components)
+            paths[operation.path] = .object(item)
+        }
+        _ = schemaJSON(Self.problemSchema, components: &components)
+        var responses = JSONObject()
+        for status in Self.problemResponses.keys.sorted() {
+            let (name, description) = Self.problemResponses[status]!
+            var response: JSONObject = [
+                "description": .string(description),
+                "content": .object(["application/problem+json": .object(["schema": .object(["$ref": "#/components/schemas/Problem"])])]),
+            ]
+            if status == 429 {
+                response["headers"] = .object(
+                    (RateLimitHeaders.documented.merging(["Retry-After": "Seconds to wait before retrying"]) { $1 })
+                        .sorted { $0.key < $1.key }
+                        .reduce(into: JSONObject()) { $0[$1.key] = .object(["description": .string($1.value), "schema": .object(["type": "integer"])]) }
+                )
+            }
+            responses[name] = .object(response)
+        }
+        return .object([
+            "openapi": "3.0.3",
+            "info": .object([
+                "title": "Ecosire API",
+                "version": "1.0.0",
+                "description": .string(
+                    "The Ecosire business API. Errors are RFC 9457 problem details (application/problem+json) that also carry statusCode, error, message, code and details. Every response has X-Request-Id. Lists take page, limit (1-100), sortBy, sortOrder and search, and return {data, meta}."
+                ),
+            ]),
+            "servers": .array([.object(["url": .string(serverURL)])]),
+            "tags": .array(tags.map { .object(["name": .string($0)]) }),
+            "paths": .object(paths),
+            "components": .object([
+                "schemas": .object(JSONObject(components.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+                "responses": .object(responses),
+                "securitySchemes": .object([
+                    "bearerAuth": .object(["type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Access token from POST /api/auth/login"]),
+                    "apiKeyAuth": .object(["type": "http", "scheme": "bearer", "bearerFormat": "ecos_live_…", "description": "An API key sent as a Bearer token"]),
+                    "cookieAuth": .object(["type": "apiKey", "in": "cookie", "name": .string(AuthCookie.access), "description": "HttpOnly session cookie set by login; writes need the CSRF check"]),
+                ]),
+            ]),
+        ])
+    }
+
+    private func operationJSON(_ operation: Operation, components: inout [String: JSONValue]) -> JSONValue {
+        var object: JSONObject = [
+            "operationId": .string(operation.operationID),
+            "tags": .array([.string(operation.tag)]),
+            "summary": .string(operation.summary),
+        ]
+        if let description = operation.description { object["description"] = .string(description) }
+        var parameters: [JSONValue] = operation.pathParameters.map { name in
+            .object(["name": .string(name), "in": "path", "required": true, "schema": schemaJSON(.uuid, components: &components)])
+        }
+        for parameter in operation.query {
+            parameters.append(
+                .object([
+                    "name": .string(parameter.name), "in": "query", "required": .bool(parameter.required),
+                    "description": .string(parameter.description), "schema": schemaJSON(parameter.schema, components: &components),
+                ])
+            )
+        }
+        if !parameters.isEmpty { object["parameters"] = .array(parameters) }
+        switch operation.body {
+        case .json(let schema, let required, let example)?:
+            var media: JSONObject = ["schema": schemaJSON(schema, components: &components)]
+            if let example { media["example"] = example }
+            object["requestBody"] = .object(["required": .bool(required), "content": .object(["application/json": .object(media)])])
+        case .text(let mediaType, let description, let example)?:
+            var media: JSONObject = ["schema": .object(["type": "string"])]
+            if let example { media["example"] = .string(example) }
+            object["requestBody"] = .object(["required": true, "description": .string(description), "content": .object([mediaType: .object(media)])])
+        case nil:
+            break
+        }
+        var responses = JSONObject()
+        for response in operation.responses {
+            var entry: JSONObject = ["description": .string(response.description)]
+            if let schema = response.schema {
+                entry["content"] = .object([response.mediaType: .object(["schema": schemaJSON(schema, components: &components)])])
+            }
+            var headers = JSONObject()
+            headers["X-Request-Id"] = .object(["description": "Request id (echoed or generated)", "schema": .object(["type": "string"])])
+            for (name, description) in response.headers.sorted(by: { $0.key < $1.key }) {
+                headers[name] = .object(["description": .string(description), "schema": .object(["type": "string"])])
+            }
+            entry["headers"] = .object(headers)
+            responses[String(response.status)] = .object(entry)
+        }
+        for status in operation.errorStatuses where responses[String(status)] == nil {
+            responses[String(status)] = .object(["$ref": .string("#/components/responses/\(Self.problemResponses[status]!.0)")])
+        }
+        object["responses"] = .object(responses)
+        switch operation.access {
+        case .open:
+            object["security"] = .array([])
+        case .authenticated:
+            object["security"] = .array([.object(["bearerAuth": []]), .object(["apiKeyAuth": []]), .object(["cookieAuth": []])])
+        }
+        return .object(object)
+    }
+
+    /// The schema as OpenAPI JSON; named schemas become `$ref`s defined once in `components`.
+    func schemaJSON(_ schema: Schema, components: inout [String: JSONValue]) -> JSONValue {
+        if let name = schema.componentName {
+            if components[name] == nil {
+                components[name] = .null  // reserve first: schemas may refer to themselves
+                var definition = schema
+                definition.componentName = nil
+                definition.nullable = false
+                components[name] = schemaJSON(definition, components: &components)
+            }
+            let reference: JSONValue = .object(["$ref": .string("#/components/schemas/\(name)")])
+            return schema.nullable ? .object(["nullable": true, "allOf": .array([reference])]) : reference
+        }
+        var object = JSONObject()
+        switch schema.kind {
+        case .string: object["type"] = "string"
+        case .integer:
+            object["type"] = "integer"
+            object["format"] = "int64"
+        case .number: object["type"] = "number"
+        case .boolean: object["type"] = "boolean"
+        case .any: break
+        case .array(let items):
+            object["type"] = "array"
+            object["items"] = schemaJSON(items, components: &components)
+        case .object(let properties, let additional):
+            object["type"] = "object"
+            var members = JSONObject()
+            for property in properties { members[property.name] = schemaJSON(property.schema, components: &components) }
+            object["properties"] = .object(members)
+            let required = properties.filter(\.required).map { JSONValue.string($0.name) }
+            if !required.isEmpty { object["required"] = .array(required) }
+            object["additionalProperties"] = additional.map { schemaJSON($0, components: &components) } ?? false
+        }
+        if schema.nullable { object["nullable"] = true }
+        if let format = schema.format { object["format"] = .string(format) }
+        if let pattern = schema.pattern { object["pattern"] = .string(pattern) }
+        if let value = schema.minLength { object["minLength"] = .int(Int64(value)) }
+        if let value = schema.maxLength { object["maxLength"] = .int(Int64(value)) }
+        if let value = schema.minimum { object["minimum"] = .int(value) }
+        if let value = schema.maximum { object["maximum"] = .int(value) }
+        if let value = schema.minItems { object["minItems"] = .int(Int64(value)) }
+        if let value = schema.maxItems { object["maxItems"] = .int(Int64(value)) }
+        if let allowed = schema.allowed {
+            object["enum"] = .array(allowed.map { .string($0) } + (schema.nullable ? [.null] : []))
+        }
+        if schema.readOnly { object["readOnly"] = true }
+        if let description = schema.description { object["description"] = .string(description) }
+        if let example = schema.example { object["example"] = example }
+        return .object(object)
+    }
+
+    // MARK: Output
+
+    /// The document decoded into OpenAPIKit and validated.
+    public func document() throws -> OpenAPI.Document {
+        let data = Data(json().jsonString.utf8)
+        let document = try JSONDecoder().decode(OpenAPI.Document.self, from: data)
+        try document.validate()
+        return document
+    }
+
+    /// Pretty JSON with sorted keys (stable for the exported copy).
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(document())
+    }
+
+    /// YAML.
+    public func yaml() throws -> String {
+        try YAMLEncoder().encode(document())
+    }
+}

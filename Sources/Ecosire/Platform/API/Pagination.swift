@@ -1,0 +1,58 @@
+/// `page`, `limit`, `sortBy`, `sortOrder` and `search`, validated by the operation's query schema.
+public struct ListQuery: Sendable {
+    public var page: Int
+    public var limit: Int
+    public var sortBy: String
+    public var descending: Bool
+    public var search: String?
+
+    public var offset: Int { (page - 1) * limit }
+
+    /// The standard list parameters; `sortBy` lists the allowed values so a bad one is a 400 that
+    /// names them.
+    public static func parameters(sortable: [String], searchable: [String]) -> [QueryParameter] {
+        var parameters = [
+            QueryParameter("page", Schema.integer(minimum: 1, maximum: 1_000_000).example(1), "Page number, 1-based"),
+            QueryParameter("limit", Schema.integer(minimum: 1, maximum: 100).example(20), "Records per page, 1 to 100 (default 20)"),
+            QueryParameter("sortBy", .enumeration(sortable), "Field to sort by (default createdAt)"),
+            QueryParameter("sortOrder", .enumeration(["asc", "desc"]), "Sort direction (default desc)"),
+        ]
+        if !searchable.isEmpty {
+            parameters.append(
+                QueryParameter("search", .string(maxLength: 200), "Case-insensitive substring match over \(searchable.joined(separator: ", "))")
+            )
+        }
+        return parameters
+    }
+
+    /// Reads the validated parameters.
+    public init(_ input: APIInput, defaultSort: String = "createdAt") {
+        page = input.int("page") ?? 1
+        limit = input.int("limit") ?? 20
+        sortBy = input.query["sortBy"] ?? defaultSort
+        descending = (input.query["sortOrder"] ?? "desc") == "desc"
+        search = input.query["search"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// The `meta` member of a list envelope.
+public enum PageMeta {
+    public static let schema = Schema.object([
+        .init("total", .integer(minimum: 0), required: true),
+        .init("page", .integer(minimum: 1), required: true),
+        .init("limit", .integer(minimum: 1, maximum: 100), required: true),
+        .init("totalPages", .integer(minimum: 0), required: true),
+    ]).named("PageMeta")
+
+    /// `{data, meta}` with `totalPages = ceil(total / limit)`.
+    public static func envelope(_ data: [JSONValue], total: Int, query: ListQuery) -> JSONValue {
+        let pages = total == 0 ? 0 : (total + query.limit - 1) / query.limit
+        return .object([
+            "data": .array(data),
+            "meta": .object([
+                "total": .int(Int64(total)), "page": .int(Int64(query.page)), "limit": .int(Int64(query.limit)),
+                "totalPages": .int(Int64(pages)),
+            ]),
+        ])
+    }
+}

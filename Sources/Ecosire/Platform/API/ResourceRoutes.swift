@@ -1,0 +1,95 @@
+import HTTPTypes
+/// Registers the five CRUD operations of a `Resource`: list, create, get, update (PATCH), delete.
+public struct ResourceRoutes: Sendable {
+    public let resource: Resource
+    public let store: ResourceStore
+
+    public init(resource: Resource, store: ResourceStore) {
+        self.resource = resource
+        self.store = store
+    }
+
+    /// The path of one record.
+    public var itemPath: String { resource.path + "/{id}" }
+
+    public func register(on api: APIRouter, writeRole: Role = .member) {
+        let resource = self.resource
+        let store = self.store
+        let lowercase = resource.singular.lowercased()
+        let idParameterNote = "Records of other organizations answer 404."
+
+        api.add(
+            Operation(
+                .get, resource.path, id: "list\(resource.plural)", tag: resource.tag,
+                summary: "List \(resource.plural.lowercased())",
+                query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable)
+                    + resource.filters.map(\.parameter),
+                responses: [ResponseSpec(200, "One page of \(resource.plural.lowercased())", schema: resource.listSchema)]
+            )
+        ) { input in
+            let caller = try input.caller
+            let query = ListQuery(input)
+            let (records, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
+            return .json(PageMeta.envelope(records, total: total, query: query))
+        }
+
+        api.add(
+            Operation(
+                .post, resource.path, id: "create\(resource.singular)", tag: resource.tag,
+                summary: "Create a \(lowercase)", access: .authenticated(minimumRole: writeRole),
+                body: .json(resource.createSchema, example: resource.example),
+                responses: [ResponseSpec(201, "The created \(lowercase)", schema: resource.recordSchema, headers: ["Location": "URL of the new record"])],
+                errors: resource.fields.contains(where: \.unique) ? [409] : []
+            )
+        ) { input in
+            let caller = try input.caller
+            let record = try await store.create(organizationID: caller.organizationID, body: input.object)
+            return .created(record, location: "\(resource.path)/\(record["id"]?.stringValue ?? "")")
+        }
+
+        api.add(
+            Operation(
+                .get, itemPath, id: "get\(resource.singular)", tag: resource.tag, summary: "Get a \(lowercase)",
+                description: idParameterNote,
+                responses: [ResponseSpec(200, "The \(lowercase)", schema: resource.recordSchema)]
+            )
+        ) { input in
+            let caller = try input.caller
+            guard let record = try await store.get(organizationID: caller.organizationID, id: input.path("id")) else {
+                throw APIError.notFound("\(resource.singular) not found")
+            }
+            return .json(record)
+        }
+
+        api.add(
+            Operation(
+                .patch, itemPath, id: "update\(resource.singular)", tag: resource.tag, summary: "Update a \(lowercase)",
+                description: "Only the fields present change; optional fields can be cleared with null. " + idParameterNote,
+                access: .authenticated(minimumRole: writeRole), body: .json(resource.updateSchema),
+                responses: [ResponseSpec(200, "The updated \(lowercase)", schema: resource.recordSchema)],
+                errors: resource.fields.contains(where: \.unique) ? [409] : []
+            )
+        ) { input in
+            let caller = try input.caller
+            guard let record = try await store.update(organizationID: caller.organizationID, id: input.path("id"), body: input.object)
+            else {
+                throw APIError.notFound("\(resource.singular) not found")
+            }
+            return .json(record)
+        }
+
+        api.add(
+            Operation(
+                .delete, itemPath, id: "delete\(resource.singular)", tag: resource.tag, summary: "Delete a \(lowercase)",
+                description: idParameterNote, access: .authenticated(minimumRole: writeRole),
+                responses: [ResponseSpec(204, "Deleted")]
+            )
+        ) { input in
+            let caller = try input.caller
+            guard try await store.delete(organizationID: caller.organizationID, id: input.path("id")) else {
+                throw APIError.notFound("\(resource.singular) not found")
+            }
+            return .noContent
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import PostgresNIO
+import SQLKit
+import SQLiteNIO
+
+/// Generic, organization-scoped SQL for a `Resource`.
+public struct ResourceStore: Sendable {
+    public let resource: Resource
+    public let database: any Database
+    public let clock: WallClock
+
+    public init(resource: Resource, database: any Database, clock: WallClock) {
+        self.resource = resource
+        self.database = database
+        self.clock = clock
+    }
+
+    private var selectColumns: String {
+        (["id", "organization_id"] + resource.fields.map(\.column) + ["created_at", "updated_at"]).map { "\"\($0)\"" }
+            .joined(separator: ", ")
+    }
+
+    // MARK: Reading
+
+    /// One page and the total matching count.
+    public func list(organizationID: String, query: ListQuery, filters: [String: String]) async throws -> (records: [JSONValue], total: Int) {
+        var conditions: [SQLQueryString] = ["organization_id = \(bind: organizationID)"]
+        for filter in resource.filters {
+            if let value = filters[filter.parameter.name] { conditions.append(filter.condition(value)) }
+        }
+        if let search = query.search {
+            let pattern = "%" + SQLPatterns.escapeLike(search.lowercased()) + "%"
+            let alternatives = resource.searchable.compactMap(resource.column(for:)).map { column -> SQLQueryString in
+                "LOWER(\(ident: column)) LIKE \(bind: pattern) ESCAPE '\\'"
+            }
+            conditions.append("(\(SQLList(alternatives, separator: SQLRaw(" OR "))))")
+        }
+        let whereClause = SQLList(conditions, separator: SQLRaw(" AND "))
+        let sortColumn = resource.column(for: query.sortBy) ?? "created_at"
+        let direction = query.descending ? "DESC" : "ASC"
+        let table = resource.table
+        let columns = selectColumns
+        return try await database.read { sql in
+            let total = try await sql.raw("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first()?
+                .decode(column: "total", as: Int.self) ?? 0
+            let rows = try await sql.raw("""
+                SELECT \(unsafeRaw: columns) FROM \(ident: table) WHERE \(whereClause)
+                ORDER BY \(ident: sortColumn) \(unsafeRaw: direction), id \(unsafeRaw: direction)
+                LIMIT \(bind: query.limit) OFFSET \(bind: query.offset)
+                """).all()
+            return (try rows.map(record(from:)), total)
+        }
+    }
+
+    /// The record, or nil when it does not exist in this organization.
+    public func get(organizationID: String, id: String) async throws -> JSONValue? {
+        try await database.read { sql in try await fetch(sql, organizationID: organizationID, id: id) }
+    }
+
+    /// Reads one record on the given connection (inside a transaction, for example).
+    public func fetch(_ sql: any SQLDatabase, organizationID: String, id: String) async throws -> JSONValue? {
+        try await sql.raw("SELECT \(unsafeRaw: selectColumns) FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)")
+            .first().map(record(from:))
+    }
+
+    func record(from row: any SQLRow) throws -> JSONValue {
+        var object = JSONObject([("id", .string(try row.decode(column: "id", as: String.self)))])
+        for field in resource.fields {
+            object[field.name] = try Self.decode(field, from: row)
+        }
+        object["organizationId"] = .string(try row.decode(column: "organization_id", as: String.self))
+        object["createdAt"] = .string(Timestamp.iso(millis: try row.decode(column: "created_at", as: Int64.self)))
+        object["updatedAt"] = .string(Timestamp.iso(millis: try row.decode(column: "updated_at", as: Int64.self)))
+        return .object(object)
+    }
+
+    static func decode(_ field: ResourceField, from row: any SQLRow) throws -> JSONValue {
+        switch field.storage {
+        case .text:
+            return JSONValue.optional(try row.decode(column: field.column, as: String?.self))
+        case .integer:
+            return try row.decode(column: field.column, as: Int64?.self).map { .int($0) } ?? .null
+        case .boolean:
+            return try row.decode(column: field.column, as: Bool?.self).map { .bool($0) } ?? .null
+        case .json:
+            guard let text = try row.decode(column: field.column, as: String?.self) else { return .null }
+            return (try? JSONValue.parse(Data(text.utf8))) ?? .null
+        }
+    }
+
+    static func bind(_ value: JSONValue, for field: ResourceField) -> any Encodable & Sendable {
+        switch (field.storage, value) {
+        case (_, .null): return String?.none
+        case (.text, .string(let string)): return string
+        case (.integer, _): return value.intValue
+        case (.boolean, .bool(let bool)): return bool
+        case (.json, _): return value.jsonString
+        default: return value.stringValue
+        }
+    }
+
+    // MARK: Writing
+
+    private func normalized(_ body: JSONObject) -> JSONObject {
+        var result = JSONObject()
+        for field in resource.fields where field.writable {
+            guard var value = body[field.name] else { continue }
+            if let normalize = field.normalize, !value.isNull { value = normalize(value) }
+            result[field.name] = value
+        }
+        return result
+    }
+
+    /// Inserts a record from a validated create body (in its own transaction).
+    public func create(organizationID: String, body: JSONObject) async throws -> JSONValue {
+        try await database.transaction { sql in try await create(sql, organizationID: organizationID, body: body) }
+    }
+
+    /// Inserts on the given connection (the caller owns the transaction).
+    public func create(_ sql: any SQLDatabase, organizationID: String, body: JSONObject) async throws -> JSONValue {
+        let values = normalized(body)
+        let id = UUIDv7.generate()
+        let now = clock.nowMillis()
+        try await checkUnique(sql, organizationID: organizationID, values: values, excluding: nil)
+        var columns = ["id", "organization_id"]
+        var binds: [any Encodable & Sendable] = [id, organizationID]
+        for field in resource.fields {
+            columns.append(field.column)
+            binds.append(Self.bind(values[field.name] ?? field.defaultValue, for: field))
+        }
+        columns += ["created_at", "updated_at"]
+        binds += [now, now]
+        try await translatingConflicts {
+            try await sql.raw("INSERT INTO \(ident: resource.table) (\(idents: columns, joinedBy: ", ")) VALUES (\(binds: binds))").run()
+        }
+        guard let record = try await fetch(sql, organizationID: organizationID, id: id) else { throw APIError.internalError }
+        try await resource.onChange?(.created(record), sql, organizationID)
+        return record
+    }
+
+    /// Applies a validated PATCH body; nil when the record does not exist.
+    public func update(organizationID: String, id: String, body: JSONObject) async throws -> JSONValue? {
+        try await database.transaction { sql in try await update(sql, organizationID: organizationID, id: id, body: body) }
+    }
+
+    /// Applies a PATCH on the given connection.
+    public func update(_ sql: any SQLDatabase, organizationID: String, id: String, body: JSONObject) async throws -> JSONValue? {
+        guard let before = try await fetch(sql, organizationID: organizationID, id: id) else { return nil }
+        let values = normalized(body)
+        guard !values.members.isEmpty else { return before }
+        try await checkUnique(sql, organizationID: organizationID, values: values, excluding: id)
+        var assignments: [SQLQueryString] = []
+        for field in resource.fields {
+            guard let value = values[field.name] else { continue }
+            assignments.append("\(ident: field.column) = \(bind: Self.bind(value, for: field))")
+        }
+        assignments.append("updated_at = \(bind: clock.nowMillis())")
+        try await translatingConflicts {
+            try await sql.raw("""
+                UPDATE \(ident: resource.table) SET \(SQLList(assignments, separator: SQLRaw(", ")))
+                WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)
+                """).run()
+        }
+        guard let after = try await fetch(sql, organizationID: organizationID, id: id) else { return nil }
+        try await resource.onChange?(.updated(before: before, after: after), sql, organizationID)
+        return after
+    }
+
+    /// Deletes; false when the record does not exist.
+    public func delete(organizationID: String, id: String) async throws -> Bool {
+        try await database.transaction { sql in try await delete(sql, organizationID: organizationID, id: id) }
+    }
+
+    /// Deletes on the given connection.
+    public func delete(_ sql: any SQLDatabase, organizationID: String, id: String) async throws -> Bool {
+        guard let before = try await fetch(sql, organizationID: organizationID, id: id) else { return false }
+        try await resource.onChange?(.deleted(before), sql, organizationID)
+        try await sql.raw("DELETE FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)").run()
+        return true
+    }
+
+    private func checkUnique(_ sql: any SQLDatabase, organizationID: String, values: JSONObject, excluding id: String?) async throws {
+        for field in resource.fields where field.unique {
+            guard let value = values[field.name], !value.isNull else { continue }
+            let clash = try await sql.raw("""
+                SELECT id FROM \(ident: resource.table)
+                WHERE organization_id = \(bind: organizationID) AND \(ident: field.column) = \(bind: Self.bind(value, for: field)) AND id <> \(bind: id ?? "")
+                """).first()
+            if clash != nil {
+                throw APIError.conflict(
+                    "A \(resource.singular.lowercased()) with this \(field.name) already exists",
+                    details: [FieldIssue(field: field.name, message: "Already in use")]
+                )
+            }
+        }
+    }
+
+    /// Maps a unique-constraint violation that slipped past the check (a concurrent insert) to 409.
+    private func translatingConflicts(_ work: () async throws -> Void) async throws {
+        do {
+            try await work()
+        } catch {
+            if DatabaseErrors.isUniqueViolation(error) {
+                throw APIError.conflict("A \(resource.singular.lowercased()) with these values already exists")
+            }
+            throw error
+        }
+    }
+}
+
+/// Recognises constraint errors of either backend.
+public enum DatabaseErrors {
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? SQLiteError {
+            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+        }
+        if let error = error as? PSQLError {
+            return error.serverInfo?[.sqlState] == "23505"
+        }
+        return false
+    }
+}

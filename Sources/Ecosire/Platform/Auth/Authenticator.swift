@@ -1,0 +1,81 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JWTKit
+
+/// Names of the authentication cookies.
+public enum AuthCookie {
+    public static let access = "ecosire_auth"
+    public static let refresh = "ecosire_refresh"
+    /// Readable by scripts on purpose: the double-submit CSRF token.
+    public static let csrf = "ecosire_csrf"
+}
+
+/// Resolves a caller from `Authorization: Bearer <jwt>` or from the `ecosire_auth` cookie; a
+/// cookie-authenticated request that changes state must also pass the CSRF check.
+public struct Authenticator: Authenticating {
+    let tokens: TokenService
+    /// Extra origins allowed to send cookie-authenticated writes (besides the server's own).
+    let trustedOrigins: Set<String>
+    /// Verifies API keys (`ecos_…`); nil until the key module is installed.
+    let apiKeys: (any Authenticating)?
+
+    public init(tokens: TokenService, trustedOrigins: Set<String> = [], apiKeys: (any Authenticating)? = nil) {
+        self.tokens = tokens
+        self.trustedOrigins = trustedOrigins
+        self.apiKeys = apiKeys
+    }
+
+    public func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller {
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                throw APIError.unauthorized("Authorization must be a Bearer token")
+            }
+            let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            if token.hasPrefix("ecos_") {
+                guard let apiKeys else { throw APIError.unauthorized("Invalid API key") }
+                return try await apiKeys.authenticate(request, context: context)
+            }
+            return try await caller(fromJWT: token, credential: .bearerToken)
+        }
+        if let cookie = request.cookies[AuthCookie.access]?.value, !cookie.isEmpty {
+            let caller = try await caller(fromJWT: cookie, credential: .cookie)
+            if !Self.isSafe(request.method) { try checkCSRF(request) }
+            return caller
+        }
+        throw APIError.unauthorized()
+    }
+
+    private func caller(fromJWT token: String, credential: CredentialKind) async throws -> Caller {
+        guard let claims = await tokens.verify(token), let role = Role(rawValue: claims.role) else {
+            throw APIError.unauthorized("Invalid or expired token")
+        }
+        return Caller(userID: claims.sub.value, organizationID: claims.org, role: role, credential: credential, sessionID: claims.sid)
+    }
+
+    static func isSafe(_ method: HTTPRequest.Method) -> Bool {
+        method == .get || method == .head || method == .options
+    }
+
+    /// Double-submit token, else an `Origin` (or `Referer`) naming this server or a trusted origin.
+    func checkCSRF(_ request: Request) throws {
+        if let header = request.headers[.xCSRFToken], let cookie = request.cookies[AuthCookie.csrf]?.value, !cookie.isEmpty,
+            SecretTokens.constantTimeEquals(header, cookie)
+        {
+            return
+        }
+        let host = request.head.authority ?? request.headers[.host]
+        let source = request.headers[.origin] ?? request.headers[.referer]
+        if let source, let url = URLComponents(string: source), let sourceHost = url.host {
+            let origin = url.port.map { "\(sourceHost):\($0)" } ?? sourceHost
+            let full = "\(url.scheme ?? "http")://\(origin)"
+            if origin == host || trustedOrigins.contains(full) { return }
+        }
+        throw APIError(.forbidden, code: "CSRF_FAILED", message: "Cookie-authenticated writes need a matching Origin or an X-CSRF-Token header")
+    }
+}
+
+extension HTTPField.Name {
+    static let host = Self("Host")!
+}

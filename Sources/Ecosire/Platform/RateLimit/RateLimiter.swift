@@ -1,0 +1,69 @@
+import Foundation
+import HTTPTypes
+import Synchronization
+
+/// The outcome of counting one request against a limit.
+public struct RateLimitDecision: Sendable {
+    public var allowed: Bool
+    public var limit: Int
+    public var remaining: Int
+    /// Unix seconds when the current window ends.
+    public var resetAt: Int64
+    public var windowSeconds: Int
+    /// Seconds until a retry can succeed (≥ 1).
+    public var retryAfter: Int
+
+    /// Writes `X-RateLimit-*` and the IETF `RateLimit`/`RateLimit-Policy` headers.
+    public func apply(to headers: inout HTTPFields, now: Int64) {
+        let reset = max(0, resetAt - now)
+        headers[.xRateLimitLimit] = String(limit)
+        headers[.xRateLimitRemaining] = String(remaining)
+        headers[.xRateLimitReset] = String(resetAt)
+        headers[.rateLimit] = "limit=\(limit), remaining=\(remaining), reset=\(reset)"
+        headers[.rateLimitPolicy] = "\(limit);w=\(windowSeconds)"
+        if !allowed { headers[.retryAfter] = String(retryAfter) }
+    }
+
+    /// The 429 problem for a rejected request, with every header.
+    public func rejection(now: Int64, message: String = "Too many requests; retry later") -> APIError {
+        var headers = HTTPFields()
+        apply(to: &headers, now: now)
+        return APIError(.tooManyRequests, code: "RATE_LIMITED", message: message, headers: headers)
+    }
+}
+
+/// A fixed-window counter per key, exact within one process (a mutex guards the table).
+public final class InMemoryRateLimiter: Sendable {
+    private struct Window { var start: Int64; var count: Int }
+    private let windows = Mutex<[String: Window]>([:])
+    private let clock: WallClock
+
+    public init(clock: WallClock = .system) { self.clock = clock }
+
+    /// Counts one request for `key` against `limit` per `window` seconds.
+    public func hit(key: String, limit: Int, window: Int) -> RateLimitDecision {
+        let now = Int64(clock.now().timeIntervalSince1970)
+        let start = now - now % Int64(window)
+        let count = windows.withLock { table -> Int in
+            if table.count > 50_000 { table = table.filter { $0.value.start >= start } }
+            var entry = table[key] ?? Window(start: start, count: 0)
+            if entry.start != start { entry = Window(start: start, count: 0) }
+            if entry.count < limit { entry.count += 1 } else { entry.count = limit + 1 }
+            table[key] = entry
+            return entry.count
+        }
+        let resetAt = start + Int64(window)
+        return RateLimitDecision(
+            allowed: count <= limit, limit: limit, remaining: max(0, limit - count), resetAt: resetAt,
+            windowSeconds: window, retryAfter: max(1, Int(resetAt - now))
+        )
+    }
+}
+
+extension HTTPField.Name {
+    static let xRateLimitLimit = Self("X-RateLimit-Limit")!
+    static let xRateLimitRemaining = Self("X-RateLimit-Remaining")!
+    static let xRateLimitReset = Self("X-RateLimit-Reset")!
+    static let rateLimit = Self("RateLimit")!
+    static let rateLimitPolicy = Self("RateLimit-Policy")!
+}

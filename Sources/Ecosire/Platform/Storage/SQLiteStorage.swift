@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+
+/// Embedded SQLite in WAL mode: one writer connection whose transactions are serialised, and a few
+/// reader connections used round-robin so that reads never wait behind a write.
+public final class SQLiteStorage: Database {
+    public let dialect = SQLDialectKind.sqlite
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let writeLock = AsyncLock()
+    private let nextReader = ManagedCounter()
+    private let logger: Logger
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+        self.writer = writer
+        self.readers = readers
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the database file at `path`.
+    public static func open(path: String, readerCount: Int = 4, logger: Logger) async throws -> SQLiteStorage {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet)
+        for pragma in [
+            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+        ] {
+            try await writer.sql().exec(pragma)
+        }
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<max(1, readerCount) {
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet)
+            try await reader.sql().exec("PRAGMA busy_timeout=5000")
+            try await reader.sql().exec("PRAGMA query_only=ON")
+            readers.append(reader)
+        }
+        return SQLiteStorage(writer: writer, readers: readers, logger: logger)
+    }
+
+    public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let index = nextReader.next() % readers.count
+        return try await work(readers[index].sql(queryLogLevel: nil))
+    }
+
+    public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let database = writer.sql(queryLogLevel: nil)
+        return try await writeLock.withLock {
+            try await database.exec("BEGIN IMMEDIATE")
+            do {
+                let value = try await work(database)
+                try await database.exec("COMMIT")
+                return value
+            } catch {
+                try? await database.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func shutdown() async throws {
+        for reader in readers { try await reader.close() }
+        try await writer.close()
+    }
+}
+
+/// A lock-protected counter for round-robin choices.
+final class ManagedCounter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int {
+        value.withLock { current in
+            current &+= 1
+            return current & Int.max
+        }
+    }
+}
