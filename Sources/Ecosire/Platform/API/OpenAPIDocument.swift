@@ -219,15 +219,18 @@ public struct OpenAPIDocumentBuilder: Sendable {
         return document
     }
 
-    /// Pretty JSON with sorted keys (stable for the exported copy).
+    /// Pretty JSON with sorted keys, after OpenAPIKit has validated it. Serialised from our own
+    /// tree rather than OpenAPIKit's so that arrays such as `required` keep a stable order.
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(document())
+        _ = try document()
+        let object = try JSONSerialization.jsonObject(with: Data(json().jsonString.utf8))
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
-    /// YAML.
+    /// YAML of the same validated document.
     public func yaml() throws -> String {
-        try YAMLEncoder().encode(document())
+        _ = try document()
+        let object = try JSONSerialization.jsonObject(with: Data(json().jsonString.utf8))
+        return try Yams.dump(object: object, sortKeys: true)
     }
 }

@@ -100,7 +100,7 @@ extension APIError: HTTPResponseError {
 
     /// The problem document.
     public func body(instance: String, requestID: String) -> JSONValue {
-        let title = status.reasonPhrase
+        let title = Self.title(for: status)
         var object: JSONObject = [
             "type": .string("/docs/errors#\(code)"),
             "title": .string(title),
@@ -120,6 +120,15 @@ extension APIError: HTTPResponseError {
         object["requestId"] = .string(requestID)
         for member in extra.members { object[member.key] = member.value }
         return .object(object)
+    }
+
+    /// The reason phrases the ECOSIRE documentation uses (RFC 9110 renamed 413 and 422).
+    static func title(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 413: "Payload Too Large"
+        case 422: "Unprocessable Entity"
+        default: status.reasonPhrase
+        }
     }
 
     /// The full `application/problem+json` response.

@@ -1,0 +1,77 @@
+import Ecosire
+import Foundation
+import HTTPTypes
+import Testing
+
+@Suite("OpenAPI document, docs and operations")
+struct DocumentTests {
+    /// The repository root (two levels above this file's folder).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("openapi/openapi.json is the current export of the served document")
+    func exportIsCurrent() async throws {
+        try await TestServer.run { client, _ in
+            let served = try await client.get("/api/openapi.json")
+            #expect(served.status == .ok)
+            let exported = try String(contentsOf: Self.root.appendingPathComponent("openapi/openapi.json"), encoding: .utf8)
+            #expect(
+                exported.trimmingCharacters(in: .whitespacesAndNewlines) == served.text.trimmingCharacters(in: .whitespacesAndNewlines),
+                "openapi/openapi.json is stale: run `swift run ecosire openapi --output openapi/openapi.json`"
+            )
+        }
+    }
+
+    @Test("the document covers every route with ids, tags, problem responses and security")
+    func documentCompleteness() async throws {
+        try await TestServer.run { client, _ in
+            let document = try await client.get("/api/openapi.json").json
+            #expect(document["openapi"] == "3.0.3")
+            let paths = try #require(document["paths"]?.objectValue)
+            for path in ["/api/auth/login", "/api/auth/register", "/api/auth/refresh", "/api/auth/logout", "/api/users/me", "/api/contacts", "/api/contacts/{id}", "/api/contacts/merge", "/api/contacts/import", "/api/contacts/{id}/activity", "/api/health", "/api/health/ready"] {
+                #expect(paths[path] != nil, "\(path) missing")
+            }
+            var operationIDs: Set<String> = []
+            for (_, item) in paths.members {
+                for (_, operation) in item.objectValue?.members ?? [] {
+                    let id = try #require(operation["operationId"]?.stringValue)
+                    #expect(operationIDs.insert(id).inserted)
+                    #expect(operation["responses"]?["500"] != nil, "\(id) lacks 500")
+                    #expect(operation["tags"]?.arrayValue?.isEmpty == false)
+                }
+            }
+            let schemes = document["components"]?["securitySchemes"]?.objectValue?.keys ?? []
+            #expect(Set(schemes) == ["bearerAuth", "apiKeyAuth", "cookieAuth"])
+            #expect(paths["/api/contacts"]?["get"]?["security"]?.arrayValue?.count == 3)
+            #expect(paths["/api/auth/login"]?["post"]?["security"] == [])
+            let yaml = try await client.get("/api/openapi.yaml")
+            #expect(yaml.status == .ok && yaml.text.contains("openapi: 3.0.3"))
+        }
+    }
+
+    @Test("Swagger UI and the error reference are served with a CSP and no inline script")
+    func docsPages() async throws {
+        try await TestServer.run { client, _ in
+            let docs = try await client.get("/docs")
+            #expect(docs.status == .ok && docs.contentType.hasPrefix("text/html"))
+            #expect(docs.text.contains("swagger-ui-bundle.js") && docs.text.contains("/docs/init.js"))
+            #expect(docs.text.contains("<script>") == false)
+            #expect(docs.header("Content-Security-Policy")?.contains("unsafe-inline'; img") == false)
+            #expect(try await client.get("/docs/init.js").text.contains("/api/openapi.json"))
+            let errors = try await client.get("/docs/errors")
+            #expect(errors.text.contains("id=\"VALIDATION_FAILED\""))
+        }
+    }
+
+    @Test("health and readiness")
+    func health() async throws {
+        try await TestServer.run { client, _ in
+            let health = try await client.get("/api/health")
+            #expect(health.status == .ok && health.json["status"] == "ok")
+            let ready = try await client.get("/api/health/ready")
+            #expect(ready.status == .ok)
+            #expect(ready.json["status"] == "ready" && ready.json["pendingMigrations"] == [])
+            let metrics = try await client.get("/metrics")
+            #expect(metrics.status == .ok && metrics.contentType.hasPrefix("text/plain"))
+        }
+    }
+}
