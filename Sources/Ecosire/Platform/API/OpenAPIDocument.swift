@@ -159,7 +159,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
 
     /// The schema as OpenAPI JSON; named schemas become `$ref`s defined once in `components`.
     func schemaJSON(_ schema: Schema, components: inout [String: JSONValue]) -> JSONValue {
-        if let name = schema.componentName {
+        // A nullable use of a named schema is written inline: OpenAPI 3.0 cannot add `nullable`
+        // to a `$ref`, and `allOf` + `nullable` is read differently by different validators.
+        if let name = schema.componentName, !schema.nullable {
             if components[name] == nil {
                 components[name] = .null  // reserve first: schemas may refer to themselves
                 var definition = schema
@@ -167,8 +169,7 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 definition.nullable = false
                 components[name] = schemaJSON(definition, components: &components)
             }
-            let reference: JSONValue = .object(["$ref": .string("#/components/schemas/\(name)")])
-            return schema.nullable ? .object(["nullable": true, "allOf": .array([reference])]) : reference
+            return .object(["$ref": .string("#/components/schemas/\(name)")])
         }
         var object = JSONObject()
         switch schema.kind {
