@@ -28,7 +28,7 @@ struct DocsModule: Module {
         }
         api.add(
             Operation(.get, "/api/openapi.yaml", id: "getOpenAPIYAML", tag: "Docs", summary: "The OpenAPI document (YAML)", access: .open,
-                      responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: .string(), mediaType: "application/yaml")])
+                      responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: .anyValue, mediaType: "application/yaml")])
         ) { _ in
             var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: try cache.yaml(self.api))))
             response.headers[.contentType] = "application/yaml; charset=utf-8"

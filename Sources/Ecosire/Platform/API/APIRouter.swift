@@ -60,8 +60,12 @@ public final class APIRouter: @unchecked Sendable {
     }
 
     /// The methods registered for a path, for `405 Method Not Allowed`.
+    /// Like the router, a literal segment wins over a parameter, so only the most specific
+    /// matching paths count.
     public func allowedMethods(for path: String) -> [String] {
-        let methods = operations.filter { $0.matches(path: path) }.map(\.method.rawValue)
+        let matching = operations.filter { $0.matches(path: path) }
+        guard let fewest = matching.map(\.pathParameters.count).min() else { return [] }
+        let methods = matching.filter { $0.pathParameters.count == fewest }.map(\.method.rawValue)
         return Array(Set(methods)).sorted()
     }
 

@@ -157,16 +157,16 @@ public struct Resource: Sendable {
     public var createSchema: Schema {
         Schema.object(
             fields.filter(\.writable).map { field in
-                .init(field.name, field.requiredOnCreate ? field.schema : field.schema.orNull(), required: field.requiredOnCreate)
+                .init(field.name, field.isNullable ? field.schema.orNull() : field.schema, required: field.requiredOnCreate)
             }
         ).named("Create\(singular)Request")
     }
 
-    /// The PATCH body: any writable field; optional fields may be cleared with null.
+    /// The PATCH body: any writable field; optional fields without a default may be cleared with null.
     public var updateSchema: Schema {
         Schema.object(
             fields.filter(\.writable).map { field in
-                .init(field.name, field.requiredOnCreate ? field.schema : field.schema.orNull())
+                .init(field.name, field.isNullable ? field.schema.orNull() : field.schema)
             }
         ).named("Update\(singular)Request")
     }

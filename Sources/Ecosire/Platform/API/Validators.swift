@@ -21,7 +21,8 @@ public enum Validators {
 
     /// An absolute http or https URL with a host.
     public static func isHTTPURL(_ value: String) -> Bool {
-        guard value.utf8.count <= 2048, !value.contains(where: { $0.isWhitespace }),
+        // RFC 3986: printable ASCII only; other characters must be percent-encoded.
+        guard value.utf8.count <= 2048, value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }),
             let components = URLComponents(string: value),
             let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = components.host, !host.isEmpty
