@@ -31,7 +31,8 @@ struct ServerOptions: ParsableArguments {
 
 func makeLogger(_ config: AppConfiguration) -> Logger {
     LoggingSystem.bootstrap { label in
-        var handler: any LogHandler = config.logFormat == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardOutput(label: label)
+        var handler: any LogHandler =
+            config.logFormat == "json" ? JSONLogHandler(label: label) : StreamLogHandler.standardOutput(label: label)
         handler.logLevel = config.logLevel
         return handler
     }
@@ -95,7 +96,8 @@ struct CreateAdmin: AsyncParsableCommand {
         guard let password = password ?? ProcessInfo.processInfo.environment["ECOSIRE_ADMIN_PASSWORD"], password.count >= 8 else {
             throw ValidationError("A password of at least 8 characters is required (--password or ECOSIRE_ADMIN_PASSWORD)")
         }
-        let result = try await createAdministrator(config, email: email, name: name, password: password, organization: organization, logger: logger)
+        let result = try await createAdministrator(
+            config, email: email, name: name, password: password, organization: organization, logger: logger)
         print("Created \(result.role) \(result.email) (id \(result.id)) in organization \(organization).")
     }
 }

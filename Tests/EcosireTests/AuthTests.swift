@@ -1,5 +1,5 @@
-import Crypto
 import Configuration
+import Crypto
 import Ecosire
 import Foundation
 import HTTPTypes
@@ -53,7 +53,9 @@ struct AuthTests {
             let login = try await client.post("/api/auth/login", json: ["email": "cookie@example.com", "password": "password123"])
             let cookies = login.cookies
             let setCookie = login.headers[values: .setCookie].joined(separator: "\n")
-            #expect(setCookie.contains("ecosire_auth=") && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax") && setCookie.contains("Path=/"))
+            #expect(
+                setCookie.contains("ecosire_auth=") && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax")
+                    && setCookie.contains("Path=/"))
             let auth = try #require(cookies["ecosire_auth"])
             let refresh = try #require(cookies["ecosire_refresh"])
             let csrf = try #require(cookies["ecosire_csrf"])
@@ -63,28 +65,36 @@ struct AuthTests {
             #expect(me.status == .ok)
             #expect(me.json["email"] == "cookie@example.com")
 
-            let forged = try await client.request(.patch, "/api/users/me", json: ["name": "Mallory"], headers: ["Cookie": jar, "Origin": "https://evil.example"])
+            let forged = try await client.request(
+                .patch, "/api/users/me", json: ["name": "Mallory"], headers: ["Cookie": jar, "Origin": "https://evil.example"])
             #expect(forged.status == .forbidden)
             #expect(forged.json["code"] == "CSRF_FAILED")
             let noOrigin = try await client.request(.patch, "/api/users/me", json: ["name": "Mallory"], headers: ["Cookie": jar])
             #expect(noOrigin.status == .forbidden)
 
-            let withToken = try await client.request(.patch, "/api/users/me", json: ["name": "Cookie Monster"], headers: ["Cookie": jar, "X-CSRF-Token": csrf])
+            let withToken = try await client.request(
+                .patch, "/api/users/me", json: ["name": "Cookie Monster"], headers: ["Cookie": jar, "X-CSRF-Token": csrf])
             #expect(withToken.status == .ok)
             #expect(withToken.json["name"] == "Cookie Monster")
-            let sameOrigin = try await client.request(.patch, "/api/users/me", json: ["name": "Same Origin"], headers: ["Cookie": jar, "Origin": "http://localhost"])
+            let sameOrigin = try await client.request(
+                .patch, "/api/users/me", json: ["name": "Same Origin"], headers: ["Cookie": jar, "Origin": "http://localhost"])
             #expect(sameOrigin.status == .ok)
 
             let rotated = try await client.request(.post, "/api/auth/refresh", headers: ["Cookie": "ecosire_refresh=\(refresh)"])
             #expect(rotated.status == .ok)
             let newAuth = try #require(rotated.cookies["ecosire_auth"])
             let newRefresh = try #require(rotated.cookies["ecosire_refresh"])
-            #expect(try await client.request(.post, "/api/auth/refresh", headers: ["Cookie": "ecosire_refresh=\(refresh)"]).status == .unauthorized)
+            #expect(
+                try await client.request(.post, "/api/auth/refresh", headers: ["Cookie": "ecosire_refresh=\(refresh)"]).status
+                    == .unauthorized)
 
-            let logout = try await client.request(.post, "/api/auth/logout", headers: ["Cookie": "ecosire_auth=\(newAuth); ecosire_refresh=\(newRefresh)"])
+            let logout = try await client.request(
+                .post, "/api/auth/logout", headers: ["Cookie": "ecosire_auth=\(newAuth); ecosire_refresh=\(newRefresh)"])
             #expect(logout.status == .noContent)
             #expect(logout.headers[values: .setCookie].allSatisfy { $0.contains("Max-Age=0") })
-            #expect(try await client.request(.post, "/api/auth/refresh", headers: ["Cookie": "ecosire_refresh=\(newRefresh)"]).status == .unauthorized)
+            #expect(
+                try await client.request(.post, "/api/auth/refresh", headers: ["Cookie": "ecosire_refresh=\(newRefresh)"]).status
+                    == .unauthorized)
         }
     }
 
@@ -111,7 +121,8 @@ struct AuthTests {
     func loginRateLimit() async throws {
         try await TestServer.run(["login.limit.per.minute": 3]) { client, _ in
             for attempt in 1...3 {
-                let response = try await client.post("/api/auth/login", json: ["email": "victim@example.com", "password": "guess-\(attempt)"])
+                let response = try await client.post(
+                    "/api/auth/login", json: ["email": "victim@example.com", "password": "guess-\(attempt)"])
                 #expect(response.status == .unauthorized)
                 #expect(response.header("X-RateLimit-Limit") == "3")
                 #expect(response.header("X-RateLimit-Remaining") == String(3 - attempt))
@@ -123,7 +134,8 @@ struct AuthTests {
             #expect(blocked.header("RateLimit-Policy") == "3;w=60")
             #expect(blocked.header("RateLimit") != nil && blocked.header("X-RateLimit-Reset") != nil)
             // Another email from the same IP has its own budget.
-            #expect(try await client.post("/api/auth/login", json: ["email": "other@example.com", "password": "x"]).status == .unauthorized)
+            #expect(
+                try await client.post("/api/auth/login", json: ["email": "other@example.com", "password": "x"]).status == .unauthorized)
         }
     }
 
@@ -154,14 +166,21 @@ struct AuthTests {
             let missing = try await client.patch("/api/users/me", token: account.token, json: ["password": "new-password-1"])
             #expect(missing.status == .unprocessableContent)
             #expect(missing.json["details"]?.arrayValue?.first?["field"] == "currentPassword")
-            let wrong = try await client.patch("/api/users/me", token: account.token, json: ["password": "new-password-1", "currentPassword": "wrong-one"])
+            let wrong = try await client.patch(
+                "/api/users/me", token: account.token, json: ["password": "new-password-1", "currentPassword": "wrong-one"])
             #expect(wrong.status == .unprocessableContent)
-            let changed = try await client.patch("/api/users/me", token: account.token, json: ["password": "new-password-1", "currentPassword": "password123"])
+            let changed = try await client.patch(
+                "/api/users/me", token: account.token, json: ["password": "new-password-1", "currentPassword": "password123"])
             #expect(changed.status == .ok)
-            #expect(try await client.post("/api/auth/refresh", json: ["refreshToken": .string(account.refreshToken)]).status == .unauthorized)
-            #expect(try await client.post("/api/auth/login", json: ["email": "pw@example.com", "password": "password123"]).status == .unauthorized)
-            #expect(try await client.post("/api/auth/login", json: ["email": "pw@example.com", "password": "new-password-1"]).status == .ok)
-            let duplicate = try await client.post("/api/auth/register", json: ["email": "pw@example.com", "password": "password123", "name": "Again"])
+            #expect(
+                try await client.post("/api/auth/refresh", json: ["refreshToken": .string(account.refreshToken)]).status == .unauthorized)
+            #expect(
+                try await client.post("/api/auth/login", json: ["email": "pw@example.com", "password": "password123"]).status
+                    == .unauthorized)
+            #expect(
+                try await client.post("/api/auth/login", json: ["email": "pw@example.com", "password": "new-password-1"]).status == .ok)
+            let duplicate = try await client.post(
+                "/api/auth/register", json: ["email": "pw@example.com", "password": "password123", "name": "Again"])
             #expect(duplicate.status == .conflict)
         }
     }

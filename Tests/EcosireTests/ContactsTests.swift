@@ -73,7 +73,9 @@ struct ContactsTests {
                 }
                 #expect(seen.count == 9)
                 #expect(Set(seen) == created)
-                let names = try await client.get("/api/contacts?sortBy=name&sortOrder=\(order)&limit=100", token: token).json["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+                let names =
+                    try await client.get("/api/contacts?sortBy=name&sortOrder=\(order)&limit=100", token: token).json["data"]?.arrayValue?
+                    .compactMap { $0["name"]?.stringValue } ?? []
                 #expect(names == (order == "asc" ? names.sorted() : names.sorted(by: >)))
             }
         }
@@ -85,7 +87,8 @@ struct ContactsTests {
             let token = try await client.register().token
             let badSort = try await client.get("/api/contacts?sortBy=password", token: token)
             #expect(badSort.status == .badRequest)
-            #expect(badSort.json["details"]?.arrayValue?.first?["message"]?.stringValue?.contains("name, email, createdAt, updatedAt") == true)
+            #expect(
+                badSort.json["details"]?.arrayValue?.first?["message"]?.stringValue?.contains("name, email, createdAt, updatedAt") == true)
             for query in ["limit=0", "limit=101", "page=0", "page=abc", "sortOrder=up", "unknown=1", "type=robot"] {
                 let response = try await client.get("/api/contacts?\(query)", token: token)
                 #expect(response.status == .badRequest, "\(query): \(response.text)")
@@ -132,11 +135,15 @@ struct ContactsTests {
             #expect(try await client.patch("/api/contacts/\(id)", token: bob, json: ["name": "Hijacked"]).status == .notFound)
             #expect(try await client.delete("/api/contacts/\(id)", token: bob).status == .notFound)
             #expect(try await client.get("/api/contacts/\(id)/activity", token: bob).status == .notFound)
-            let merge = try await client.post("/api/contacts/merge", token: bob, json: ["primaryId": .string(id), "duplicateId": .string(id.replacingOccurrences(of: "7", with: "8"))])
+            let merge = try await client.post(
+                "/api/contacts/merge", token: bob,
+                json: ["primaryId": .string(id), "duplicateId": .string(id.replacingOccurrences(of: "7", with: "8"))])
             #expect(merge.status == .notFound || merge.status == .unprocessableContent)
             #expect(try await client.get("/api/contacts", token: bob).json["meta"]?["total"] == 0)
             // Emails are unique per organization, not globally.
-            #expect(try await client.post("/api/contacts", token: bob, json: ["name": "Mine", "email": "client@example.com"]).status == .created)
+            #expect(
+                try await client.post("/api/contacts", token: bob, json: ["name": "Mine", "email": "client@example.com"]).status == .created
+            )
             #expect(try await client.get("/api/contacts/\(id)", token: alice).json["name"] == "Alice's client")
         }
     }
@@ -146,17 +153,21 @@ struct ContactsTests {
         try await TestServer.run { client, _ in
             let token = try await client.register().token
             let primary = try await client.createContact(token, ["name": "Ada", "tags": ["vip"]])
-            let duplicate = try await client.createContact(token, ["name": "Ada L.", "email": "ada@example.com", "phone": "+44 2", "tags": ["vip", "math"]])
+            let duplicate = try await client.createContact(
+                token, ["name": "Ada L.", "email": "ada@example.com", "phone": "+44 2", "tags": ["vip", "math"]])
             let primaryID = try #require(primary["id"]?.stringValue)
             let duplicateID = try #require(duplicate["id"]?.stringValue)
             _ = try await client.patch("/api/contacts/\(duplicateID)", token: token, json: ["phone": "+44 3"])
-            let duplicateActivity = try await client.get("/api/contacts/\(duplicateID)/activity", token: token).json["meta"]?["total"]?.intValue ?? 0
+            let duplicateActivity =
+                try await client.get("/api/contacts/\(duplicateID)/activity", token: token).json["meta"]?["total"]?.intValue ?? 0
             #expect(duplicateActivity == 2)
 
-            let same = try await client.post("/api/contacts/merge", token: token, json: ["primaryId": .string(primaryID), "duplicateId": .string(primaryID)])
+            let same = try await client.post(
+                "/api/contacts/merge", token: token, json: ["primaryId": .string(primaryID), "duplicateId": .string(primaryID)])
             #expect(same.status == .unprocessableContent)
 
-            let merged = try await client.post("/api/contacts/merge", token: token, json: ["primaryId": .string(primaryID), "duplicateId": .string(duplicateID)])
+            let merged = try await client.post(
+                "/api/contacts/merge", token: token, json: ["primaryId": .string(primaryID), "duplicateId": .string(duplicateID)])
             #expect(merged.status == .ok, "\(merged.text)")
             #expect(merged.json["id"]?.stringValue == primaryID)
             #expect(merged.json["name"] == "Ada")
@@ -173,7 +184,8 @@ struct ContactsTests {
             #expect(activity.json["meta"]?["total"]?.intValue == Int64(types.count))
             #expect(types.count == 5)
 
-            let missing = try await client.post("/api/contacts/merge", token: token, json: ["primaryId": .string(primaryID), "duplicateId": .string(duplicateID)])
+            let missing = try await client.post(
+                "/api/contacts/merge", token: token, json: ["primaryId": .string(primaryID), "duplicateId": .string(duplicateID)])
             #expect(missing.status == .notFound)
         }
     }
@@ -193,7 +205,8 @@ struct ContactsTests {
                 Robot,robot@example.com,robot,,,
 
                 """
-            let response = try await client.request(.post, "/api/contacts/import", token: token, body: csv, headers: ["Content-Type": "text/csv"])
+            let response = try await client.request(
+                .post, "/api/contacts/import", token: token, body: csv, headers: ["Content-Type": "text/csv"])
             #expect(response.status == .ok, "\(response.text)")
             #expect(response.json["created"] == 2)
             #expect(response.json["updated"] == 1)
@@ -213,7 +226,8 @@ struct ContactsTests {
             #expect(grace?["tags"] == ["navy", "cobol"])
             #expect(grace?["address"]?["city"] == "Arlington")
 
-            let badHeader = try await client.request(.post, "/api/contacts/import", token: token, body: "name,password\nx,y\n", headers: ["Content-Type": "text/csv"])
+            let badHeader = try await client.request(
+                .post, "/api/contacts/import", token: token, body: "name,password\nx,y\n", headers: ["Content-Type": "text/csv"])
             #expect(badHeader.status == .badRequest)
             #expect(badHeader.json["details"]?.arrayValue?.first?["field"] == "password")
         }

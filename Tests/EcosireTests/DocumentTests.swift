@@ -27,7 +27,11 @@ struct DocumentTests {
             let document = try await client.get("/api/openapi.json").json
             #expect(document["openapi"] == "3.0.3")
             let paths = try #require(document["paths"]?.objectValue)
-            for path in ["/api/auth/login", "/api/auth/register", "/api/auth/refresh", "/api/auth/logout", "/api/users/me", "/api/contacts", "/api/contacts/{id}", "/api/contacts/merge", "/api/contacts/import", "/api/contacts/{id}/activity", "/api/health", "/api/health/ready"] {
+            for path in [
+                "/api/auth/login", "/api/auth/register", "/api/auth/refresh", "/api/auth/logout", "/api/users/me", "/api/contacts",
+                "/api/contacts/{id}", "/api/contacts/merge", "/api/contacts/import", "/api/contacts/{id}/activity", "/api/health",
+                "/api/health/ready",
+            ] {
                 #expect(paths[path] != nil, "\(path) missing")
             }
             var operationIDs: Set<String> = []

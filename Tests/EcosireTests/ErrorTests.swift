@@ -36,7 +36,8 @@ struct ErrorTests {
     func bodies() async throws {
         try await TestServer.run { client, _ in
             let token = try await client.register().token
-            let malformed = try await client.request(.post, "/api/contacts", token: token, body: "{\"name\": ", headers: ["Content-Type": "application/json"])
+            let malformed = try await client.request(
+                .post, "/api/contacts", token: token, body: "{\"name\": ", headers: ["Content-Type": "application/json"])
             Self.expectProblem(malformed, status: 400, code: "BAD_REQUEST")
 
             let wrongType = try await client.post("/api/contacts", token: token, json: ["name": 42, "tags": "vip"])
@@ -50,10 +51,12 @@ struct ErrorTests {
             #expect(unknown.json["details"]?.arrayValue?.first?["message"] == "Unknown field")
 
             let huge = String(repeating: "a", count: (1 << 20) + 10)
-            let tooLarge = try await client.request(.post, "/api/contacts", token: token, body: "{\"name\":\"\(huge)\"}", headers: ["Content-Type": "application/json"])
+            let tooLarge = try await client.request(
+                .post, "/api/contacts", token: token, body: "{\"name\":\"\(huge)\"}", headers: ["Content-Type": "application/json"])
             Self.expectProblem(tooLarge, status: 413, code: "PAYLOAD_TOO_LARGE")
 
-            let wrongMedia = try await client.request(.post, "/api/contacts", token: token, body: "name=Ada", headers: ["Content-Type": "application/x-www-form-urlencoded"])
+            let wrongMedia = try await client.request(
+                .post, "/api/contacts", token: token, body: "name=Ada", headers: ["Content-Type": "application/x-www-form-urlencoded"])
             Self.expectProblem(wrongMedia, status: 415, code: "UNSUPPORTED_MEDIA_TYPE")
 
             let invalid = try await client.post("/api/contacts", token: token, json: ["email": "not-an-email", "type": "robot"])

@@ -56,7 +56,11 @@ public func buildApplication(
     router.add(middleware: ProblemMiddleware { [api] path in api.allowedMethods(for: path) })
     router.add(middleware: MetricsMiddleware())
     if !config.corsOrigins.isEmpty {
-        router.add(middleware: CORSMiddleware(allowOrigin: config.corsOrigins == ["*"] ? .all : .custom(config.corsOrigins.joined(separator: ", ")), allowHeaders: [.authorization, .contentType, .xRequestID, .xCSRFToken], allowMethods: [.get, .post, .patch, .delete, .put], allowCredentials: config.corsOrigins != ["*"]))
+        router.add(
+            middleware: CORSMiddleware(
+                allowOrigin: config.corsOrigins == ["*"] ? .all : .custom(config.corsOrigins.joined(separator: ", ")),
+                allowHeaders: [.authorization, .contentType, .xRequestID, .xCSRFToken], allowMethods: [.get, .post, .patch, .delete, .put],
+                allowCredentials: config.corsOrigins != ["*"]))
     }
 
     registerModules(platform: platform, api: api, migrationIDs: migrations.map(\.id))
@@ -94,7 +98,8 @@ public func buildOpenAPIDocument() async throws -> OpenAPIDocumentBuilder {
     var logger = Logger(label: "ecosire")
     logger.logLevel = .error
     let database = try await openDatabase(config, logger: logger)
-    let tokens = try await TokenService.load(pem: nil, keyFile: (scratch as NSString).appendingPathComponent("key.pem"), lifetime: 900, logger: logger)
+    let tokens = try await TokenService.load(
+        pem: nil, keyFile: (scratch as NSString).appendingPathComponent("key.pem"), lifetime: 900, logger: logger)
     let authenticator = Authenticator(tokens: tokens)
     let platform = Platform(
         config: config, database: database, clock: .system, tokens: tokens, passwords: PasswordHasher(),

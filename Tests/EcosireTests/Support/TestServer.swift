@@ -122,10 +122,14 @@ struct TestClientSession: Sendable {
 
     /// Registers a new user (and organization); returns the session body.
     @discardableResult
-    func register(email: String = "user-\(UUID().uuidString.prefix(8).lowercased())@example.com", password: String = "password123", name: String = "Test User")
+    func register(
+        email: String = "user-\(UUID().uuidString.prefix(8).lowercased())@example.com", password: String = "password123",
+        name: String = "Test User"
+    )
         async throws -> (token: String, refreshToken: String, email: String, userID: String)
     {
-        let response = try await post("/api/auth/register", json: ["email": .string(email), "password": .string(password), "name": .string(name)])
+        let response = try await post(
+            "/api/auth/register", json: ["email": .string(email), "password": .string(password), "name": .string(name)])
         #expect(response.status == .created, "register: \(response.text)")
         let body = response.json
         return (body["token"]?.stringValue ?? "", body["refreshToken"]?.stringValue ?? "", email, body["user"]?["id"]?.stringValue ?? "")
@@ -143,13 +147,14 @@ struct TestClientSession: Sendable {
 /// Appends every test response to a JSON-lines file so a separate validator (openapi-core in
 /// Python) can check each one against the published OpenAPI document.
 enum ResponseRecorder {
-    private static let file: Mutex<FileHandle?> = Mutex({
-        guard let path = ProcessInfo.processInfo.environment["ECOSIRE_RESPONSE_LOG"], !path.isEmpty else { return nil }
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        let handle = FileHandle(forWritingAtPath: path)
-        handle?.seekToEndOfFile()
-        return handle
-    }())
+    private static let file: Mutex<FileHandle?> = Mutex(
+        {
+            guard let path = ProcessInfo.processInfo.environment["ECOSIRE_RESPONSE_LOG"], !path.isEmpty else { return nil }
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = FileHandle(forWritingAtPath: path)
+            handle?.seekToEndOfFile()
+            return handle
+        }())
 
     static func record(method: HTTPRequest.Method, uri: String, response: APIResponse) {
         file.withLock { handle in

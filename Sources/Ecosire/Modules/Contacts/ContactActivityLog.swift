@@ -9,7 +9,9 @@ struct ContactActivityLog: Sendable {
     static let schema = Schema.object([
         .init("id", .uuid, required: true),
         .init("contactId", .uuid, required: true),
-        .init("type", Schema.enumeration(["created", "updated", "merged", "imported", "note", "order", "invoice", "ticket", "email"]), required: true),
+        .init(
+            "type", Schema.enumeration(["created", "updated", "merged", "imported", "note", "order", "invoice", "ticket", "email"]),
+            required: true),
         .init("summary", .string(), required: true),
         .init("data", Schema.anyValue.orNull(), required: true),
         .init("occurredAt", .dateTime, required: true),
@@ -20,25 +22,34 @@ struct ContactActivityLog: Sendable {
     ]).named("ContactActivityList")
 
     /// Appends an entry inside the caller's transaction.
-    func record(_ sql: any SQLDatabase, organizationID: String, contactID: String, kind: String, summary: String, data: JSONValue = .null) async throws {
-        try await sql.raw("""
+    func record(_ sql: any SQLDatabase, organizationID: String, contactID: String, kind: String, summary: String, data: JSONValue = .null)
+        async throws
+    {
+        try await sql.raw(
+            """
             INSERT INTO contact_activities (id, organization_id, contact_id, kind, summary, data, occurred_at)
             VALUES (\(bind: UUIDv7.generate()), \(bind: organizationID), \(bind: contactID), \(bind: kind), \(bind: summary),
                     \(bind: data.isNull ? nil : data.jsonString), \(bind: clock.nowMillis()))
-            """).run()
+            """
+        ).run()
     }
 
     /// Newest first, ties by id.
     func list(organizationID: String, contactID: String, page: Int, limit: Int) async throws -> (entries: [JSONValue], total: Int) {
         try await database.read { sql in
-            let total = try await sql.raw("""
-                SELECT COUNT(*) AS total FROM contact_activities WHERE organization_id = \(bind: organizationID) AND contact_id = \(bind: contactID)
-                """).first()?.decode(column: "total", as: Int.self) ?? 0
-            let rows = try await sql.raw("""
+            let total =
+                try await sql.raw(
+                    """
+                    SELECT COUNT(*) AS total FROM contact_activities WHERE organization_id = \(bind: organizationID) AND contact_id = \(bind: contactID)
+                    """
+                ).first()?.decode(column: "total", as: Int.self) ?? 0
+            let rows = try await sql.raw(
+                """
                 SELECT id, contact_id, kind, summary, data, occurred_at FROM contact_activities
                 WHERE organization_id = \(bind: organizationID) AND contact_id = \(bind: contactID)
                 ORDER BY occurred_at DESC, id DESC LIMIT \(bind: limit) OFFSET \(bind: (page - 1) * limit)
-                """).all()
+                """
+            ).all()
             let entries = try rows.map { row -> JSONValue in
                 let data = try row.decode(column: "data", as: String?.self).flatMap { try? JSONValue.parse(Data($0.utf8)) } ?? .null
                 return .object([

@@ -34,7 +34,9 @@ struct ContactsModule: Module {
         self.resource = ContactResource.resource { change, sql, organizationID in
             switch change {
             case .created(let record):
-                try await activity.record(sql, organizationID: organizationID, contactID: record["id"]?.stringValue ?? "", kind: "created", summary: "Contact created")
+                try await activity.record(
+                    sql, organizationID: organizationID, contactID: record["id"]?.stringValue ?? "", kind: "created",
+                    summary: "Contact created")
             case .updated(let before, let after):
                 let changed = ContactResource.fields.map(\.name).filter { before[$0] != after[$0] }
                 guard !changed.isEmpty else { return }
@@ -55,9 +57,12 @@ struct ContactsModule: Module {
         api.add(
             Operation(
                 .post, "/api/contacts/merge", id: "mergeContacts", tag: "Contacts", summary: "Merge a duplicate into a contact",
-                description: "Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.",
+                description:
+                    "Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.",
                 access: .authenticated(minimumRole: .member),
-                body: .json(Schema.object([.init("primaryId", .uuid, required: true), .init("duplicateId", .uuid, required: true)]).named("MergeContactsRequest")),
+                body: .json(
+                    Schema.object([.init("primaryId", .uuid, required: true), .init("duplicateId", .uuid, required: true)]).named(
+                        "MergeContactsRequest")),
                 responses: [ResponseSpec(200, "The surviving contact", schema: resource.recordSchema)],
                 errors: [404, 409]
             )
@@ -66,9 +71,12 @@ struct ContactsModule: Module {
         api.add(
             Operation(
                 .post, "/api/contacts/import", id: "importContacts", tag: "Contacts", summary: "Import contacts from CSV",
-                description: "CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.",
+                description:
+                    "CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.",
                 access: .authenticated(minimumRole: .member),
-                body: .text(mediaType: "text/csv", description: "CSV with a header row", example: "name,email,type,tags\nAda Lovelace,ada@example.com,person,vip;math\n"),
+                body: .text(
+                    mediaType: "text/csv", description: "CSV with a header row",
+                    example: "name,email,type,tags\nAda Lovelace,ada@example.com,person,vip;math\n"),
                 responses: [ResponseSpec(200, "Per-row report", schema: Self.importReportSchema)]
             )
         ) { input in try await importCSV(input) }
@@ -76,16 +84,20 @@ struct ContactsModule: Module {
         api.add(
             Operation(
                 .get, "/api/contacts/{id}/activity", id: "listContactActivity", tag: "Contacts", summary: "A contact's timeline",
-                description: "Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.",
+                description:
+                    "Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.",
                 query: Array(ListQuery.parameters(sortable: ["occurredAt"], searchable: []).prefix(2)),
                 responses: [ResponseSpec(200, "One page of activity", schema: ContactActivityLog.listSchema)]
             )
         ) { input in
             let caller = try input.caller
             let id = input.path("id")
-            guard try await store.get(organizationID: caller.organizationID, id: id) != nil else { throw APIError.notFound("Contact not found") }
+            guard try await store.get(organizationID: caller.organizationID, id: id) != nil else {
+                throw APIError.notFound("Contact not found")
+            }
             let query = ListQuery(input)
-            let (entries, total) = try await activity.list(organizationID: caller.organizationID, contactID: id, page: query.page, limit: query.limit)
+            let (entries, total) = try await activity.list(
+                organizationID: caller.organizationID, contactID: id, page: query.page, limit: query.limit)
             return .json(PageMeta.envelope(entries, total: total, query: query))
         }
     }
@@ -105,16 +117,22 @@ struct ContactsModule: Module {
         let activity = self.activity
         let merged = try await platform.database.transaction { sql -> JSONValue in
             guard let primary = try await store.fetch(sql, organizationID: organizationID, id: primaryID) else {
-                throw APIError(.notFound, code: "NOT_FOUND", message: "Primary contact not found", details: [FieldIssue(field: "primaryId", message: "Not found")])
+                throw APIError(
+                    .notFound, code: "NOT_FOUND", message: "Primary contact not found",
+                    details: [FieldIssue(field: "primaryId", message: "Not found")])
             }
             guard let duplicate = try await store.fetch(sql, organizationID: organizationID, id: duplicateID) else {
-                throw APIError(.notFound, code: "NOT_FOUND", message: "Duplicate contact not found", details: [FieldIssue(field: "duplicateId", message: "Not found")])
+                throw APIError(
+                    .notFound, code: "NOT_FOUND", message: "Duplicate contact not found",
+                    details: [FieldIssue(field: "duplicateId", message: "Not found")])
             }
             for reference in references {
-                try await sql.raw("""
+                try await sql.raw(
+                    """
                     UPDATE \(ident: reference.table) SET \(ident: reference.column) = \(bind: primaryID)
                     WHERE \(ident: reference.column) = \(bind: duplicateID)
-                    """).run()
+                    """
+                ).run()
             }
             _ = try await store.delete(sql, organizationID: organizationID, id: duplicateID)
             var patch = JSONObject()
@@ -151,7 +169,9 @@ struct ContactsModule: Module {
                     .init("row", Schema.integer(minimum: 2).describe("Line number in the file (the header is line 1)"), required: true),
                     .init("status", .enumeration(["created", "updated", "failed"]), required: true),
                     .init("id", .uuid),
-                    .init("errors", .array(Schema.object([.init("field", .string(), required: true), .init("message", .string(), required: true)]))),
+                    .init(
+                        "errors",
+                        .array(Schema.object([.init("field", .string(), required: true), .init("message", .string(), required: true)]))),
                 ])
             ), required: true
         ),
@@ -205,7 +225,9 @@ struct ContactsModule: Module {
                 }
             } catch let error as APIError {
                 failed += 1
-                report.append(Self.rowReport(line, "failed", errors: error.details.isEmpty ? [FieldIssue(field: "row", message: error.message)] : error.details))
+                report.append(
+                    Self.rowReport(
+                        line, "failed", errors: error.details.isEmpty ? [FieldIssue(field: "row", message: error.message)] : error.details))
             }
         }
         let summary: JSONObject = [
@@ -231,7 +253,8 @@ struct ContactsModule: Module {
             guard !cell.isEmpty else { continue }
             switch column {
             case "tags":
-                object["tags"] = .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != "" })
+                object["tags"] = .array(
+                    cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != "" })
             case "street", "city", "state", "zip", "country":
                 address[column] = .string(cell)
             default:

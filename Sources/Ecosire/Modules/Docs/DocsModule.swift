@@ -19,16 +19,18 @@ struct DocsModule: Module {
     func register(on api: APIRouter) {
         let document = Schema.object([], additional: .anyValue).describe("An OpenAPI 3.0 document").named("OpenAPIDocument")
         api.add(
-            Operation(.get, "/api/openapi.json", id: "getOpenAPIJSON", tag: "Docs", summary: "The OpenAPI document (JSON)", access: .open,
-                      responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: document)])
+            Operation(
+                .get, "/api/openapi.json", id: "getOpenAPIJSON", tag: "Docs", summary: "The OpenAPI document (JSON)", access: .open,
+                responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: document)])
         ) { _ in
             var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: try cache.json(self.api))))
             response.headers[.contentType] = "application/json; charset=utf-8"
             return response
         }
         api.add(
-            Operation(.get, "/api/openapi.yaml", id: "getOpenAPIYAML", tag: "Docs", summary: "The OpenAPI document (YAML)", access: .open,
-                      responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: .anyValue, mediaType: "application/yaml")])
+            Operation(
+                .get, "/api/openapi.yaml", id: "getOpenAPIYAML", tag: "Docs", summary: "The OpenAPI document (YAML)", access: .open,
+                responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: .anyValue, mediaType: "application/yaml")])
         ) { _ in
             var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: try cache.yaml(self.api))))
             response.headers[.contentType] = "application/yaml; charset=utf-8"
@@ -37,7 +39,11 @@ struct DocsModule: Module {
         let local = platform.config.swaggerUIDirectory
         let assetBase = local == nil ? Self.cdn : "/docs/assets"
         let cdnHost = local == nil ? " https://cdn.jsdelivr.net" : ""
-        api.add(Operation(.get, "/docs", id: "swaggerUI", tag: "Docs", summary: "Swagger UI", access: .open, responses: [ResponseSpec(200, "HTML")], undocumented: true)) { _ in
+        api.add(
+            Operation(
+                .get, "/docs", id: "swaggerUI", tag: "Docs", summary: "Swagger UI", access: .open, responses: [ResponseSpec(200, "HTML")],
+                undocumented: true)
+        ) { _ in
             let html = """
                 <!doctype html>
                 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -47,9 +53,17 @@ struct DocsModule: Module {
                 <script src="\(assetBase)/swagger-ui-bundle.js"></script>
                 <script src="/docs/init.js"></script></body></html>
                 """
-            return Self.page(html, csp: "default-src 'self'; script-src 'self'\(cdnHost); style-src 'self' 'unsafe-inline'\(cdnHost); img-src 'self' data:\(cdnHost); connect-src 'self'; frame-ancestors 'none'")
+            return Self.page(
+                html,
+                csp:
+                    "default-src 'self'; script-src 'self'\(cdnHost); style-src 'self' 'unsafe-inline'\(cdnHost); img-src 'self' data:\(cdnHost); connect-src 'self'; frame-ancestors 'none'"
+            )
         }
-        api.add(Operation(.get, "/docs/init.js", id: "swaggerInit", tag: "Docs", summary: "Swagger UI start-up", access: .open, responses: [ResponseSpec(200, "JavaScript")], undocumented: true)) { _ in
+        api.add(
+            Operation(
+                .get, "/docs/init.js", id: "swaggerInit", tag: "Docs", summary: "Swagger UI start-up", access: .open,
+                responses: [ResponseSpec(200, "JavaScript")], undocumented: true)
+        ) { _ in
             let script = """
                 window.addEventListener('load', function () {
                   window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true, tryItOutEnabled: true, withCredentials: true });
@@ -59,7 +73,11 @@ struct DocsModule: Module {
             response.headers[.contentType] = "text/javascript; charset=utf-8"
             return response
         }
-        api.add(Operation(.get, "/docs/assets/{file}", id: "swaggerAsset", tag: "Docs", summary: "Swagger UI assets", access: .open, responses: [ResponseSpec(200, "Asset")], undocumented: true)) { input in
+        api.add(
+            Operation(
+                .get, "/docs/assets/{file}", id: "swaggerAsset", tag: "Docs", summary: "Swagger UI assets", access: .open,
+                responses: [ResponseSpec(200, "Asset")], undocumented: true)
+        ) { input in
             let name = input.path("file")
             guard let local, Self.assets.contains(name),
                 let data = FileManager.default.contents(atPath: (local as NSString).appendingPathComponent(name))
@@ -70,7 +88,11 @@ struct DocsModule: Module {
             response.headers[.cacheControl] = "public, max-age=86400"
             return response
         }
-        api.add(Operation(.get, "/docs/errors", id: "errorReference", tag: "Docs", summary: "Error reference", access: .open, responses: [ResponseSpec(200, "HTML")], undocumented: true)) { _ in
+        api.add(
+            Operation(
+                .get, "/docs/errors", id: "errorReference", tag: "Docs", summary: "Error reference", access: .open,
+                responses: [ResponseSpec(200, "HTML")], undocumented: true)
+        ) { _ in
             let rows = ErrorCatalog.entries.map { entry in
                 "<tr id=\"\(entry.code)\"><td><code>\(entry.code)</code></td><td>\(entry.status)</td><td>\(entry.meaning)</td></tr>"
             }.joined(separator: "\n")
@@ -120,7 +142,8 @@ enum ErrorCatalog {
     }
 
     static let entries: [Entry] = [
-        Entry(code: "BAD_REQUEST", status: 400, meaning: "Malformed JSON, wrong types, unknown fields or query parameters; details name them"),
+        Entry(
+            code: "BAD_REQUEST", status: 400, meaning: "Malformed JSON, wrong types, unknown fields or query parameters; details name them"),
         Entry(code: "UNAUTHORIZED", status: 401, meaning: "Missing or invalid credentials"),
         Entry(code: "INVALID_CREDENTIALS", status: 401, meaning: "Email or password wrong (never says which)"),
         Entry(code: "REFRESH_TOKEN_REUSED", status: 401, meaning: "A used refresh token was presented; the session was revoked"),

@@ -24,7 +24,8 @@ struct IdentityModule: Module {
         api.add(
             Operation(
                 .post, "/api/auth/login", id: "login", tag: tag, summary: "Login with email and password",
-                description: "Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.",
+                description:
+                    "Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.",
                 access: .open, body: .json(IdentitySchemas.login),
                 responses: [ResponseSpec(200, "Signed in", schema: IdentitySchemas.session, headers: RateLimitHeaders.documented)],
                 errors: [401, 429]
@@ -34,7 +35,8 @@ struct IdentityModule: Module {
         api.add(
             Operation(
                 .post, "/api/auth/refresh", id: "refreshToken", tag: tag, summary: "Exchange a refresh token",
-                description: "Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.",
+                description:
+                    "Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.",
                 access: .open, body: .json(IdentitySchemas.refresh, required: false),
                 responses: [ResponseSpec(200, "New tokens", schema: IdentitySchemas.session)],
                 errors: [401]
@@ -73,7 +75,10 @@ struct IdentityModule: Module {
             Operation(
                 .get, "/.well-known/jwks.json", id: "getJWKS", tag: tag, summary: "Public keys for access tokens",
                 access: .open,
-                responses: [ResponseSpec(200, "JSON Web Key Set", schema: Schema.object([.init("keys", .array(.anyValue), required: true)]).named("JWKS"))]
+                responses: [
+                    ResponseSpec(
+                        200, "JSON Web Key Set", schema: Schema.object([.init("keys", .array(.anyValue), required: true)]).named("JWKS"))
+                ]
             )
         ) { _ in .json(platform.tokens.jwks) }
     }
@@ -92,7 +97,8 @@ struct IdentityModule: Module {
                 organizationName: organizationName, now: platform.clock.nowMillis()
             )
         else {
-            throw APIError.conflict("An account with this email already exists", details: [FieldIssue(field: "email", message: "Already registered")])
+            throw APIError.conflict(
+                "An account with this email already exists", details: [FieldIssue(field: "email", message: "Already registered")])
         }
         var response = try await startSession(for: user, familyID: UUIDv7.generate(), status: .created)
         response.headers[.location] = "/api/users/me"
@@ -159,12 +165,17 @@ struct IdentityModule: Module {
         {
             try await store.revokeFamily(tokenHash: SecretTokens.sha256Hex(presented), now: now)
         }
-        if let caller = try? await platform.authenticator.authenticate(input.request, context: input.context), let session = caller.sessionID {
+        if let caller = try? await platform.authenticator.authenticate(input.request, context: input.context),
+            let session = caller.sessionID
+        {
             try await store.revokeFamily(id: session, now: now)
         }
         var response = Response.noContent
         for name in [AuthCookie.access, AuthCookie.refresh, AuthCookie.csrf] {
-            response.setCookie(Cookie(name: name, value: "", maxAge: 0, path: "/", secure: platform.config.secureCookies, httpOnly: name != AuthCookie.csrf, sameSite: .lax))
+            response.setCookie(
+                Cookie(
+                    name: name, value: "", maxAge: 0, path: "/", secure: platform.config.secureCookies, httpOnly: name != AuthCookie.csrf,
+                    sameSite: .lax))
         }
         return response
     }
@@ -217,9 +228,18 @@ struct IdentityModule: Module {
             status: status
         )
         response.headers[.cacheControl] = "no-store"
-        response.setCookie(Cookie(name: AuthCookie.access, value: token, maxAge: Int(config.accessTokenLifetime), path: "/", secure: config.secureCookies, httpOnly: true, sameSite: .lax))
-        response.setCookie(Cookie(name: AuthCookie.refresh, value: refreshToken, maxAge: Int(config.refreshTokenLifetime), path: "/", secure: config.secureCookies, httpOnly: true, sameSite: .lax))
-        response.setCookie(Cookie(name: AuthCookie.csrf, value: SecretTokens.base62(count: 32), maxAge: Int(config.refreshTokenLifetime), path: "/", secure: config.secureCookies, httpOnly: false, sameSite: .lax))
+        response.setCookie(
+            Cookie(
+                name: AuthCookie.access, value: token, maxAge: Int(config.accessTokenLifetime), path: "/", secure: config.secureCookies,
+                httpOnly: true, sameSite: .lax))
+        response.setCookie(
+            Cookie(
+                name: AuthCookie.refresh, value: refreshToken, maxAge: Int(config.refreshTokenLifetime), path: "/",
+                secure: config.secureCookies, httpOnly: true, sameSite: .lax))
+        response.setCookie(
+            Cookie(
+                name: AuthCookie.csrf, value: SecretTokens.base62(count: 32), maxAge: Int(config.refreshTokenLifetime), path: "/",
+                secure: config.secureCookies, httpOnly: false, sameSite: .lax))
         return response
     }
 }

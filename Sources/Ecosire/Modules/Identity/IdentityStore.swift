@@ -24,15 +24,19 @@ struct IdentityStore: Sendable {
 
     func user(email: String) async throws -> UserRecord? {
         try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email = \(bind: email)")
-                .first().map(Self.decodeUser)
+            try await sql.raw(
+                "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email = \(bind: email)"
+            )
+            .first().map(Self.decodeUser)
         }
     }
 
     func user(id: String) async throws -> UserRecord? {
         try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)")
-                .first().map(Self.decodeUser)
+            try await sql.raw(
+                "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)"
+            )
+            .first().map(Self.decodeUser)
         }
     }
 
@@ -48,18 +52,24 @@ struct IdentityStore: Sendable {
                 orgID = organizationID
             } else {
                 orgID = UUIDv7.generate()
-                try await sql.raw("""
+                try await sql.raw(
+                    """
                     INSERT INTO organizations (id, name, plan, created_at, updated_at)
                     VALUES (\(bind: orgID), \(bind: organizationName), 'free', \(bind: now), \(bind: now))
-                    """).run()
+                    """
+                ).run()
             }
             let id = UUIDv7.generate()
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 INSERT INTO users (id, organization_id, email, name, password_hash, role, created_at, updated_at)
                 VALUES (\(bind: id), \(bind: orgID), \(bind: email), \(bind: name), \(bind: passwordHash), \(bind: role.rawValue), \(bind: now), \(bind: now))
-                """).run()
-            return try await sql.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)")
-                .first().map(Self.decodeUser)
+                """
+            ).run()
+            return try await sql.raw(
+                "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)"
+            )
+            .first().map(Self.decodeUser)
         }
     }
 
@@ -76,9 +86,12 @@ struct IdentityStore: Sendable {
                 try await sql.raw("UPDATE users SET name = \(bind: name), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
             }
             if let passwordHash {
-                try await sql.raw("UPDATE users SET password_hash = \(bind: passwordHash), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+                try await sql.raw(
+                    "UPDATE users SET password_hash = \(bind: passwordHash), updated_at = \(bind: now) WHERE id = \(bind: id)"
+                ).run()
                 // A new password ends every session.
-                try await sql.raw("UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: id) AND revoked_at IS NULL").run()
+                try await sql.raw("UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE user_id = \(bind: id) AND revoked_at IS NULL")
+                    .run()
             }
         }
     }
@@ -91,11 +104,15 @@ struct IdentityStore: Sendable {
         }
     }
 
-    static func insertRefreshToken(_ sql: any SQLDatabase, familyID: String, userID: String, hash: String, expiresAt: Int64, now: Int64) async throws {
-        try await sql.raw("""
+    static func insertRefreshToken(_ sql: any SQLDatabase, familyID: String, userID: String, hash: String, expiresAt: Int64, now: Int64)
+        async throws
+    {
+        try await sql.raw(
+            """
             INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, created_at)
             VALUES (\(bind: UUIDv7.generate()), \(bind: familyID), \(bind: userID), \(bind: hash), \(bind: expiresAt), \(bind: now))
-            """).run()
+            """
+        ).run()
     }
 
     enum RotationResult: Sendable {
@@ -108,26 +125,36 @@ struct IdentityStore: Sendable {
     /// revokes the whole family (someone else has a copy).
     func rotate(hash: String, newHash: String, expiresAt: Int64, now: Int64) async throws -> RotationResult {
         try await database.transaction { sql in
-            guard let row = try await sql.raw("""
-                SELECT family_id, user_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = \(bind: hash)
-                """).first()
+            guard
+                let row = try await sql.raw(
+                    """
+                    SELECT family_id, user_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = \(bind: hash)
+                    """
+                ).first()
             else { return .invalid }
             let familyID = try row.decode(column: "family_id", as: String.self)
             let userID = try row.decode(column: "user_id", as: String.self)
             if try row.decode(column: "used_at", as: Int64?.self) != nil {
-                try await sql.raw("UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL").run()
+                try await sql.raw(
+                    "UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL"
+                ).run()
                 return .reused
             }
             guard try row.decode(column: "revoked_at", as: Int64?.self) == nil,
                 try row.decode(column: "expires_at", as: Int64.self) > now
             else { return .invalid }
             // The conditional update makes two concurrent rotations of one token impossible.
-            let claimed = try await sql.raw("""
+            let claimed = try await sql.raw(
+                """
                 UPDATE refresh_tokens SET used_at = \(bind: now) WHERE token_hash = \(bind: hash) AND used_at IS NULL RETURNING id
-                """).all()
+                """
+            ).all()
             guard !claimed.isEmpty else { return .reused }
             try await Self.insertRefreshToken(sql, familyID: familyID, userID: userID, hash: newHash, expiresAt: expiresAt, now: now)
-            guard let user = try await sql.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: userID)")
+            guard
+                let user = try await sql.raw(
+                    "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: userID)"
+                )
                 .first().map(Self.decodeUser)
             else { return .invalid }
             return .rotated(user: user, familyID: familyID)
@@ -137,16 +164,20 @@ struct IdentityStore: Sendable {
     /// Revokes the family the token with `hash` belongs to; returns whether one was found.
     func revokeFamily(tokenHash: String, now: Int64) async throws {
         try await database.transaction { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE refresh_tokens SET revoked_at = \(bind: now)
                 WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = \(bind: tokenHash)) AND revoked_at IS NULL
-                """).run()
+                """
+            ).run()
         }
     }
 
     func revokeFamily(id familyID: String, now: Int64) async throws {
         try await database.transaction { sql in
-            try await sql.raw("UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL").run()
+            try await sql.raw(
+                "UPDATE refresh_tokens SET revoked_at = \(bind: now) WHERE family_id = \(bind: familyID) AND revoked_at IS NULL"
+            ).run()
         }
     }
 }

@@ -56,7 +56,9 @@ enum IdentitySchemas {
     static let register = Schema.object([
         .init("email", .email, required: true), .init("password", password, required: true),
         .init("name", name, required: true), .init("organizationName", name),
-    ]).named("RegisterRequest").example(["email": "ada@example.com", "password": "correct-horse-battery", "name": "Ada Lovelace", "organizationName": "Analytical Engines"])
+    ]).named("RegisterRequest").example([
+        "email": "ada@example.com", "password": "correct-horse-battery", "name": "Ada Lovelace", "organizationName": "Analytical Engines",
+    ])
 
     static let login = Schema.object([
         .init("email", Schema.string(minLength: 1, maxLength: 254), required: true),

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import Metrics
+import NIOCore
 import Prometheus
 import Synchronization
 
@@ -20,10 +20,15 @@ struct OperationsModule: Module {
             .init("version", .string(), required: true),
         ]).named("Health")
         api.add(
-            Operation(.get, "/api/health", id: "getHealth", tag: "Operations", summary: "Liveness", access: .open,
-                      responses: [ResponseSpec(200, "The process is up", schema: health)])
+            Operation(
+                .get, "/api/health", id: "getHealth", tag: "Operations", summary: "Liveness", access: .open,
+                responses: [ResponseSpec(200, "The process is up", schema: health)])
         ) { _ in
-            .json(.object(["status": "ok", "uptimeSeconds": .int(Int64(Date().timeIntervalSince(startedAt))), "version": .string(EcosireVersion.current)]))
+            .json(
+                .object([
+                    "status": "ok", "uptimeSeconds": .int(Int64(Date().timeIntervalSince(startedAt))),
+                    "version": .string(EcosireVersion.current),
+                ]))
         }
 
         let readiness = Schema.object([
@@ -32,9 +37,10 @@ struct OperationsModule: Module {
             .init("pendingMigrations", .array(.string()), required: true),
         ]).named("Readiness")
         api.add(
-            Operation(.get, "/api/health/ready", id: "getReadiness", tag: "Operations",
-                      summary: "Readiness: database reachable and migrations applied", access: .open,
-                      responses: [ResponseSpec(200, "Ready", schema: readiness), ResponseSpec(503, "Not ready", schema: readiness)])
+            Operation(
+                .get, "/api/health/ready", id: "getReadiness", tag: "Operations",
+                summary: "Readiness: database reachable and migrations applied", access: .open,
+                responses: [ResponseSpec(200, "Ready", schema: readiness), ResponseSpec(503, "Not ready", schema: readiness)])
         ) { _ in
             let runner = MigrationRunner(migrations: migrationIDs.map { Migration($0, sqlite: [], postgres: []) })
             var reachable = true
@@ -55,8 +61,9 @@ struct OperationsModule: Module {
         }
 
         api.add(
-            Operation(.get, "/metrics", id: "getMetrics", tag: "Operations", summary: "Prometheus metrics", access: .open,
-                      responses: [ResponseSpec(200, "Prometheus text exposition", schema: .string(), mediaType: "text/plain")])
+            Operation(
+                .get, "/metrics", id: "getMetrics", tag: "Operations", summary: "Prometheus metrics", access: .open,
+                responses: [ResponseSpec(200, "Prometheus text exposition", schema: .string(), mediaType: "text/plain")])
         ) { _ in
             var bytes: [UInt8] = []
             MetricsRegistry.shared.emit(into: &bytes)

@@ -25,7 +25,11 @@ public struct OpenAPIDocumentBuilder: Sendable {
         .init("statusCode", .integer(minimum: 100, maximum: 599), required: true),
         .init("error", .string(), required: true),
         .init("message", .string(), required: true),
-        .init("details", .array(Schema.object([.init("field", .string(), required: true), .init("message", .string(), required: true)]).named("FieldError"))),
+        .init(
+            "details",
+            .array(
+                Schema.object([.init("field", .string(), required: true), .init("message", .string(), required: true)]).named("FieldError"))
+        ),
         .init("requestId", .string(), required: true),
         .init("success", Schema.boolean.describe("Present (false) on the API-keys resource")),
     ]).named("Problem")
@@ -70,7 +74,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 response["headers"] = .object(
                     (RateLimitHeaders.documented.merging(["Retry-After": "Seconds to wait before retrying"]) { $1 })
                         .sorted { $0.key < $1.key }
-                        .reduce(into: JSONObject()) { $0[$1.key] = .object(["description": .string($1.value), "schema": .object(["type": "integer"])]) }
+                        .reduce(into: JSONObject()) {
+                            $0[$1.key] = .object(["description": .string($1.value), "schema": .object(["type": "integer"])])
+                        }
                 )
             }
             responses[name] = .object(response)
@@ -91,9 +97,17 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 "schemas": .object(JSONObject(components.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
                 "responses": .object(responses),
                 "securitySchemes": .object([
-                    "bearerAuth": .object(["type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Access token from POST /api/auth/login"]),
-                    "apiKeyAuth": .object(["type": "http", "scheme": "bearer", "bearerFormat": "ecos_live_…", "description": "An API key sent as a Bearer token"]),
-                    "cookieAuth": .object(["type": "apiKey", "in": "cookie", "name": .string(AuthCookie.access), "description": "HttpOnly session cookie set by login; writes need the CSRF check"]),
+                    "bearerAuth": .object([
+                        "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Access token from POST /api/auth/login",
+                    ]),
+                    "apiKeyAuth": .object([
+                        "type": "http", "scheme": "bearer", "bearerFormat": "ecos_live_…",
+                        "description": "An API key sent as a Bearer token",
+                    ]),
+                    "cookieAuth": .object([
+                        "type": "apiKey", "in": "cookie", "name": .string(AuthCookie.access),
+                        "description": "HttpOnly session cookie set by login; writes need the CSRF check",
+                    ]),
                 ]),
             ]),
         ])
@@ -126,7 +140,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
         case .text(let mediaType, let description, let example)?:
             var media: JSONObject = ["schema": .object(["type": "string"])]
             if let example { media["example"] = .string(example) }
-            object["requestBody"] = .object(["required": true, "description": .string(description), "content": .object([mediaType: .object(media)])])
+            object["requestBody"] = .object([
+                "required": true, "description": .string(description), "content": .object([mediaType: .object(media)]),
+            ])
         case nil:
             break
         }

@@ -41,7 +41,9 @@ public struct ResponseSpec: Sendable {
     public var mediaType: String
     public var headers: [String: String]
 
-    public init(_ status: Int, _ description: String, schema: Schema? = nil, mediaType: String = "application/json", headers: [String: String] = [:]) {
+    public init(
+        _ status: Int, _ description: String, schema: Schema? = nil, mediaType: String = "application/json", headers: [String: String] = [:]
+    ) {
         self.status = status
         self.description = description
         self.schema = schema

@@ -19,7 +19,8 @@ public struct ListQuery: Sendable {
         ]
         if !searchable.isEmpty {
             parameters.append(
-                QueryParameter("search", .string(maxLength: 200), "Case-insensitive substring match over \(searchable.joined(separator: ", "))")
+                QueryParameter(
+                    "search", .string(maxLength: 200), "Case-insensitive substring match over \(searchable.joined(separator: ", "))")
             )
         }
         return parameters

@@ -1,4 +1,5 @@
 import HTTPTypes
+
 /// Registers the five CRUD operations of a `Resource`: list, create, get, update (PATCH), delete.
 public struct ResourceRoutes: Sendable {
     public let resource: Resource
@@ -38,7 +39,10 @@ public struct ResourceRoutes: Sendable {
                 .post, resource.path, id: "create\(resource.singular)", tag: resource.tag,
                 summary: "Create a \(lowercase)", access: .authenticated(minimumRole: writeRole),
                 body: .json(resource.createSchema, example: resource.example),
-                responses: [ResponseSpec(201, "The created \(lowercase)", schema: resource.recordSchema, headers: ["Location": "URL of the new record"])],
+                responses: [
+                    ResponseSpec(
+                        201, "The created \(lowercase)", schema: resource.recordSchema, headers: ["Location": "URL of the new record"])
+                ],
                 errors: resource.fields.contains(where: \.unique) ? [409] : []
             )
         ) { input in

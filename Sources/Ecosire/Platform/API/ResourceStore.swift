@@ -23,7 +23,8 @@ public struct ResourceStore: Sendable {
     // MARK: Reading
 
     /// One page and the total matching count.
-    public func list(organizationID: String, query: ListQuery, filters: [String: String]) async throws -> (records: [JSONValue], total: Int) {
+    public func list(organizationID: String, query: ListQuery, filters: [String: String]) async throws -> (records: [JSONValue], total: Int)
+    {
         var conditions: [SQLQueryString] = ["organization_id = \(bind: organizationID)"]
         for filter in resource.filters {
             if let value = filters[filter.parameter.name] { conditions.append(filter.condition(value)) }
@@ -41,13 +42,16 @@ public struct ResourceStore: Sendable {
         let table = resource.table
         let columns = selectColumns
         return try await database.read { sql in
-            let total = try await sql.raw("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first()?
+            let total =
+                try await sql.raw("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first()?
                 .decode(column: "total", as: Int.self) ?? 0
-            let rows = try await sql.raw("""
+            let rows = try await sql.raw(
+                """
                 SELECT \(unsafeRaw: columns) FROM \(ident: table) WHERE \(whereClause)
                 ORDER BY \(ident: sortColumn) \(unsafeRaw: direction), id \(unsafeRaw: direction)
                 LIMIT \(bind: query.limit) OFFSET \(bind: query.offset)
-                """).all()
+                """
+            ).all()
             return (try rows.map(record(from:)), total)
         }
     }
@@ -59,8 +63,10 @@ public struct ResourceStore: Sendable {
 
     /// Reads one record on the given connection (inside a transaction, for example).
     public func fetch(_ sql: any SQLDatabase, organizationID: String, id: String) async throws -> JSONValue? {
-        try await sql.raw("SELECT \(unsafeRaw: selectColumns) FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)")
-            .first().map(record(from:))
+        try await sql.raw(
+            "SELECT \(unsafeRaw: selectColumns) FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)"
+        )
+        .first().map(record(from:))
     }
 
     func record(from row: any SQLRow) throws -> JSONValue {
@@ -156,10 +162,12 @@ public struct ResourceStore: Sendable {
         }
         assignments.append("updated_at = \(bind: clock.nowMillis())")
         try await translatingConflicts {
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 UPDATE \(ident: resource.table) SET \(SQLList(assignments, separator: SQLRaw(", ")))
                 WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)
-                """).run()
+                """
+            ).run()
         }
         guard let after = try await fetch(sql, organizationID: organizationID, id: id) else { return nil }
         try await resource.onChange?(.updated(before: before, after: after), sql, organizationID)
@@ -182,10 +190,12 @@ public struct ResourceStore: Sendable {
     private func checkUnique(_ sql: any SQLDatabase, organizationID: String, values: JSONObject, excluding id: String?) async throws {
         for field in resource.fields where field.unique {
             guard let value = values[field.name], !value.isNull else { continue }
-            let clash = try await sql.raw("""
+            let clash = try await sql.raw(
+                """
                 SELECT id FROM \(ident: resource.table)
                 WHERE organization_id = \(bind: organizationID) AND \(ident: field.column) = \(bind: Self.bind(value, for: field)) AND id <> \(bind: id ?? "")
-                """).first()
+                """
+            ).first()
             if clash != nil {
                 throw APIError.conflict(
                     "A \(resource.singular.lowercased()) with this \(field.name) already exists",

@@ -72,7 +72,8 @@ public struct Authenticator: Authenticating {
             let full = "\(url.scheme ?? "http")://\(origin)"
             if origin == host || trustedOrigins.contains(full) { return }
         }
-        throw APIError(.forbidden, code: "CSRF_FAILED", message: "Cookie-authenticated writes need a matching Origin or an X-CSRF-Token header")
+        throw APIError(
+            .forbidden, code: "CSRF_FAILED", message: "Cookie-authenticated writes need a matching Origin or an X-CSRF-Token header")
     }
 }
 

@@ -36,7 +36,8 @@ public struct RequestMiddleware: RouterMiddleware {
                 "method": .string(request.method.rawValue),
                 "path": .string(request.uri.path),
                 "status": .stringConvertible(response.status.code),
-                "duration_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+                "duration_ms": .string(
+                    String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
             ]
         )
         return response
@@ -107,7 +108,9 @@ public struct ProblemMiddleware: RouterMiddleware {
             return APIError.unsupportedMediaType(expected: "application/json")
         default:
             let code = error.status.code < 500 ? "BAD_REQUEST" : "INTERNAL"
-            return APIError(error.status, code: code, message: error.status.code < 500 ? (error.body ?? error.status.reasonPhrase) : "Internal server error")
+            return APIError(
+                error.status, code: code,
+                message: error.status.code < 500 ? (error.body ?? error.status.reasonPhrase) : "Internal server error")
         }
     }
 }

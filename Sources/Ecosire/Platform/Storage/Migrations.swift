@@ -56,7 +56,9 @@ public struct MigrationRunner: Sendable {
         var done: [String] = []
         for migration in migrations where !applied.contains(migration.id) {
             for statement in migration.statements(for: dialect) { try await sql.exec(statement) }
-            try await sql.raw("INSERT INTO schema_migrations (id, applied_at) VALUES (\(bind: migration.id), \(bind: WallClock.system.nowMillis()))").run()
+            try await sql.raw(
+                "INSERT INTO schema_migrations (id, applied_at) VALUES (\(bind: migration.id), \(bind: WallClock.system.nowMillis()))"
+            ).run()
             logger.info("Applied migration", metadata: ["migration": .string(migration.id)])
             done.append(migration.id)
         }
@@ -67,9 +69,10 @@ public struct MigrationRunner: Sendable {
     public func pending(_ database: any Database) async throws -> [String] {
         let applied: Set<String>
         do {
-            applied = Set(try await database.read { sql in
-                try await sql.raw("SELECT id FROM schema_migrations").all().map { try $0.decode(column: "id", as: String.self) }
-            })
+            applied = Set(
+                try await database.read { sql in
+                    try await sql.raw("SELECT id FROM schema_migrations").all().map { try $0.decode(column: "id", as: String.self) }
+                })
         } catch {
             return migrations.map(\.id)
         }
