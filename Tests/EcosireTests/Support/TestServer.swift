@@ -16,7 +16,7 @@ struct APIResponse: Sendable {
     var text: String
 
     /// The body parsed as JSON (`.null` when empty or not JSON).
-    var json: JSONValue { (try? JSONValue.parse(Data(text.utf8))) ?? .null }
+    var json: JSONValue { (try? JSONValue.parse(text)) ?? .null }
     var contentType: String { headers[.contentType] ?? "" }
     /// `name=value` pairs from every `Set-Cookie`.
     var cookies: [String: String] {

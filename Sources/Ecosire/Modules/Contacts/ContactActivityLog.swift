@@ -51,7 +51,7 @@ struct ContactActivityLog: Sendable {
                 """
             ).all()
             let entries = try rows.map { row -> JSONValue in
-                let data = try row.decode(column: "data", as: String?.self).flatMap { try? JSONValue.parse(Data($0.utf8)) } ?? .null
+                let data = try row.decode(column: "data", as: String?.self).flatMap { try? JSONValue.parse($0) } ?? .null
                 return .object([
                     "id": .string(try row.decode(column: "id", as: String.self)),
                     "contactId": .string(try row.decode(column: "contact_id", as: String.self)),

@@ -81,16 +81,18 @@ public struct ResourceStore: Sendable {
     }
 
     static func decode(_ field: ResourceField, from row: any SQLRow) throws -> JSONValue {
+        // Checking for NULL first lets the drivers take their direct conversion path for the
+        // non-optional type; decoding an Optional goes through the slower Decodable machinery.
+        if try row.decodeNil(column: field.column) { return .null }
         switch field.storage {
         case .text:
-            return JSONValue.optional(try row.decode(column: field.column, as: String?.self))
+            return .string(try row.decode(column: field.column, as: String.self))
         case .integer:
-            return try row.decode(column: field.column, as: Int64?.self).map { .int($0) } ?? .null
+            return .int(try row.decode(column: field.column, as: Int64.self))
         case .boolean:
-            return try row.decode(column: field.column, as: Bool?.self).map { .bool($0) } ?? .null
+            return .bool(try row.decode(column: field.column, as: Bool.self))
         case .json:
-            guard let text = try row.decode(column: field.column, as: String?.self) else { return .null }
-            return (try? JSONValue.parse(Data(text.utf8))) ?? .null
+            return (try? JSONValue.parse(try row.decode(column: field.column, as: String.self))) ?? .null
         }
     }
 

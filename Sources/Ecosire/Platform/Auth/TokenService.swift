@@ -3,6 +3,7 @@ import CryptoExtras
 import Foundation
 import JWTKit
 import Logging
+import Synchronization
 
 /// The claims of an access token.
 public struct AccessTokenClaims: JWTPayload {
@@ -61,9 +62,15 @@ public struct TokenService: Sendable {
         return try await keys.sign(claims, kid: JWKIdentifier(string: keyID))
     }
 
+    /// Tokens whose signature was already checked, so each is verified once, not per request.
+    let verified = VerifiedTokenCache()
+
     /// The verified claims, or nil for any invalid, expired or foreign token.
-    public func verify(_ token: String) async -> AccessTokenClaims? {
-        try? await keys.verify(token, as: AccessTokenClaims.self)
+    public func verify(_ token: String, now: Date = Date()) async -> AccessTokenClaims? {
+        if let claims = verified.claims(for: token), claims.exp.value > now { return claims }
+        guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self) else { return nil }
+        verified.store(claims, for: token)
+        return claims
     }
 
     /// `/.well-known/jwks.json`.
@@ -77,5 +84,24 @@ public struct TokenService: Sendable {
                 ])
             ])
         ])
+    }
+}
+
+/// A bounded map from token text to its verified claims. Holding a token's exact text is what
+/// authenticates with it, so a hit proves nothing an attacker does not already have; expiry is
+/// still checked on every use.
+final class VerifiedTokenCache: Sendable {
+    private let entries = Mutex<[String: AccessTokenClaims]>([:])
+    private let capacity = 10_000
+
+    func claims(for token: String) -> AccessTokenClaims? {
+        entries.withLock { $0[token] }
+    }
+
+    func store(_ claims: AccessTokenClaims, for token: String) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = claims
+        }
     }
 }

@@ -55,6 +55,21 @@ public enum JSONValue: Sendable, Equatable {
         return false
     }
 
+    /// JSON semantics: `1000` and `1e3` are the same number; objects compare without order.
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.int(let a), .int(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
+        case (.int(let a), .double(let b)), (.double(let b), .int(let a)): Double(a) == b
+        case (.string(let a), .string(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a == b
+        default: false
+        }
+    }
+
     /// The JSON type name used in error messages and schemas.
     public var typeName: String {
         switch self {
@@ -109,56 +124,20 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
 // MARK: - Parsing
 
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var values: [JSONValue] = []
-            if let count = array.count { values.reserveCapacity(count) }
-            while !array.isAtEnd { values.append(try array.decode(JSONValue.self)) }
-            self = .array(values)
-            return
-        }
-        if let keyed = try? decoder.container(keyedBy: AnyCodingKey.self) {
-            var object = JSONObject()
-            for key in keyed.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
-                object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key)
-            }
-            self = .object(object)
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() {
-            self = .null
-        } else if let value = try? single.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? single.decode(Int64.self) {
-            self = .int(value)
-        } else if let value = try? single.decode(Double.self) {
-            self = .double(value)
-        } else {
-            self = .string(try single.decode(String.self))
-        }
-    }
-
-    /// Parses UTF-8 JSON text. Throws `DecodingError` on malformed input.
+extension JSONValue {
+    /// Parses UTF-8 JSON text. Throws on malformed input or nesting deeper than 64 levels.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONParser.parse(Array(data))
     }
 
     /// Parses the readable bytes of a buffer.
     public static func parse(_ buffer: ByteBuffer) throws -> JSONValue {
-        try parse(Data(buffer.readableBytesView))
+        try JSONParser.parse(Array(buffer.readableBytesView))
     }
-}
 
-/// A coding key for arbitrary member names.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) {
-        self.stringValue = String(intValue)
-        self.intValue = intValue
+    /// Parses a string.
+    public static func parse(_ text: String) throws -> JSONValue {
+        try JSONParser.parse(Array(text.utf8))
     }
 }
 
@@ -211,27 +190,26 @@ extension JSONValue {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func writeString(_ string: String, into buffer: inout ByteBuffer) {
+        var string = string
         buffer.writeInteger(UInt8(ascii: "\""))
-        var utf8 = string.utf8
-        // Fast path: nothing to escape.
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            buffer.writeString(string)
-        } else {
-            utf8 = string.utf8
-            for byte in utf8 {
+        string.withUTF8 { bytes in
+            var clean = 0
+            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[clean..<index]))
                 switch byte {
                 case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
                 case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
                 case 0x0A: buffer.writeStaticString("\\n")
                 case 0x0D: buffer.writeStaticString("\\r")
                 case 0x09: buffer.writeStaticString("\\t")
-                case 0..<0x20:
+                default:
                     buffer.writeStaticString("\\u00")
                     buffer.writeInteger(hexDigits[Int(byte >> 4)])
                     buffer.writeInteger(hexDigits[Int(byte & 0x0F)])
-                default: buffer.writeInteger(byte)
                 }
+                clean = index + 1
             }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[clean...]))
         }
         buffer.writeInteger(UInt8(ascii: "\""))
     }
@@ -240,11 +218,6 @@ extension JSONValue {
 // MARK: - Conversions
 
 extension JSONValue {
-    /// Converts an `Encodable` value by round-tripping through `JSONEncoder`.
-    public static func encode(_ value: some Encodable) throws -> JSONValue {
-        try parse(JSONEncoder().encode(value))
-    }
-
     /// A string value, or `null` when absent.
     public static func optional(_ value: String?) -> JSONValue {
         value.map { .string($0) } ?? .null
