@@ -119,7 +119,9 @@ struct AuthTests {
 
     @Test("login is limited per IP and email with the rate-limit headers")
     func loginRateLimit() async throws {
-        try await TestServer.run(["login.limit.per.minute": 3]) { client, _ in
+        // A fixed clock keeps the four attempts inside one window even at a minute boundary.
+        let frozen = Date()
+        try await TestServer.run(["login.limit.per.minute": 3], clock: WallClock { frozen }) { client, _ in
             for attempt in 1...3 {
                 let response = try await client.post(
                     "/api/auth/login", json: ["email": "victim@example.com", "password": "guess-\(attempt)"])

@@ -6,7 +6,8 @@ import Testing
 struct JSONAndTimeTests {
     @Test("parser and writer round-trip escapes, unicode, numbers and nesting like Foundation reads them")
     func roundTrip() throws {
-        let text = #"{"a":"line\nbreak \"quoted\" back\\slash \u00e9 \ud83d\ude00 tab\t ctl\u0001","n":[0,-12,3.5,1e3,true,false,null],"o":{"x":{}}}"#
+        let text =
+            #"{"a":"line\nbreak \"quoted\" back\\slash \u00e9 \ud83d\ude00 tab\t ctl\u0001","n":[0,-12,3.5,1e3,true,false,null],"o":{"x":{}}}"#
         let value = try JSONValue.parse(text)
         #expect(value["a"]?.stringValue == "line\nbreak \"quoted\" back\\slash é 😀 tab\t ctl\u{01}")
         #expect(value["n"] == [0, -12, .double(3.5), .double(1000), true, false, nil])
@@ -16,7 +17,9 @@ struct JSONAndTimeTests {
         #expect(foundation["a"] as? String == value["a"]?.stringValue)
     }
 
-    @Test("malformed documents are rejected", arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\x\"", "\"\\ud800\"", "tru", "[1] 2", "\"a\u{01}\""])
+    @Test(
+        "malformed documents are rejected",
+        arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\x\"", "\"\\ud800\"", "tru", "[1] 2", "\"a\u{01}\""])
     func rejects(_ text: String) {
         #expect(throws: (any Error).self) { try JSONValue.parse(text) }
     }
@@ -33,7 +36,8 @@ struct JSONAndTimeTests {
         // seconds are compared with it; the milliseconds are checked by arithmetic.
         let style = Date.ISO8601FormatStyle()
         var generator = SystemRandomNumberGenerator()
-        let samples: [Int64] = [0, 1, 999, 951_782_400_000, 1_709_251_199_999, 4_102_444_800_000, -1, -86_400_001]
+        let samples: [Int64] =
+            [0, 1, 999, 951_782_400_000, 1_709_251_199_999, 4_102_444_800_000, -1, -86_400_001]
             + (0..<500).map { _ in Int64.random(in: -2_000_000_000_000...5_000_000_000_000, using: &generator) }
         for millis in samples {
             let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000

@@ -42,16 +42,24 @@ public struct ResourceStore: Sendable {
         let table = resource.table
         let columns = selectColumns
         return try await database.read { sql in
-            let total =
-                try await sql.raw("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first()?
-                .decode(column: "total", as: Int.self) ?? 0
+            // The count rides along as an uncorrelated subquery (evaluated once) so a page is one
+            // round trip; only a page past the end needs a separate count.
             let rows = try await sql.raw(
                 """
-                SELECT \(unsafeRaw: columns) FROM \(ident: table) WHERE \(whereClause)
+                SELECT \(unsafeRaw: columns), (SELECT COUNT(*) FROM \(ident: table) WHERE \(whereClause)) AS total_count
+                FROM \(ident: table) WHERE \(whereClause)
                 ORDER BY \(ident: sortColumn) \(unsafeRaw: direction), id \(unsafeRaw: direction)
                 LIMIT \(bind: query.limit) OFFSET \(bind: query.offset)
                 """
             ).all()
+            let total: Int
+            if let first = rows.first {
+                total = try first.decode(column: "total_count", as: Int.self)
+            } else {
+                total =
+                    try await sql.raw("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first()?
+                    .decode(column: "total", as: Int.self) ?? 0
+            }
             return (try rows.map(record(from:)), total)
         }
     }

@@ -54,9 +54,19 @@ public struct RequestMiddleware: RouterMiddleware {
         return value
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `req_` and 24 random hex digits.
     static func newRequestID() -> String {
         var random = SystemRandomNumberGenerator()
-        return "req_" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        let high = random.next() as UInt64
+        let low = random.next() as UInt32
+        return String(unsafeUninitializedCapacity: 28) { buffer in
+            for (index, byte) in "req_".utf8.enumerated() { buffer[index] = byte }
+            for index in 0..<16 { buffer[4 + index] = hexDigits[Int(high >> (60 - 4 * UInt64(index)) & 0xF)] }
+            for index in 0..<8 { buffer[20 + index] = hexDigits[Int(low >> (28 - 4 * UInt32(index)) & 0xF)] }
+            return 28
+        }
     }
 }
 
