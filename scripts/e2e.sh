@@ -3,6 +3,7 @@
 # beyond a data directory, the portal's login example sent verbatim, and graceful shutdown.
 #   scripts/e2e.sh BIN_DIR WORK_DIR   (prints one ✔/✘ line per check; exit status = failures)
 set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 bin=$1/ecosire
 work=$2
 mkdir -p "$work" && cd "$work"
@@ -18,7 +19,7 @@ check "ecosire create-admin creates an owner" $?
 "$bin" openapi | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["openapi"]=="3.0.3"'
 check "ecosire openapi prints the document" $?
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+port=$("$here/free-port")
 "$bin" serve --port "$port" >serve.log 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done

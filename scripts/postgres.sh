@@ -13,7 +13,7 @@ case "$action" in
   start)
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    port=$("$(dirname "$0")/free-port")
     run_as "$bin/initdb" -D "$dir/data" -U ecosire --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
     run_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \

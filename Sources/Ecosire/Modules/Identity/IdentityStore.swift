@@ -33,11 +33,16 @@ struct IdentityStore: Sendable {
 
     func user(id: String) async throws -> UserRecord? {
         try await database.read { sql in
-            try await sql.raw(
-                "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)"
-            )
-            .first().map(Self.decodeUser)
+            try await Self.user(sql, id: id)
         }
+    }
+
+    /// The user with `id`, read on the given connection.
+    static func user(_ sql: any SQLDatabase, id: String) async throws -> UserRecord? {
+        try await sql.raw(
+            "SELECT \(unsafeRaw: userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)"
+        )
+        .first().map(decodeUser)
     }
 
     /// Creates the user and, when `organizationID` is nil, a new organization they own.
@@ -66,10 +71,7 @@ struct IdentityStore: Sendable {
                 VALUES (\(bind: id), \(bind: orgID), \(bind: email), \(bind: name), \(bind: passwordHash), \(bind: role.rawValue), \(bind: now), \(bind: now))
                 """
             ).run()
-            return try await sql.raw(
-                "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: id)"
-            )
-            .first().map(Self.decodeUser)
+            return try await Self.user(sql, id: id)
         }
     }
 
@@ -151,12 +153,7 @@ struct IdentityStore: Sendable {
             ).all()
             guard !claimed.isEmpty else { return .reused }
             try await Self.insertRefreshToken(sql, familyID: familyID, userID: userID, hash: newHash, expiresAt: expiresAt, now: now)
-            guard
-                let user = try await sql.raw(
-                    "SELECT \(unsafeRaw: Self.userColumns) FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.id = \(bind: userID)"
-                )
-                .first().map(Self.decodeUser)
-            else { return .invalid }
+            guard let user = try await Self.user(sql, id: userID) else { return .invalid }
             return .rotated(user: user, familyID: familyID)
         }
     }
