@@ -4,7 +4,7 @@
 #   scripts/e2e.sh BIN_DIR WORK_DIR   (prints one ✔/✘ line per check; exit status = failures)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=$1/ecosire
+bin=$(cd "$1" && pwd)/ecosire
 work=$2
 mkdir -p "$work" && cd "$work"
 failures=0
