@@ -21,6 +21,8 @@ struct ContactsTests {
             #expect(id.dropFirst(14).first == "7")  // UUIDv7
 
             #expect(try await client.get("/api/contacts/\(id)", token: token).json == created.json)
+            // Lists write records straight from the rows; they must read the same as on their own.
+            #expect(try await client.get("/api/contacts", token: token).json["data"] == [created.json])
             let patched = try await client.patch("/api/contacts/\(id)", token: token, json: ["phone": "+44 1", "website": nil])
             #expect(patched.status == .ok)
             #expect(patched.json["phone"] == "+44 1")

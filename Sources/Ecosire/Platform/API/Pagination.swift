@@ -1,3 +1,7 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
 /// `page`, `limit`, `sortBy`, `sortOrder` and `search`, validated by the operation's query schema.
 public struct ListQuery: Sendable {
     public var page: Int
@@ -47,13 +51,27 @@ public enum PageMeta {
 
     /// `{data, meta}` with `totalPages = ceil(total / limit)`.
     public static func envelope(_ data: [JSONValue], total: Int, query: ListQuery) -> JSONValue {
+        .object(["data": .array(data), "meta": meta(total: total, query: query)])
+    }
+
+    /// The same envelope around a page already written as a JSON array.
+    public static func envelope(page: ByteBuffer, total: Int, query: ListQuery) -> Response {
+        var body = ByteBufferAllocator().buffer(capacity: page.readableBytes + 96)
+        body.writeStaticString("{\"data\":")
+        body.writeImmutableBuffer(page)
+        body.writeStaticString(",\"meta\":")
+        meta(total: total, query: query).write(into: &body)
+        body.writeInteger(UInt8(ascii: "}"))
+        var response = Response(status: .ok, body: .init(byteBuffer: body))
+        response.headers[.contentType] = "application/json; charset=utf-8"
+        return response
+    }
+
+    static func meta(total: Int, query: ListQuery) -> JSONValue {
         let pages = total == 0 ? 0 : (total + query.limit - 1) / query.limit
         return .object([
-            "data": .array(data),
-            "meta": .object([
-                "total": .int(Int64(total)), "page": .int(Int64(query.page)), "limit": .int(Int64(query.limit)),
-                "totalPages": .int(Int64(pages)),
-            ]),
+            "total": .int(Int64(total)), "page": .int(Int64(query.page)), "limit": .int(Int64(query.limit)),
+            "totalPages": .int(Int64(pages)),
         ])
     }
 }

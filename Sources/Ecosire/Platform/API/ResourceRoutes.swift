@@ -30,8 +30,8 @@ public struct ResourceRoutes: Sendable {
         ) { input in
             let caller = try input.caller
             let query = ListQuery(input)
-            let (records, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
-            return .json(PageMeta.envelope(records, total: total, query: query))
+            let (page, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
+            return PageMeta.envelope(page: page, total: total, query: query)
         }
 
         api.add(

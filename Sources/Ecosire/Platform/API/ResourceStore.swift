@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 import SQLKit
 import SQLiteNIO
@@ -23,8 +24,8 @@ public struct ResourceStore: Sendable {
     // MARK: Reading
 
     /// One page and the total matching count.
-    public func list(organizationID: String, query: ListQuery, filters: [String: String]) async throws -> (records: [JSONValue], total: Int)
-    {
+    /// One page as a JSON array written straight from the rows, and the total matching count.
+    public func list(organizationID: String, query: ListQuery, filters: [String: String]) async throws -> (page: ByteBuffer, total: Int) {
         var conditions: [SQLQueryString] = ["organization_id = \(bind: organizationID)"]
         for filter in resource.filters {
             if let value = filters[filter.parameter.name] { conditions.append(filter.condition(value)) }
@@ -60,7 +61,14 @@ public struct ResourceStore: Sendable {
                     try await sql.raw("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first()?
                     .decode(column: "total", as: Int.self) ?? 0
             }
-            return (try rows.map(record(from:)), total)
+            var page = ByteBufferAllocator().buffer(capacity: 64 + rows.count * 512)
+            page.writeInteger(UInt8(ascii: "["))
+            for (index, row) in rows.enumerated() {
+                if index > 0 { page.writeInteger(UInt8(ascii: ",")) }
+                try writeRecord(from: row, into: &page)
+            }
+            page.writeInteger(UInt8(ascii: "]"))
+            return (page, total)
         }
     }
 
@@ -77,31 +85,44 @@ public struct ResourceStore: Sendable {
         .first().map(record(from:))
     }
 
+    /// The record as a value (single-record routes and change hooks). It is the parse of what
+    /// `writeRecord` writes, so a record reads the same in lists and on its own.
     func record(from row: any SQLRow) throws -> JSONValue {
-        var object = JSONObject([("id", .string(try row.decode(column: "id", as: String.self)))])
-        for field in resource.fields {
-            object[field.name] = try Self.decode(field, from: row)
-        }
-        object["organizationId"] = .string(try row.decode(column: "organization_id", as: String.self))
-        object["createdAt"] = .string(Timestamp.iso(millis: try row.decode(column: "created_at", as: Int64.self)))
-        object["updatedAt"] = .string(Timestamp.iso(millis: try row.decode(column: "updated_at", as: Int64.self)))
-        return .object(object)
+        var buffer = ByteBufferAllocator().buffer(capacity: 512)
+        try writeRecord(from: row, into: &buffer)
+        return try JSONValue.parse(buffer)
     }
 
-    static func decode(_ field: ResourceField, from row: any SQLRow) throws -> JSONValue {
-        // Checking for NULL first lets the drivers take their direct conversion path for the
-        // non-optional type; decoding an Optional goes through the slower Decodable machinery.
-        if try row.decodeNil(column: field.column) { return .null }
-        switch field.storage {
-        case .text:
-            return .string(try row.decode(column: field.column, as: String.self))
-        case .integer:
-            return .int(try row.decode(column: field.column, as: Int64.self))
-        case .boolean:
-            return .bool(try row.decode(column: field.column, as: Bool.self))
-        case .json:
-            return (try? JSONValue.parse(try row.decode(column: field.column, as: String.self))) ?? .null
+    /// Writes the record's JSON straight from the row: lists do this for every row, so no value
+    /// tree is built. JSON columns hold JSON we serialised ourselves and are copied as they are.
+    func writeRecord(from row: any SQLRow, into buffer: inout ByteBuffer) throws {
+        buffer.writeStaticString("{\"id\":")
+        JSONValue.writeString(try row.decode(column: "id", as: String.self), into: &buffer)
+        for field in resource.fields {
+            buffer.writeInteger(UInt8(ascii: ","))
+            JSONValue.writeString(field.name, into: &buffer)
+            buffer.writeInteger(UInt8(ascii: ":"))
+            // Checking for NULL first lets the drivers take their direct conversion path for the
+            // non-optional type; decoding an Optional goes through the slower Decodable machinery.
+            if try row.decodeNil(column: field.column) {
+                buffer.writeStaticString("null")
+                continue
+            }
+            switch field.storage {
+            case .text: JSONValue.writeString(try row.decode(column: field.column, as: String.self), into: &buffer)
+            case .integer: buffer.writeString(String(try row.decode(column: field.column, as: Int64.self)))
+            case .boolean:
+                try row.decode(column: field.column, as: Bool.self) ? buffer.writeStaticString("true") : buffer.writeStaticString("false")
+            case .json: buffer.writeString(try row.decode(column: field.column, as: String.self))
+            }
         }
+        buffer.writeStaticString(",\"organizationId\":")
+        JSONValue.writeString(try row.decode(column: "organization_id", as: String.self), into: &buffer)
+        buffer.writeStaticString(",\"createdAt\":")
+        JSONValue.writeString(Timestamp.iso(millis: try row.decode(column: "created_at", as: Int64.self)), into: &buffer)
+        buffer.writeStaticString(",\"updatedAt\":")
+        JSONValue.writeString(Timestamp.iso(millis: try row.decode(column: "updated_at", as: Int64.self)), into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "}"))
     }
 
     static func bind(_ value: JSONValue, for field: ResourceField) -> any Encodable & Sendable {

@@ -189,7 +189,8 @@ extension JSONValue {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ string: String, into buffer: inout ByteBuffer) {
+    /// Writes `string` as a JSON string literal.
+    static func writeString(_ string: String, into buffer: inout ByteBuffer) {
         var string = string
         buffer.writeInteger(UInt8(ascii: "\""))
         string.withUTF8 { bytes in
