@@ -40,18 +40,10 @@ public func buildApplication(
     if config.runMigrations {
         try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
     }
-    let tokens = try await TokenService.load(
-        pem: config.jwtPrivateKey, keyFile: (config.dataDirectory as NSString).appendingPathComponent("jwt-ed25519.pem"),
-        lifetime: config.accessTokenLifetime, logger: logger
-    )
-    let authenticator = Authenticator(tokens: tokens, trustedOrigins: config.trustedOrigins)
-    let platform = Platform(
-        config: config, database: database, clock: clock, tokens: tokens, passwords: PasswordHasher(cost: config.bcryptCost),
-        limiter: InMemoryRateLimiter(clock: clock), authenticator: authenticator, logger: logger
-    )
+    let platform = try await makePlatform(config, database: database, clock: clock, logger: logger)
 
     let router = Router(context: AppRequestContext.self)
-    let api = APIRouter(router: router, authenticator: authenticator)
+    let api = APIRouter(router: router, authenticator: platform.authenticator)
     router.add(middleware: RequestMiddleware(tls: config.secureCookies))
     router.add(middleware: ProblemMiddleware { [api] path in api.allowedMethods(for: path) })
     router.add(middleware: MetricsMiddleware())
@@ -63,7 +55,7 @@ public func buildApplication(
                 allowCredentials: config.corsOrigins != ["*"]))
     }
 
-    registerModules(platform: platform, api: api, migrationIDs: migrations.map(\.id))
+    registerModules(platform: platform, api: api)
 
     var app = Application(
         router: router,
@@ -78,12 +70,25 @@ public func buildApplication(
     return app
 }
 
+/// The shared services, with the signing key from `JWT_PRIVATE_KEY` or `$DATA_DIR/jwt-ed25519.pem`.
+func makePlatform(_ config: AppConfiguration, database: any Database, clock: WallClock, logger: Logger) async throws -> Platform {
+    let tokens = try await TokenService.load(
+        pem: config.jwtPrivateKey, keyFile: (config.dataDirectory as NSString).appendingPathComponent("jwt-ed25519.pem"),
+        lifetime: config.accessTokenLifetime, logger: logger
+    )
+    return Platform(
+        config: config, database: database, clock: clock, tokens: tokens, passwords: PasswordHasher(cost: config.bcryptCost),
+        limiter: InMemoryRateLimiter(clock: clock), authenticator: Authenticator(tokens: tokens, trustedOrigins: config.trustedOrigins),
+        logger: logger
+    )
+}
+
 /// Every module, registered on `api`. The one list of what the server contains.
-func registerModules(platform: Platform, api: APIRouter, migrationIDs: [String]) {
+func registerModules(platform: Platform, api: APIRouter) {
     let modules: [any Module] = [
         IdentityModule(platform: platform),
         ContactsModule(platform: platform),
-        OperationsModule(platform: platform, migrationIDs: migrationIDs, startedAt: platform.clock.now()),
+        OperationsModule(platform: platform, migrations: MigrationRunner(migrations: allMigrations()), startedAt: platform.clock.now()),
         DocsModule(platform: platform, api: api),
     ]
     for module in modules { module.register(on: api) }
@@ -98,15 +103,9 @@ public func buildOpenAPIDocument() async throws -> OpenAPIDocumentBuilder {
     var logger = Logger(label: "ecosire")
     logger.logLevel = .error
     let database = try await openDatabase(config, logger: logger)
-    let tokens = try await TokenService.load(
-        pem: nil, keyFile: (scratch as NSString).appendingPathComponent("key.pem"), lifetime: 900, logger: logger)
-    let authenticator = Authenticator(tokens: tokens)
-    let platform = Platform(
-        config: config, database: database, clock: .system, tokens: tokens, passwords: PasswordHasher(),
-        limiter: InMemoryRateLimiter(), authenticator: authenticator, logger: logger
-    )
-    let api = APIRouter(router: Router(context: AppRequestContext.self), authenticator: authenticator)
-    registerModules(platform: platform, api: api, migrationIDs: [])
+    let platform = try await makePlatform(config, database: database, clock: .system, logger: logger)
+    let api = APIRouter(router: Router(context: AppRequestContext.self), authenticator: platform.authenticator)
+    registerModules(platform: platform, api: api)
     try await database.shutdown()
     return OpenAPIDocumentBuilder(operations: api.operations)
 }

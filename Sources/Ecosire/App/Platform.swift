@@ -24,9 +24,8 @@ public struct Platform: Sendable {
     }
 }
 
-/// A business module: its migrations and its routes.
+/// A business module: its routes. Its migrations are listed in `allMigrations()`.
 protocol Module: Sendable {
-    var migrations: [Migration] { get }
     func register(on api: APIRouter)
 }
 

@@ -24,8 +24,6 @@ struct ContactsModule: Module {
     let resource: Resource
     let store: ResourceStore
 
-    var migrations: [Migration] { ContactsMigrations.all }
-
     init(platform: Platform, references: [ContactReference] = []) {
         self.platform = platform
         self.references = [ContactReference(table: "contact_activities", column: "contact_id")] + references

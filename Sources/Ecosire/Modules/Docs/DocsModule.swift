@@ -10,7 +10,6 @@ struct DocsModule: Module {
     let platform: Platform
     let api: APIRouter
     let cache = DocumentCache()
-    var migrations: [Migration] { [] }
 
     static let swaggerVersion = "5.17.14"
     static let cdn = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@\(swaggerVersion)"

@@ -7,7 +7,6 @@ import Logging
 struct IdentityModule: Module {
     let platform: Platform
     var store: IdentityStore { IdentityStore(database: platform.database) }
-    var migrations: [Migration] { IdentityMigrations.all }
 
     func register(on api: APIRouter) {
         let tag = "Auth"

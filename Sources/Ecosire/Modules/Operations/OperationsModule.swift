@@ -9,9 +9,8 @@ import Synchronization
 /// Liveness, readiness and Prometheus metrics.
 struct OperationsModule: Module {
     let platform: Platform
-    let migrationIDs: [String]
+    let migrations: MigrationRunner
     let startedAt: Date
-    var migrations: [Migration] { [] }
 
     func register(on api: APIRouter) {
         let health = Schema.object([
@@ -42,14 +41,14 @@ struct OperationsModule: Module {
                 summary: "Readiness: database reachable and migrations applied", access: .open,
                 responses: [ResponseSpec(200, "Ready", schema: readiness), ResponseSpec(503, "Not ready", schema: readiness)])
         ) { _ in
-            let runner = MigrationRunner(migrations: migrationIDs.map { Migration($0, sqlite: [], postgres: []) })
             var reachable = true
             do {
                 try await platform.database.read { sql in try await sql.exec("SELECT 1") }
             } catch {
                 reachable = false
             }
-            let pending = reachable ? ((try? await runner.pending(platform.database)) ?? migrationIDs) : migrationIDs
+            let all = migrations.migrations.map(\.id)
+            let pending = reachable ? ((try? await migrations.pending(platform.database)) ?? all) : all
             let ready = reachable && pending.isEmpty
             return .json(
                 .object([

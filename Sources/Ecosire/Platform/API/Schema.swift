@@ -150,7 +150,8 @@ extension Schema {
 
     private func check(_ value: JSONValue, at path: String, into issues: inout [SchemaIssue]) {
         if case .null = value {
-            if !nullable, case .any = kind {} else if !nullable { shape(path, "Must not be null", &issues) }
+            if case .any = kind { return }
+            if !nullable { shape(path, "Must not be null", &issues) }
             return
         }
         switch kind {
