@@ -26,7 +26,6 @@ public struct AppConfiguration: Sendable {
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
     public var logFormat: String
-    public var publicURL: String?
 
     public init(reader: ConfigReader) {
         dataDirectory = reader.string(forKey: "data.dir", default: "./data")
@@ -47,7 +46,6 @@ public struct AppConfiguration: Sendable {
         swaggerUIDirectory = reader.string(forKey: "swagger.ui.dir")
         logLevel = reader.string(forKey: "log.level").flatMap(Logger.Level.init(rawValue:)) ?? .info
         logFormat = reader.string(forKey: "log.format", default: "text")
-        publicURL = reader.string(forKey: "public.url")
     }
 
     private static func list(_ value: String?) -> [String] {

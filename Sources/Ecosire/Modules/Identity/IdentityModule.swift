@@ -171,10 +171,7 @@ struct IdentityModule: Module {
         }
         var response = Response.noContent
         for name in [AuthCookie.access, AuthCookie.refresh, AuthCookie.csrf] {
-            response.setCookie(
-                Cookie(
-                    name: name, value: "", maxAge: 0, path: "/", secure: platform.config.secureCookies, httpOnly: name != AuthCookie.csrf,
-                    sameSite: .lax))
+            response.setCookie(authCookie(name, value: "", maxAge: 0))
         }
         return response
     }
@@ -227,18 +224,18 @@ struct IdentityModule: Module {
             status: status
         )
         response.headers[.cacheControl] = "no-store"
-        response.setCookie(
-            Cookie(
-                name: AuthCookie.access, value: token, maxAge: Int(config.accessTokenLifetime), path: "/", secure: config.secureCookies,
-                httpOnly: true, sameSite: .lax))
-        response.setCookie(
-            Cookie(
-                name: AuthCookie.refresh, value: refreshToken, maxAge: Int(config.refreshTokenLifetime), path: "/",
-                secure: config.secureCookies, httpOnly: true, sameSite: .lax))
-        response.setCookie(
-            Cookie(
-                name: AuthCookie.csrf, value: SecretTokens.base62(count: 32), maxAge: Int(config.refreshTokenLifetime), path: "/",
-                secure: config.secureCookies, httpOnly: false, sameSite: .lax))
+        response.setCookie(authCookie(AuthCookie.access, value: token, maxAge: Int(config.accessTokenLifetime)))
+        response.setCookie(authCookie(AuthCookie.refresh, value: refreshToken, maxAge: Int(config.refreshTokenLifetime)))
+        response.setCookie(authCookie(AuthCookie.csrf, value: SecretTokens.base62(count: 32), maxAge: Int(config.refreshTokenLifetime)))
         return response
+    }
+
+    /// `Path=/; SameSite=Lax`, `Secure` behind TLS, and HttpOnly for all but the CSRF token,
+    /// which scripts must be able to read for the double-submit check.
+    private func authCookie(_ name: String, value: String, maxAge: Int) -> Cookie {
+        Cookie(
+            name: name, value: value, maxAge: maxAge, path: "/", secure: platform.config.secureCookies,
+            httpOnly: name != AuthCookie.csrf, sameSite: .lax
+        )
     }
 }

@@ -43,6 +43,11 @@ extension Response {
     public static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var buffer = ByteBufferAllocator().buffer(capacity: 1024)
         value.write(into: &buffer)
+        return .json(serialized: buffer, status: status, headers: headers)
+    }
+
+    /// A JSON response from text already serialised.
+    public static func json(serialized buffer: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: buffer))

@@ -62,9 +62,7 @@ public enum PageMeta {
         body.writeStaticString(",\"meta\":")
         meta(total: total, query: query).write(into: &body)
         body.writeInteger(UInt8(ascii: "}"))
-        var response = Response(status: .ok, body: .init(byteBuffer: body))
-        response.headers[.contentType] = "application/json; charset=utf-8"
-        return response
+        return .json(serialized: body)
     }
 
     static func meta(total: Int, query: ListQuery) -> JSONValue {

@@ -23,7 +23,6 @@ public struct ResourceStore: Sendable {
 
     // MARK: Reading
 
-    /// One page and the total matching count.
     /// One page as a JSON array written straight from the rows, and the total matching count.
     public func list(organizationID: String, query: ListQuery, filters: [String: String]) async throws -> (page: ByteBuffer, total: Int) {
         var conditions: [SQLQueryString] = ["organization_id = \(bind: organizationID)"]

@@ -70,18 +70,6 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// The JSON type name used in error messages and schemas.
-    public var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "boolean"
-        case .int: "integer"
-        case .double: "number"
-        case .string: "string"
-        case .array: "array"
-        case .object: "object"
-        }
-    }
 }
 
 /// A JSON object that keeps insertion order and offers keyed lookup.
@@ -219,10 +207,6 @@ extension JSONValue {
 // MARK: - Conversions
 
 extension JSONValue {
-    /// A string value, or `null` when absent.
-    public static func optional(_ value: String?) -> JSONValue {
-        value.map { .string($0) } ?? .null
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
