@@ -135,7 +135,7 @@ public final class APIRouter: @unchecked Sendable {
 
     static func mediaType(of request: Request) -> String? {
         request.headers[.contentType].map {
-            $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            $0.split(separator: ";").first.map { $0.trimmingBlanks().lowercased() } ?? ""
         }
     }
 

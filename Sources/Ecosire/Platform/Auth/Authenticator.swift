@@ -32,7 +32,7 @@ public struct Authenticator: Authenticating {
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
                 throw APIError.unauthorized("Authorization must be a Bearer token")
             }
-            let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            let token = String(parts[1].trimmingBlanks())
             if token.hasPrefix("ecos_") {
                 guard let apiKeys else { throw APIError.unauthorized("Invalid API key") }
                 return try await apiKeys.authenticate(request, context: context)

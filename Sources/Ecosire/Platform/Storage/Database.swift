@@ -18,11 +18,45 @@ public protocol Database: Sendable {
     /// Runs read-only work on a connection.
     func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
+    /// Runs one read query and returns its rows with cheap by-name column access. Lists use this:
+    /// it skips SQLKit's Decodable row decoding, which dominated their cost.
+    func readRows(_ query: SQLQueryString) async throws -> [any ColumnValues]
+
     /// Runs `work` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
     /// Releases connections.
     func shutdown() async throws
+}
+
+/// Column values of one result row, read by name without Decodable.
+public protocol ColumnValues: Sendable {
+    func isNull(_ column: String) throws -> Bool
+    func text(_ column: String) throws -> String
+    func integer(_ column: String) throws -> Int64
+    func boolean(_ column: String) throws -> Bool
+}
+
+/// A column the query did not return, or a value of another type than the caller asked for.
+public struct ColumnValueError: Error, CustomStringConvertible {
+    public let column: String
+    public var description: String { "Column \(column) is missing or has an unexpected type" }
+}
+
+/// `ColumnValues` over any SQLKit row (PostgreSQL, and rows read on a transaction's connection).
+public struct DecodedColumns: ColumnValues {
+    let row: any SQLRow
+    public init(_ row: any SQLRow) { self.row = row }
+    public func isNull(_ column: String) throws -> Bool { try row.decodeNil(column: column) }
+    public func text(_ column: String) throws -> String { try row.decode(column: column, as: String.self) }
+    public func integer(_ column: String) throws -> Int64 { try row.decode(column: column, as: Int64.self) }
+    public func boolean(_ column: String) throws -> Bool { try row.decode(column: column, as: Bool.self) }
+}
+
+extension Database {
+    public func readRows(_ query: SQLQueryString) async throws -> [any ColumnValues] {
+        try await read { sql in try await sql.raw(query).all().map { DecodedColumns($0) } }
+    }
 }
 
 extension SQLDatabase {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// UUIDv7 (RFC 9562): 48-bit Unix milliseconds, version and variant bits, and random bits, so ids
@@ -52,6 +53,19 @@ public enum Timestamp {
     /// UTC, Hinnant's days-to-civil) because a list response formats two per record and
     /// `Date.ISO8601FormatStyle` was a measurable share of its cost.
     public static func iso(millis: Int64) -> String {
+        String(unsafeUninitializedCapacity: 32) { bytes in write(millis: millis, into: bytes) }
+    }
+
+    /// Appends the ISO form straight into a response buffer, without an intermediate String.
+    public static func writeISO(millis: Int64, into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { raw in
+            write(millis: millis, into: raw.bindMemory(to: UInt8.self))
+        }
+    }
+
+    /// Writes the text into `bytes` (at least 32 long) and returns its length. Years outside
+    /// 0...9999 get a sign and as many digits as they need (ISO 8601 expanded years).
+    private static func write(millis: Int64, into bytes: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let days = millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
         let msOfDay = millis - days * 86_400_000
         let z = days + 719_468
@@ -63,17 +77,30 @@ public enum Timestamp {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        var text = ""
-        text.reserveCapacity(24)
-        func pad(_ value: Int64, _ width: Int) {
-            let digits = String(value)
-            if digits.count < width { text += String(repeating: "0", count: width - digits.count) }
-            text += digits
+        var position = 0
+        func put(_ byte: UInt8) {
+            bytes[position] = byte
+            position += 1
         }
-        pad(year, 4); text += "-"; pad(month, 2); text += "-"; pad(day, 2); text += "T"
-        pad(msOfDay / 3_600_000, 2); text += ":"; pad(msOfDay / 60_000 % 60, 2); text += ":"
-        pad(msOfDay / 1000 % 60, 2); text += "."; pad(msOfDay % 1000, 3); text += "Z"
-        return text
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                put(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        if (0...9999).contains(year) {
+            digits(year, 4)
+        } else {
+            put(year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            let magnitude = year.magnitude
+            digits(Int64(magnitude), max(6, String(magnitude).count))
+        }
+        put(UInt8(ascii: "-")); digits(month, 2); put(UInt8(ascii: "-")); digits(day, 2); put(UInt8(ascii: "T"))
+        digits(msOfDay / 3_600_000, 2); put(UInt8(ascii: ":")); digits(msOfDay / 60_000 % 60, 2); put(UInt8(ascii: ":"))
+        digits(msOfDay / 1000 % 60, 2); put(UInt8(ascii: ".")); digits(msOfDay % 1000, 3); put(UInt8(ascii: "Z"))
+        return position
     }
 
     /// Parses ISO 8601 into Unix milliseconds.

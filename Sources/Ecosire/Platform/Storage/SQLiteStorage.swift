@@ -16,6 +16,7 @@ public final class SQLiteStorage: Database {
     private let writeLock = AsyncLock()
     private let nextReader = ManagedCounter()
     private let logger: Logger
+    private let bindEncoder = SQLiteDataEncoder()
 
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.writer = writer
@@ -53,6 +54,18 @@ public final class SQLiteStorage: Database {
         return try await work(readers[index].sql(queryLogLevel: nil))
     }
 
+    public func readRows(_ query: SQLQueryString) async throws -> [any ColumnValues] {
+        let connection = readers[nextReader.next() % readers.count]
+        var serializer = SQLSerializer(database: connection.sql(queryLogLevel: nil))
+        query.serialize(to: &serializer)
+        let binds = try serializer.binds.map { try bindEncoder.encode($0) }
+        // The connection's own async `query` hands rows over on the database thread; the generic
+        // SQLKit path schedules one event-loop task per row instead.
+        let collected = CollectedRows()
+        try await connection.query(serializer.sql, binds) { row in collected.rows.withLock { $0.append(row) } }
+        return collected.rows.withLock { $0 }
+    }
+
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let database = writer.sql(queryLogLevel: nil)
         return try await writeLock.withLock {
@@ -72,6 +85,35 @@ public final class SQLiteStorage: Database {
         for reader in readers { try await reader.close() }
         try await writer.close()
     }
+}
+
+/// Rows handed over by the database thread.
+private final class CollectedRows: Sendable {
+    let rows = Mutex<[SQLiteRow]>([])
+}
+
+extension SQLiteRow: ColumnValues {
+    private func value(_ column: String) throws -> SQLiteData {
+        guard let value = self.column(column) else { throw ColumnValueError(column: column) }
+        return value
+    }
+    public func isNull(_ column: String) throws -> Bool { try value(column) == .null }
+    public func text(_ column: String) throws -> String {
+        switch try value(column) {
+        case .text(let text): return text
+        case .integer(let integer): return String(integer)
+        case .float(let double): return String(double)
+        default: throw ColumnValueError(column: column)
+        }
+    }
+    public func integer(_ column: String) throws -> Int64 {
+        switch try value(column) {
+        case .integer(let integer): return Int64(integer)
+        case .float(let double): return Int64(double)
+        default: throw ColumnValueError(column: column)
+        }
+    }
+    public func boolean(_ column: String) throws -> Bool { try integer(column) != 0 }
 }
 
 /// A lock-protected counter for round-robin choices.
