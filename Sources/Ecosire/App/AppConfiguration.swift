@@ -17,7 +17,6 @@ public struct AppConfiguration: Sendable {
     public var accessTokenLifetime: TimeInterval
     public var refreshTokenLifetime: TimeInterval
     public var bcryptCost: UInt8
-    public var loginLimitPerMinute: Int
     public var secureCookies: Bool
     public var trustedOrigins: Set<String>
     /// Peers whose `X-Forwarded-For` is believed.
@@ -26,6 +25,15 @@ public struct AppConfiguration: Sendable {
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
     public var logFormat: String
+    /// Per-route limits and plan quotas.
+    public var rateLimits: RateLimitSettings
+    /// How long a verified API key is trusted before it is re-read (bounds revocation staleness
+    /// across instances).
+    public var apiKeyCacheSeconds: Double
+    /// How often API-key usage is written.
+    public var usageFlushMillis: Int
+    /// How long the audit log of live keys is kept.
+    public var auditRetentionDays: Int
 
     public init(reader: ConfigReader) {
         dataDirectory = reader.string(forKey: "data.dir", default: "./data")
@@ -38,7 +46,6 @@ public struct AppConfiguration: Sendable {
         accessTokenLifetime = TimeInterval(reader.int(forKey: "access.token.ttl", default: 900))
         refreshTokenLifetime = TimeInterval(reader.int(forKey: "refresh.token.ttl", default: 30 * 24 * 3600))
         bcryptCost = UInt8(clamping: max(4, reader.int(forKey: "bcrypt.cost", default: 12)))
-        loginLimitPerMinute = reader.int(forKey: "login.limit.per.minute", default: 10)
         secureCookies = reader.bool(forKey: "secure.cookies", default: false)
         trustedOrigins = Set(Self.list(reader.string(forKey: "trusted.origins")))
         trustedProxies = Set(Self.list(reader.string(forKey: "trusted.proxies")))
@@ -46,6 +53,10 @@ public struct AppConfiguration: Sendable {
         swaggerUIDirectory = reader.string(forKey: "swagger.ui.dir")
         logLevel = reader.string(forKey: "log.level").flatMap(Logger.Level.init(rawValue:)) ?? .info
         logFormat = reader.string(forKey: "log.format", default: "text")
+        rateLimits = RateLimitSettings(reader: reader)
+        apiKeyCacheSeconds = reader.double(forKey: "api.key.cache.seconds", default: 1)
+        usageFlushMillis = max(10, reader.int(forKey: "usage.flush.millis", default: 1000))
+        auditRetentionDays = max(1, reader.int(forKey: "audit.retention.days", default: 90))
     }
 
     private static func list(_ value: String?) -> [String] {

@@ -23,7 +23,7 @@ public func openDatabase(_ config: AppConfiguration, logger: Logger) async throw
 
 /// Every module's migrations in dependency order.
 func allMigrations() -> [Migration] {
-    IdentityMigrations.all + ContactsMigrations.all
+    IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all
 }
 
 /// Builds the whole server. `main` and the tests share this.
@@ -43,7 +43,7 @@ public func buildApplication(
     let platform = try await makePlatform(config, database: database, clock: clock, logger: logger)
 
     let router = Router(context: AppRequestContext.self)
-    let api = APIRouter(router: router, authenticator: platform.authenticator)
+    let api = APIRouter(router: router, authenticator: platform.authenticator, access: platform.accessLayer())
     router.add(middleware: RequestMiddleware(tls: config.secureCookies))
     router.add(middleware: ProblemMiddleware { [api] path in api.allowedMethods(for: path) })
     router.add(middleware: MetricsMiddleware())
@@ -66,7 +66,12 @@ public func buildApplication(
         },
         logger: logger
     )
-    app.addServices(DatabaseService(database: database))
+    // Services stop in reverse order, after the HTTP server: usage is flushed before the database closes.
+    app.addServices(
+        DatabaseService(database: database),
+        Housekeeping(database: database, clock: clock, auditRetentionDays: config.auditRetentionDays, logger: logger),
+        platform.usage
+    )
     return app
 }
 
@@ -76,9 +81,16 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
         pem: config.jwtPrivateKey, keyFile: (config.dataDirectory as NSString).appendingPathComponent("jwt-ed25519.pem"),
         lifetime: config.accessTokenLifetime, logger: logger
     )
+    let apiKeys = APIKeyVerifier(database: database, clock: clock, cacheTTL: config.apiKeyCacheSeconds)
+    let limiter: any RateLimiter =
+        database.dialect == .postgres ? DatabaseRateLimiter(database: database, clock: clock) : InMemoryRateLimiter(clock: clock)
     return Platform(
         config: config, database: database, clock: clock, tokens: tokens, passwords: PasswordHasher(cost: config.bcryptCost),
-        limiter: InMemoryRateLimiter(clock: clock), authenticator: Authenticator(tokens: tokens, trustedOrigins: config.trustedOrigins),
+        limiter: limiter,
+        authenticator: Authenticator(tokens: tokens, trustedOrigins: config.trustedOrigins, apiKeys: apiKeys),
+        apiKeys: apiKeys,
+        usage: APIKeyUsageRecorder(database: database, interval: .milliseconds(config.usageFlushMillis), logger: logger),
+        plans: PlanDirectory(database: database, clock: clock),
         logger: logger
     )
 }
@@ -87,6 +99,7 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
 func registerModules(platform: Platform, api: APIRouter) {
     let modules: [any Module] = [
         IdentityModule(platform: platform),
+        APIKeysModule(platform: platform),
         ContactsModule(platform: platform),
         OperationsModule(platform: platform, migrations: MigrationRunner(migrations: allMigrations()), startedAt: platform.clock.now()),
         DocsModule(platform: platform, api: api),
@@ -104,7 +117,8 @@ public func buildOpenAPIDocument() async throws -> OpenAPIDocumentBuilder {
     logger.logLevel = .error
     let database = try await openDatabase(config, logger: logger)
     let platform = try await makePlatform(config, database: database, clock: .system, logger: logger)
-    let api = APIRouter(router: Router(context: AppRequestContext.self), authenticator: platform.authenticator)
+    let api = APIRouter(
+        router: Router(context: AppRequestContext.self), authenticator: platform.authenticator, access: platform.accessLayer())
     registerModules(platform: platform, api: api)
     try await database.shutdown()
     return OpenAPIDocumentBuilder(operations: api.operations)

@@ -10,16 +10,28 @@ public struct Platform: Sendable {
     public let clock: WallClock
     public let tokens: TokenService
     public let passwords: PasswordHasher
-    public let limiter: InMemoryRateLimiter
+    /// In memory with SQLite (one process); in the database with PostgreSQL (shared by instances).
+    public let limiter: any RateLimiter
     public let authenticator: Authenticator
+    public let apiKeys: APIKeyVerifier
+    public let usage: APIKeyUsageRecorder
+    public let plans: PlanDirectory
     public let logger: Logger
+
+    /// The checks every operation passes through.
+    public func accessLayer() -> AccessLayer {
+        AccessLayer(
+            limiter: limiter, settings: config.rateLimits, plans: plans, idempotency: IdempotencyStore(database: database, clock: clock),
+            usage: usage, clock: clock, clientIP: { request, context in clientIP(request, context) }
+        )
+    }
 
     /// The client address: the TCP peer, or the first untrusted hop of `X-Forwarded-For` when the
     /// peer is a configured trusted proxy.
     public func clientIP(_ request: Request, _ context: AppRequestContext) -> String {
         let peer = context.remoteAddress?.ipAddress ?? "unknown"
         guard config.trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor] else { return peer }
-        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let hops = forwarded.split(separator: ",").map { String($0.trimmingBlanks()) }
         return hops.reversed().first { !config.trustedProxies.contains($0) } ?? peer
     }
 }

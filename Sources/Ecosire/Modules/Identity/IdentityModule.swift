@@ -109,9 +109,9 @@ struct IdentityModule: Module {
         let email = body["email"]!.stringValue!.lowercased()
         let password = body["password"]!.stringValue!
         let nowSeconds = Int64(platform.clock.now().timeIntervalSince1970)
-        let decision = platform.limiter.hit(
-            key: "login:\(platform.clientIP(input.request, input.context)):\(email)",
-            limit: platform.config.loginLimitPerMinute, window: 60
+        let decision = try await platform.limiter.hit(
+            key: "rate:login:\(platform.clientIP(input.request, input.context)):\(email)",
+            limit: platform.config.rateLimits.limit(for: .login), window: 60
         )
         guard decision.allowed else {
             throw decision.rejection(now: nowSeconds, message: "Too many login attempts; retry later")

@@ -18,17 +18,23 @@ public final class APIRouter: @unchecked Sendable {
     public let router: Router<AppRequestContext>
     public private(set) var operations: [Operation] = []
     private let authenticator: any Authenticating
+    private let access: AccessLayer
     private let limits: BodyLimits
 
     public typealias Handler = @Sendable (APIInput) async throws -> Response
 
-    public init(router: Router<AppRequestContext>, authenticator: any Authenticating, limits: BodyLimits = BodyLimits()) {
+    public init(
+        router: Router<AppRequestContext>, authenticator: any Authenticating, access: AccessLayer, limits: BodyLimits = BodyLimits()
+    ) {
         self.router = router
         self.authenticator = authenticator
+        self.access = access
         self.limits = limits
     }
 
-    /// Registers `operation` with `handler`.
+    /// Registers `operation` with `handler`. The order of checks: authentication, role and key
+    /// scope, rate limit and quota, query and body, idempotency, the handler; usage is counted
+    /// for API keys whatever the outcome.
     public func add(_ operation: Operation, handler: @escaping Handler) {
         precondition(
             !operations.contains { $0.operationID == operation.operationID },
@@ -36,27 +42,66 @@ public final class APIRouter: @unchecked Sendable {
         )
         operations.append(operation)
         let authenticator = self.authenticator
+        let access = self.access
         let limits = self.limits
         router.on(RouterPath(operation.routerPath), method: operation.method) { request, context in
+            let started = ContinuousClock.now
             var context = context
-            if case .authenticated(let minimumRole) = operation.access {
-                let caller = try await authenticator.authenticate(request, context: context)
-                try caller.require(role: minimumRole)
-                context.caller = caller
+            var limitHeaders = HTTPFields()
+            do {
+                if case .authenticated(let minimumRole) = operation.access {
+                    let caller = try await authenticator.authenticate(request, context: context)
+                    context.caller = caller
+                    try caller.require(role: minimumRole)
+                    try caller.require(scope: operation.requiredScope)
+                }
+                limitHeaders = try await access.checkLimits(operation, caller: context.caller, request: request, context: context)
+                let query = try Self.parseQuery(request, operation: operation)
+                var body: JSONValue?
+                var text: String?
+                switch operation.body {
+                case .json(let schema, let required, _)?:
+                    body = try await Self.readJSON(request, schema: schema, required: required, limit: limits.json)
+                case .text(let mediaType, _, _)?:
+                    text = try await Self.readText(request, mediaType: mediaType, limit: limits.json)
+                case nil:
+                    break
+                }
+                let input = APIInput(request: request, context: context, query: query, body: body, text: text)
+                var response = try await access.idempotent(
+                    request, context: context, caller: context.caller,
+                    fingerprint: Self.fingerprint(request, query: query, body: body, text: text)
+                ) {
+                    do {
+                        return try await handler(input)
+                    } catch var error as APIError {
+                        error.extra.merge(operation.errorExtras)
+                        throw error
+                    }
+                }
+                for field in limitHeaders where response.headers[field.name] == nil { response.headers.append(field) }
+                access.recordUsage(
+                    caller: context.caller, request: request, context: context, status: Int(response.status.code), started: started)
+                return response
+            } catch var error as APIError {
+                error.extra.merge(operation.errorExtras)
+                for field in limitHeaders where error.headers[field.name] == nil { error.headers.append(field) }
+                access.recordUsage(
+                    caller: context.caller, request: request, context: context, status: Int(error.status.code), started: started)
+                throw error
+            } catch {
+                access.recordUsage(caller: context.caller, request: request, context: context, status: 500, started: started)
+                throw error
             }
-            let query = try Self.parseQuery(request, operation: operation)
-            var body: JSONValue?
-            var text: String?
-            switch operation.body {
-            case .json(let schema, let required, _)?:
-                body = try await Self.readJSON(request, schema: schema, required: required, limit: limits.json)
-            case .text(let mediaType, _, _)?:
-                text = try await Self.readText(request, mediaType: mediaType, limit: limits.json)
-            case nil:
-                break
-            }
-            return try await handler(APIInput(request: request, context: context, query: query, body: body, text: text))
         }
+    }
+
+    /// What makes two requests "the same" for idempotency: method, path, query and parsed body.
+    static func fingerprint(_ request: Request, query: [String: String], body: JSONValue?, text: String?) -> String {
+        var parts = [request.method.rawValue, request.uri.path]
+        parts += query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        parts.append(body?.jsonString ?? text ?? "")
+        return parts.joined(separator: "\n")
     }
 
     /// The methods registered for a path, for `405 Method Not Allowed`.

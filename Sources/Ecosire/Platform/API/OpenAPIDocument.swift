@@ -131,6 +131,16 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 ])
             )
         }
+        if operation.method == .post {
+            parameters.append(
+                .object([
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "description":
+                        "Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.",
+                    "schema": .object(["type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"]),
+                ])
+            )
+        }
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
         switch operation.body {
         case .json(let schema, let required, let example)?:
@@ -154,7 +164,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
             }
             var headers = JSONObject()
             headers["X-Request-Id"] = .object(["description": "Request id (echoed or generated)", "schema": .object(["type": "string"])])
-            for (name, description) in response.headers.sorted(by: { $0.key < $1.key }) {
+            var documented = response.headers
+            if operation.effectiveRateLimit != nil { documented.merge(RateLimitHeaders.documented) { current, _ in current } }
+            for (name, description) in documented.sorted(by: { $0.key < $1.key }) {
                 headers[name] = .object(["description": .string(description), "schema": .object(["type": "string"])])
             }
             entry["headers"] = .object(headers)

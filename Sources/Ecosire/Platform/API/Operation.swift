@@ -69,6 +69,12 @@ public struct Operation: Sendable {
     public var errors: Set<Int>
     /// Hidden from the OpenAPI document (HTML pages, the document itself).
     public var undocumented: Bool
+    /// The API-key scope needed, when it is not the default (see `requiredScope`).
+    public var scope: KeyScope?
+    /// The rate-limit class; authenticated operations default to `.standard`, open ones to none.
+    public var rateLimit: RateLimitClass?
+    /// Members added to every error this operation answers (`success: false` on the API-keys resource).
+    public var errorExtras: JSONObject
 
     public init(
         _ method: HTTPRequest.Method,
@@ -82,7 +88,10 @@ public struct Operation: Sendable {
         body: RequestBodySpec? = nil,
         responses: [ResponseSpec],
         errors: Set<Int> = [],
-        undocumented: Bool = false
+        undocumented: Bool = false,
+        scope: KeyScope? = nil,
+        rateLimit: RateLimitClass? = nil,
+        errorExtras: JSONObject = JSONObject()
     ) {
         self.method = method
         self.path = path
@@ -96,6 +105,24 @@ public struct Operation: Sendable {
         self.responses = responses
         self.errors = errors
         self.undocumented = undocumented
+        self.scope = scope
+        self.rateLimit = rateLimit
+        self.errorExtras = errorExtras
+    }
+
+    /// The scope an API key needs: admin routes need `admin`, reads `read_only`, other writes
+    /// `read_write`. Sessions (JWT, cookie) are not scoped.
+    public var requiredScope: KeyScope {
+        if let scope { return scope }
+        if case .authenticated(let role) = access, role >= .admin { return .admin }
+        return method == .get || method == .head ? .readOnly : .readWrite
+    }
+
+    /// The rate-limit class in force.
+    public var effectiveRateLimit: RateLimitClass? {
+        if let rateLimit { return rateLimit }
+        if case .authenticated = access { return .standard }
+        return nil
     }
 
     /// The path parameter names, in order.
@@ -117,6 +144,8 @@ public struct Operation: Sendable {
         var statuses: Set<Int> = [400, 500]
         statuses.formUnion(errors)
         if case .authenticated = access { statuses.formUnion([401, 403]) }
+        if effectiveRateLimit != nil { statuses.insert(429) }
+        if method == .post { statuses.formUnion([409, 422]) }
         if !pathParameters.isEmpty { statuses.insert(404) }
         if let body {
             statuses.formUnion([413, 415])

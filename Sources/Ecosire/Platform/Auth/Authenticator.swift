@@ -17,10 +17,10 @@ public struct Authenticator: Authenticating {
     let tokens: TokenService
     /// Extra origins allowed to send cookie-authenticated writes (besides the server's own).
     let trustedOrigins: Set<String>
-    /// Verifies API keys (`ecos_…`); nil until the key module is installed.
-    let apiKeys: (any Authenticating)?
+    /// Verifies API keys (`ecos_…`).
+    let apiKeys: APIKeyVerifier?
 
-    public init(tokens: TokenService, trustedOrigins: Set<String> = [], apiKeys: (any Authenticating)? = nil) {
+    public init(tokens: TokenService, trustedOrigins: Set<String> = [], apiKeys: APIKeyVerifier? = nil) {
         self.tokens = tokens
         self.trustedOrigins = trustedOrigins
         self.apiKeys = apiKeys
@@ -35,7 +35,7 @@ public struct Authenticator: Authenticating {
             let token = String(parts[1].trimmingBlanks())
             if token.hasPrefix("ecos_") {
                 guard let apiKeys else { throw APIError.unauthorized("Invalid API key") }
-                return try await apiKeys.authenticate(request, context: context)
+                return try await apiKeys.caller(forSecret: token)
             }
             return try await caller(fromJWT: token, credential: .bearerToken)
         }

@@ -32,8 +32,28 @@ public struct RateLimitDecision: Sendable {
     }
 }
 
-/// A fixed-window counter per key, exact within one process (a mutex guards the table).
-public final class InMemoryRateLimiter: Sendable {
+/// Counts requests in fixed windows. Exact: of N concurrent requests against a limit of L, exactly
+/// min(N, L) are allowed.
+public protocol RateLimiter: Sendable {
+    /// Counts one request for `key` against `limit` per `window` seconds (windows are aligned to
+    /// multiples of `window` since the Unix epoch, so a day-long window is a UTC day).
+    func hit(key: String, limit: Int, window: Int) async throws -> RateLimitDecision
+}
+
+extension RateLimitDecision {
+    /// The decision for a window starting at `start` after `count` hits.
+    init(count: Int, limit: Int, start: Int64, window: Int, now: Int64) {
+        let resetAt = start + Int64(window)
+        self.init(
+            allowed: count <= limit, limit: limit, remaining: max(0, limit - count), resetAt: resetAt,
+            windowSeconds: window, retryAfter: max(1, Int(resetAt - now))
+        )
+    }
+}
+
+/// A fixed-window counter per key, exact within one process (a mutex guards the table). Used with
+/// SQLite, where there is only ever one server process.
+public final class InMemoryRateLimiter: RateLimiter {
     private struct Window { var start: Int64; var count: Int }
     private let windows = Mutex<[String: Window]>([:])
     private let clock: WallClock
@@ -52,11 +72,7 @@ public final class InMemoryRateLimiter: Sendable {
             table[key] = entry
             return entry.count
         }
-        let resetAt = start + Int64(window)
-        return RateLimitDecision(
-            allowed: count <= limit, limit: limit, remaining: max(0, limit - count), resetAt: resetAt,
-            windowSeconds: window, retryAfter: max(1, Int(resetAt - now))
-        )
+        return RateLimitDecision(count: count, limit: limit, start: start, window: window, now: now)
     }
 }
 

@@ -22,6 +22,9 @@ public protocol Database: Sendable {
     /// it skips SQLKit's Decodable row decoding, which dominated their cost.
     func readRows(_ query: SQLQueryString) async throws -> [any ColumnValues]
 
+    /// Runs one statement on its own (autocommit), for single-statement writes such as counters.
+    func run(_ query: SQLQueryString) async throws -> [any ColumnValues]
+
     /// Runs `work` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
@@ -54,6 +57,10 @@ public struct DecodedColumns: ColumnValues {
 }
 
 extension Database {
+    public func run(_ query: SQLQueryString) async throws -> [any ColumnValues] {
+        try await transaction { sql in try await sql.raw(query).all().map { DecodedColumns($0) } }
+    }
+
     public func readRows(_ query: SQLQueryString) async throws -> [any ColumnValues] {
         try await read { sql in try await sql.raw(query).all().map { DecodedColumns($0) } }
     }

@@ -103,6 +103,16 @@ public enum Timestamp {
         return position
     }
 
+    /// Days since 1970-01-01 (UTC) of a Unix-milliseconds time.
+    public static func dayNumber(millis: Int64) -> Int64 {
+        millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
+    }
+
+    /// `YYYY-MM-DD` of a day number.
+    public static func day(number: Int64) -> String {
+        String(iso(millis: number * 86_400_000).prefix(10))
+    }
+
     /// Parses ISO 8601 into Unix milliseconds.
     public static func millis(iso: String) -> Int64? {
         Validators.parseDateTime(iso).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }

@@ -51,6 +51,12 @@ public final class PostgresStorage: Database {
         }
     }
 
+    public func run(_ query: SQLQueryString) async throws -> [any ColumnValues] {
+        try await client.withConnection { connection in
+            try await connection.sql(queryLogLevel: nil).raw(query).all().map { DecodedColumns($0) }
+        }
+    }
+
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             let database = connection.sql(queryLogLevel: nil)

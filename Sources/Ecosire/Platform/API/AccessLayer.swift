@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// What runs between authentication and the handler of every operation: scope checks, rate
+/// limits and plan quotas (with their headers on every answer), idempotency of POSTs, and API-key
+/// usage accounting.
+public struct AccessLayer: Sendable {
+    public let limiter: any RateLimiter
+    public let settings: RateLimitSettings
+    public let plans: PlanDirectory
+    public let idempotency: IdempotencyStore
+    public let usage: APIKeyUsageRecorder
+    public let clock: WallClock
+    public let clientIP: @Sendable (Request, AppRequestContext) -> String
+
+    public init(
+        limiter: any RateLimiter, settings: RateLimitSettings, plans: PlanDirectory, idempotency: IdempotencyStore,
+        usage: APIKeyUsageRecorder, clock: WallClock, clientIP: @escaping @Sendable (Request, AppRequestContext) -> String
+    ) {
+        self.limiter = limiter
+        self.settings = settings
+        self.plans = plans
+        self.idempotency = idempotency
+        self.usage = usage
+        self.clock = clock
+        self.clientIP = clientIP
+    }
+
+    /// Counts the request against its class's limit and, for callers, their organization's daily
+    /// quota. Returns the headers to send; throws 429 (`RATE_LIMITED`, `QUOTA_EXCEEDED`) with them.
+    func checkLimits(_ operation: Operation, caller: Caller?, request: Request, context: AppRequestContext) async throws -> HTTPFields {
+        var headers = HTTPFields()
+        guard settings.enabled, let rateClass = operation.effectiveRateLimit else { return headers }
+        let now = Int64(clock.now().timeIntervalSince1970)
+        let subject: String =
+            switch rateClass.subject {
+            case .caller: caller?.limitKey ?? "ip:" + clientIP(request, context)
+            case .clientIP: "ip:" + clientIP(request, context)
+            }
+        let decision = try await limiter.hit(
+            key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
+        decision.apply(to: &headers, now: now)
+        guard decision.allowed else { throw decision.rejection(now: now) }
+        if let caller, let quota = settings.dailyQuota(plan: try await plans.plan(of: caller.organizationID)) {
+            let daily = try await limiter.hit(key: "quota:\(caller.organizationID)", limit: quota, window: 86_400)
+            guard daily.allowed else {
+                var rejection = daily.rejection(now: now, message: "The organization's daily API quota is used up")
+                rejection.code = "QUOTA_EXCEEDED"
+                throw rejection
+            }
+        }
+        return headers
+    }
+
+    /// Runs `handler` under the request's `Idempotency-Key`, if it has one (POST only).
+    func idempotent(
+        _ request: Request, context: AppRequestContext, caller: Caller?, fingerprint: @autoclosure () -> String,
+        handler: () async throws -> Response
+    ) async throws -> Response {
+        guard request.method == .post, let key = request.headers[.idempotencyKey] else { return try await handler() }
+        try IdempotencyStore.validate(key)
+        let owner = caller?.limitKey ?? "ip:" + clientIP(request, context)
+        switch try await idempotency.claim(owner: owner, key: key, requestHash: SecretTokens.sha256Hex(fingerprint())) {
+        case .replay(let response):
+            return response
+        case .proceed:
+            let response: Response
+            do {
+                response = try await handler()
+            } catch let error as APIError where error.status.code < 500 {
+                // A refusal by the handler is the request's result too, and is replayed as such.
+                return try await idempotency.complete(
+                    owner: owner, key: key, response: error.render(instance: request.uri.path, requestID: context.requestID))
+            } catch {
+                await idempotency.release(owner: owner, key: key)
+                throw error
+            }
+            if response.status.code >= 500 {
+                await idempotency.release(owner: owner, key: key)
+                return response
+            }
+            return try await idempotency.complete(owner: owner, key: key, response: response)
+        }
+    }
+
+    /// Counts a request made with an API key.
+    func recordUsage(caller: Caller?, request: Request, context: AppRequestContext, status: Int, started: ContinuousClock.Instant) {
+        guard let key = caller?.key else { return }
+        let elapsed = ContinuousClock.now - started
+        usage.record(
+            APIKeyRequest(
+                key: key, method: request.method.rawValue, path: request.uri.path, status: status,
+                clientIP: clientIP(request, context),
+                latencyMillis: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                requestID: context.requestID, at: clock.nowMillis()
+            )
+        )
+    }
+}

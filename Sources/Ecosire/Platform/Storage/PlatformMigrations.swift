@@ -1,0 +1,86 @@
+/// Tables of the platform layer: shared rate-limit counters, idempotency records, and API keys with
+/// their usage and audit log (verified on every request by `APIKeyVerifier`).
+enum PlatformMigrations {
+    static let all: [Migration] = [
+        .same(
+            "platform/001-rate-limit-counters",
+            [
+                """
+                CREATE TABLE rate_limit_counters (
+                    bucket TEXT NOT NULL,
+                    window_start BIGINT NOT NULL,
+                    hits INTEGER NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (bucket, window_start)
+                )
+                """,
+                "CREATE INDEX rate_limit_counters_expiry ON rate_limit_counters (expires_at)",
+            ]
+        ),
+        .same(
+            "platform/002-idempotency-records",
+            [
+                """
+                CREATE TABLE idempotency_records (
+                    owner TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL,
+                    request_hash TEXT NOT NULL,
+                    status INTEGER,
+                    response_headers TEXT,
+                    response_body TEXT,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (owner, idempotency_key)
+                )
+                """,
+                "CREATE INDEX idempotency_records_created ON idempotency_records (created_at)",
+            ]
+        ),
+        .same(
+            "platform/003-api-keys",
+            [
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL REFERENCES organizations(id),
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    name TEXT,
+                    prefix TEXT NOT NULL,
+                    secret_hash TEXT NOT NULL UNIQUE,
+                    scope TEXT NOT NULL,
+                    environment TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    last_used_at BIGINT,
+                    revoked_at BIGINT,
+                    rotated_from TEXT,
+                    rotated_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_keys_user ON api_keys (user_id, created_at, id)",
+                """
+                CREATE TABLE api_key_usage (
+                    key_id TEXT NOT NULL REFERENCES api_keys(id),
+                    day TEXT NOT NULL,
+                    requests INTEGER NOT NULL,
+                    errors INTEGER NOT NULL,
+                    PRIMARY KEY (key_id, day)
+                )
+                """,
+                """
+                CREATE TABLE api_key_audit (
+                    id TEXT PRIMARY KEY,
+                    key_id TEXT NOT NULL REFERENCES api_keys(id),
+                    occurred_at BIGINT NOT NULL,
+                    method TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    status INTEGER NOT NULL,
+                    ip TEXT NOT NULL,
+                    latency_ms INTEGER NOT NULL,
+                    request_id TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX api_key_audit_key ON api_key_audit (key_id, occurred_at, id)",
+            ]
+        ),
+    ]
+}
