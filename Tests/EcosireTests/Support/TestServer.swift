@@ -38,6 +38,7 @@ struct TestServer {
     static func run(
         _ overrides: [String: ConfigValue] = [:],
         clock: WallClock = .system,
+        testing: TestingSetup = .live,
         _ body: @Sendable (TestClientSession, AppConfiguration) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ecosire-test-\(UUID().uuidString)").path
@@ -60,7 +61,7 @@ struct TestServer {
         var logger = Logger(label: "ecosire-test")
         logger.logLevel = .error
         let app = try await buildApplication(config, clock: clock, logger: logger)
-        try await app.test(.live) { client in
+        try await app.test(testing) { client in
             try await body(TestClientSession(client: client), config)
         }
     }
