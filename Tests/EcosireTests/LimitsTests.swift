@@ -1,0 +1,171 @@
+import Configuration
+import Ecosire
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+
+@Suite("Rate limits, quotas and idempotency")
+struct LimitsTests {
+    @Test("200 parallel requests against a 100/min route accept exactly 100; 429 carries every header")
+    func exactUnderConcurrency() async throws {
+        let frozen = Date()
+        try await TestServer.run(["quota.free": 0], clock: WallClock { frozen }, testing: .ahc(.http)) { client, _ in
+            let owner = try await client.register()
+            let statuses = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+                for _ in 0..<200 { group.addTask { try await client.get("/api/contacts?limit=1", token: owner.token) } }
+                return try await group.reduce(into: [APIResponse]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0.status == .ok }.count == 100)
+            #expect(statuses.filter { $0.status == .tooManyRequests }.count == 100)
+            let limited = try #require(statuses.first { $0.status == .tooManyRequests })
+            #expect(limited.json["code"] == "RATE_LIMITED")
+            #expect(limited.contentType == "application/problem+json")
+            #expect(limited.header("X-RateLimit-Limit") == "100")
+            #expect(limited.header("X-RateLimit-Remaining") == "0")
+            #expect(limited.header("RateLimit-Policy") == "100;w=60")
+            #expect(limited.header("RateLimit")?.hasPrefix("limit=100, remaining=0, reset=") == true)
+            let reset = try #require(Int64(limited.header("X-RateLimit-Reset") ?? ""))
+            let now = Int64(frozen.timeIntervalSince1970)
+            #expect(reset > now && reset <= now + 60)
+            #expect(Int64(limited.header("Retry-After") ?? "") == reset - now)
+            let accepted = try #require(statuses.first { $0.status == .ok })
+            #expect(accepted.header("X-RateLimit-Limit") == "100")
+        }
+    }
+
+    @Test("limits are per caller and come from configuration; a key and its owner count separately")
+    func perCallerConfigured() async throws {
+        let frozen = Date()
+        try await TestServer.run(["rate.limit.default": 2], clock: WallClock { frozen }) { client, _ in
+            let alice = try await client.register()
+            let bob = try await client.register()
+            let key = try #require(try await client.createKey(alice.token, ["scope": "read_only"])["key"]?.stringValue)
+            // The key creation above was Alice's first request of the window.
+            #expect(try await client.get("/api/contacts", token: alice.token).header("X-RateLimit-Remaining") == "0")
+            #expect(try await client.get("/api/contacts", token: alice.token).status == .tooManyRequests)
+            #expect(try await client.get("/api/contacts", token: bob.token).status == .ok)
+            #expect(try await client.get("/api/contacts", token: key).status == .ok)
+            #expect(try await client.get("/api/contacts", token: key).status == .ok)
+            #expect(try await client.get("/api/contacts", token: key).status == .tooManyRequests)
+            // Public routes without a class are not limited.
+            #expect(try await client.get("/api/health").header("X-RateLimit-Limit") == nil)
+        }
+    }
+
+    @Test("the plan's daily quota answers 429 QUOTA_EXCEEDED until the next UTC day")
+    func dailyQuota() async throws {
+        let clock = ManualClock()
+        try await TestServer.run(["quota.free": 3], clock: clock.wallClock) { client, _ in
+            let owner = try await client.register()
+            // The quota counts the organization, whoever calls: the key creation is call 1.
+            let key = try #require(try await client.createKey(owner.token)["key"]?.stringValue)
+            #expect(try await client.get("/api/contacts", token: owner.token).status == .ok)
+            #expect(try await client.get("/api/contacts", token: key).status == .ok)
+            let exhausted = try await client.get("/api/contacts", token: key)
+            #expect(exhausted.status == .tooManyRequests)
+            #expect(exhausted.json["code"] == "QUOTA_EXCEEDED")
+            #expect(exhausted.header("X-RateLimit-Limit") == "3")
+            #expect(exhausted.header("RateLimit-Policy") == "3;w=86400")
+            let retryAfter = try #require(Int(exhausted.header("Retry-After") ?? ""))
+            #expect(retryAfter >= 1 && retryAfter <= 86_400)
+            #expect(try await client.get("/api/contacts", token: owner.token).json["code"] == "QUOTA_EXCEEDED")
+            clock.advance(by: TimeInterval(retryAfter))
+            #expect(try await client.get("/api/contacts", token: key).status == .ok)
+        }
+    }
+
+    @Test("Idempotency-Key: replay with the same body, 422 with another, per caller, bad keys are 400")
+    func idempotentReplay() async throws {
+        try await TestServer.run { client, _ in
+            let owner = try await client.register()
+            let headers = ["Idempotency-Key": "order-42"]
+            let first = try await client.post("/api/contacts", token: owner.token, json: ["name": "Once"], headers: headers)
+            #expect(first.status == .created)
+            #expect(first.header("Idempotent-Replayed") == nil)
+            let replay = try await client.post("/api/contacts", token: owner.token, json: ["name": "Once"], headers: headers)
+            #expect(replay.status == .created)
+            #expect(replay.header("Idempotent-Replayed") == "true")
+            #expect(replay.json == first.json)
+            #expect(replay.header("Location") == first.header("Location"))
+            #expect(try await client.get("/api/contacts", token: owner.token).json["meta"]?["total"] == 1)
+
+            let reused = try await client.post("/api/contacts", token: owner.token, json: ["name": "Twice"], headers: headers)
+            #expect(reused.status == .unprocessableContent)
+            #expect(reused.json["code"] == "IDEMPOTENCY_KEY_REUSED")
+
+            // A refusal by the handler is the stored result too.
+            let conflictHeaders = ["Idempotency-Key": "dup-email"]
+            _ = try await client.createContact(owner.token, ["name": "A", "email": "a@example.com"])
+            let conflict = try await client.post(
+                "/api/contacts", token: owner.token, json: ["name": "B", "email": "a@example.com"], headers: conflictHeaders)
+            #expect(conflict.status == .conflict)
+            let conflictReplay = try await client.post(
+                "/api/contacts", token: owner.token, json: ["name": "B", "email": "a@example.com"], headers: conflictHeaders)
+            #expect(conflictReplay.status == .conflict && conflictReplay.header("Idempotent-Replayed") == "true")
+
+            // Another caller's key space is separate.
+            let other = try await client.register()
+            #expect(
+                try await client.post("/api/contacts", token: other.token, json: ["name": "Twice"], headers: headers).status == .created)
+
+            let bad = try await client.post(
+                "/api/contacts", token: owner.token, json: ["name": "x"], headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
+            #expect(bad.status == .badRequest)
+            #expect(bad.json["details"]?.arrayValue?.first?["field"] == "Idempotency-Key")
+        }
+    }
+
+    @Test("identical concurrent requests under one key create one record; the others replay it or get 409")
+    func idempotentUnderConcurrency() async throws {
+        try await TestServer.run(testing: .ahc(.http)) { client, _ in
+            let owner = try await client.register()
+            let responses = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await client.post(
+                            "/api/contacts", token: owner.token, json: ["name": "Once"], headers: ["Idempotency-Key": "race"])
+                    }
+                }
+                return try await group.reduce(into: [APIResponse]()) { $0.append($1) }
+            }
+            let originals = responses.filter { $0.status == .created && $0.header("Idempotent-Replayed") == nil }
+            #expect(originals.count == 1)
+            for response in responses where response.status != .created {
+                #expect(response.status == .conflict && response.json["code"] == "IDEMPOTENCY_KEY_IN_USE", "\(response.text)")
+            }
+            let ids = Set(responses.filter { $0.status == .created }.compactMap { $0.json["id"]?.stringValue })
+            #expect(ids.count == 1)
+            #expect(try await client.get("/api/contacts", token: owner.token).json["meta"]?["total"] == 1)
+        }
+    }
+
+    @Test("two servers on one PostgreSQL database enforce one limit")
+    func sharedAcrossInstances() async throws {
+        guard ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]?.isEmpty == false else { return }
+        let frozen = Date()
+        try await TestServer.run(["rate.limit.default": 30], clock: WallClock { frozen }, testing: .ahc(.http)) { first, config in
+            let schema = try #require(config.databaseSchema)
+            try await TestServer.run(
+                // Instances of one cluster share the database and the token signing key.
+                [
+                    "rate.limit.default": 30, "database.schema": .init(stringLiteral: schema),
+                    "data.dir": .init(stringLiteral: config.dataDirectory),
+                ], clock: WallClock { frozen }, testing: .ahc(.http)
+            ) { second, _ in
+                let owner = try await first.register()
+                let responses = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+                    for index in 0..<80 {
+                        let client = index % 2 == 0 ? first : second
+                        group.addTask { try await client.get("/api/contacts?limit=1", token: owner.token) }
+                    }
+                    return try await group.reduce(into: [APIResponse]()) { $0.append($1) }
+                }
+                #expect(responses.filter { $0.status == .ok }.count == 30)
+                let refused = responses.filter { $0.status != .ok }
+                #expect(refused.count == 50)
+                for response in refused { #expect(response.json["code"] == "RATE_LIMITED", "\(response.text)") }
+            }
+        }
+    }
+}
