@@ -42,6 +42,34 @@ check "the same request shape signs the created admin in" $?
 ! grep -q "admin-password-1" serve.log && ! grep -q "$(python3 -c 'import json; print(json.load(open("admin.json"))["refreshToken"])')" serve.log
 check "no password or token appears in the server log" $?
 
+# The Eazip reference's API-key calls, verbatim but for the base URL, with an admin-scoped key as
+# YOUR_API_KEY (made with the admin's session).
+YOUR_API_KEY=$(curl -sf -X POST "http://127.0.0.1:$port/api/api-keys" -H "Authorization: Bearer $(python3 -c 'import json; print(json.load(open("admin.json"))["token"])')" \
+  -H 'Content-Type: application/json' -d '{"scope":"admin"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"]["key"])')
+curl -s http://127.0.0.1:$port/api/api-keys \
+-H "Authorization: Bearer $YOUR_API_KEY" >eazip-list.json
+curl -s -X POST http://127.0.0.1:$port/api/api-keys \
+-H "Authorization: Bearer $YOUR_API_KEY" \
+-H "Content-Type: application/json" \
+-d '{
+"name": "CI/CD Pipeline",
+"expires_at": "2099-12-31T23:59:59Z"
+}' >eazip-create.json
+created_id=$(python3 -c 'import json; print(json.load(open("eazip-create.json"))["api_key"]["id"])')
+curl -s -X DELETE http://127.0.0.1:$port/api/api-keys/$created_id \
+-H "Authorization: Bearer $YOUR_API_KEY" >eazip-delete.json
+python3 - <<'PY'
+import json
+listed = json.load(open("eazip-list.json"))
+assert listed["success"] is True and isinstance(listed["api_keys"], list) and all("key" not in k for k in listed["api_keys"])
+created = json.load(open("eazip-create.json"))
+key = created["api_key"]
+assert created["success"] is True and key["name"] == "CI/CD Pipeline" and key["key"].startswith("ecos_live_")
+assert key["expires_at"] == "2099-12-31T23:59:59.000Z" and key["last_used_at"] is None
+assert json.load(open("eazip-delete.json")) == {"success": True, "message": "API key revoked"}
+PY
+check "the Eazip API-key calls (list, create, delete) work verbatim" $?
+
 # Graceful shutdown: a slow in-flight request (a bcrypt login) finishes after SIGTERM.
 curl -s -o inflight.json -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/auth/login" -H "Content-Type: application/json" \
   -d '{ "email": "admin@example.com", "password": "admin-password-1" }' >inflight.status &

@@ -21,8 +21,8 @@ public struct APIKeyRequest: Sendable {
 /// when the server shuts down cleanly (after the HTTP server has drained).
 public final class APIKeyUsageRecorder: Service, Sendable {
     private struct Pending {
-        /// (key id, UTC day) → (requests, errors).
-        var counts: [String: [String: (requests: Int, errors: Int)]] = [:]
+        /// (key id, UTC day number) → (requests, errors).
+        var counts: [String: [Int64: (requests: Int, errors: Int)]] = [:]
         var lastUsed: [String: Int64] = [:]
         var audit: [APIKeyRequest] = []
         var isEmpty: Bool { counts.isEmpty && audit.isEmpty }
@@ -41,15 +41,13 @@ public final class APIKeyUsageRecorder: Service, Sendable {
 
     /// Counts one request (cheap: a lock and a few dictionary updates).
     public func record(_ request: APIKeyRequest) {
-        let day = String(Timestamp.iso(millis: request.at).prefix(10))
+        let day = Timestamp.dayNumber(millis: request.at)
         let isError = request.status >= 400
         pending.withLock { pending in
-            var days = pending.counts[request.key.id, default: [:]]
-            var count = days[day] ?? (0, 0)
+            var count = pending.counts[request.key.id]?[day] ?? (0, 0)
             count.requests += 1
             if isError { count.errors += 1 }
-            days[day] = count
-            pending.counts[request.key.id] = days
+            pending.counts[request.key.id, default: [:]][day] = count
             pending.lastUsed[request.key.id] = max(pending.lastUsed[request.key.id] ?? 0, request.at)
             if request.key.environment == "live" { pending.audit.append(request) }
         }
@@ -69,7 +67,7 @@ public final class APIKeyUsageRecorder: Service, Sendable {
                         try await sql.raw(
                             """
                             INSERT INTO api_key_usage (key_id, day, requests, errors)
-                            VALUES (\(bind: keyID), \(bind: day), \(bind: count.requests), \(bind: count.errors))
+                            VALUES (\(bind: keyID), \(bind: Timestamp.day(number: day)), \(bind: count.requests), \(bind: count.errors))
                             ON CONFLICT (key_id, day) DO UPDATE SET requests = api_key_usage.requests + excluded.requests,
                                 errors = api_key_usage.errors + excluded.errors
                             """

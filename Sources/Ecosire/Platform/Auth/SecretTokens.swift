@@ -19,7 +19,7 @@ public enum SecretTokens {
 
     /// Lowercase hex SHA-256, the only form in which secrets are stored.
     public static func sha256Hex(_ value: String) -> String {
-        SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(value.utf8)))
     }
 
     /// Constant-time comparison of two strings of the same length.

@@ -47,7 +47,7 @@ public struct TokenService: Sendable {
             logger.notice("Generated a new token signing key", metadata: ["file": .string(keyFile)])
         }
         let publicRaw = privateKey.publicKey.rawRepresentation
-        let kid = SHA256.hash(data: publicRaw).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let kid = Hex.encode(SHA256.hash(data: publicRaw).prefix(8))
         let keys = JWTKeyCollection()
         await keys.add(eddsa: EdDSA.PrivateKey(backing: privateKey), kid: JWKIdentifier(string: kid))
         return TokenService(keys: keys, keyID: kid, publicKeyRaw: publicRaw, lifetime: lifetime)

@@ -27,11 +27,37 @@ public enum UUIDv7 {
         var random = SystemRandomNumberGenerator()
         for index in 8..<16 { bytes[index] = random.next() }
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let parts = [
-            hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20),
-        ]
-        return parts.joined(separator: "-")
+        return String(unsafeUninitializedCapacity: 36) { text in
+            var position = 0
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                text[position] = Hex.digits[Int(byte >> 4)]
+                text[position + 1] = Hex.digits[Int(byte & 0x0F)]
+                position += 2
+            }
+            return position
+        }
+    }
+}
+
+/// Lowercase hexadecimal. `String(format:)` goes through Foundation's formatter and showed up in
+/// profiles of requests that hash a secret or mint ids.
+public enum Hex {
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The bytes as lowercase hex.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let bytes = Array(bytes)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { text in
+            for (index, byte) in bytes.enumerated() {
+                text[2 * index] = digits[Int(byte >> 4)]
+                text[2 * index + 1] = digits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
     }
 }
 
