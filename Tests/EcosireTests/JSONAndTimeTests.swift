@@ -48,4 +48,24 @@ struct JSONAndTimeTests {
         #expect(Timestamp.millis(iso: "2026-03-20T12:00:00Z") == 1_774_008_000_000)
         #expect(Timestamp.millis(iso: "2026-03-20T12:00:00.250+01:00") == 1_774_004_400_250)
     }
+
+    @Test("UUIDv7 ids carry their millisecond, version 7 and variant 10, and increase within one millisecond")
+    func uuidV7Layout() throws {
+        // Other tests mint ids at the same time from the same generator, which never goes back
+        // in time; so the embedded millisecond is at least ours, and close to it.
+        let now = Date()
+        let nowMillis = UInt64(now.timeIntervalSince1970 * 1000)
+        let ids = (0..<2000).map { _ in UUIDv7.generate(now: now) }
+        for id in ids {
+            let parsed = try #require(UUID(uuidString: id), "\(id)")
+            #expect(parsed.uuidString.lowercased() == id)
+            let hex = id.replacingOccurrences(of: "-", with: "")
+            let millis = try #require(UInt64(hex.prefix(12), radix: 16))
+            #expect(millis >= nowMillis && millis < nowMillis + 60_000)
+            #expect(hex.dropFirst(12).first == "7")
+            #expect("89ab".contains(hex.dropFirst(16).first!))
+        }
+        #expect(ids == ids.sorted())
+        #expect(Set(ids).count == ids.count)
+    }
 }

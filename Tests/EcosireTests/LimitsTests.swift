@@ -53,6 +53,23 @@ struct LimitsTests {
         }
     }
 
+    @Test("X-Forwarded-For decides the client address only when the peer is a trusted proxy")
+    func forwardedForFromTrustedProxiesOnly() async throws {
+        let frozen = Date()
+        for trusted in [false, true] {
+            let overrides: [String: ConfigValue] =
+                trusted ? ["rate.limit.login": 1, "trusted.proxies": "127.0.0.1,::1"] : ["rate.limit.login": 1]
+            try await TestServer.run(overrides, clock: WallClock { frozen }) { client, _ in
+                let attempt: JSONValue = ["email": "someone@example.com", "password": "wrong-password"]
+                let first = try await client.post("/api/auth/login", json: attempt, headers: ["X-Forwarded-For": "203.0.113.7"])
+                #expect(first.status == .unauthorized)
+                let second = try await client.post("/api/auth/login", json: attempt, headers: ["X-Forwarded-For": "203.0.113.8"])
+                // Trusted: another client address, another budget. Untrusted: the header is ignored.
+                #expect(second.status == (trusted ? .unauthorized : .tooManyRequests), "trusted: \(trusted)")
+            }
+        }
+    }
+
     @Test("the plan's daily quota answers 429 QUOTA_EXCEEDED until the next UTC day")
     func dailyQuota() async throws {
         let clock = ManualClock()

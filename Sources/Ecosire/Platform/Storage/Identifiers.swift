@@ -20,20 +20,19 @@ public enum UUIDv7 {
             }
             return (state.millis, state.sequence)
         }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index))) }
-        bytes[6] = 0x70 | UInt8(truncatingIfNeeded: sequence >> 8)
-        bytes[7] = UInt8(truncatingIfNeeded: sequence)
         var random = SystemRandomNumberGenerator()
-        for index in 8..<16 { bytes[index] = random.next() }
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        // 48 bits of time, version 7 and 12 bits of sequence, then variant 10 and 62 random bits.
+        let high = millis << 16 | 0x7000 | UInt64(sequence & 0x0FFF)
+        let low = (random.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
         return String(unsafeUninitializedCapacity: 36) { text in
             var position = 0
-            for (index, byte) in bytes.enumerated() {
+            for index in 0..<16 {
                 if index == 4 || index == 6 || index == 8 || index == 10 {
                     text[position] = UInt8(ascii: "-")
                     position += 1
                 }
+                let word = index < 8 ? high : low
+                let byte = UInt8(truncatingIfNeeded: word >> (8 * (7 - index % 8)))
                 text[position] = Hex.digits[Int(byte >> 4)]
                 text[position + 1] = Hex.digits[Int(byte & 0x0F)]
                 position += 2
