@@ -126,6 +126,15 @@ struct LimitsTests {
             #expect(
                 try await client.post("/api/contacts", token: other.token, json: ["name": "Twice"], headers: headers).status == .created)
 
+            // Answers carrying secrets are never stored, so those operations refuse the header.
+            let secretBearing = try await client.post("/api/api-keys", token: owner.token, json: [:], headers: ["Idempotency-Key": "k1"])
+            #expect(secretBearing.status == .badRequest && secretBearing.json["success"] == false)
+            #expect(secretBearing.json["details"]?.arrayValue?.first?["field"] == "Idempotency-Key")
+            #expect(try await client.get("/api/api-keys", token: owner.token).json["api_keys"]?.arrayValue?.isEmpty == true)
+            let login = try await client.post(
+                "/api/auth/login", json: ["email": .string(owner.email), "password": "password123"], headers: ["Idempotency-Key": "k2"])
+            #expect(login.status == .badRequest)
+
             let bad = try await client.post(
                 "/api/contacts", token: owner.token, json: ["name": "x"], headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
             #expect(bad.status == .badRequest)

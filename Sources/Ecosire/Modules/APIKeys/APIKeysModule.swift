@@ -15,11 +15,12 @@ struct APIKeysModule: Module {
         let failure: JSONObject = ["success": false]
         func operation(
             _ method: HTTPRequest.Method, _ path: String, id: String, summary: String, description: String? = nil,
-            query: [QueryParameter] = [], body: RequestBodySpec? = nil, responses: [ResponseSpec], errors: Set<Int> = []
+            query: [QueryParameter] = [], body: RequestBodySpec? = nil, responses: [ResponseSpec], errors: Set<Int> = [],
+            returnsSecret: Bool = false
         ) -> Operation {
             Operation(
                 method, path, id: id, tag: tag, summary: summary, description: description, query: query, body: body,
-                responses: responses, errors: errors, scope: .admin, errorExtras: failure
+                responses: responses, errors: errors, scope: .admin, errorExtras: failure, returnsSecret: returnsSecret
             )
         }
 
@@ -43,7 +44,8 @@ struct APIKeysModule: Module {
                 body: .json(
                     APIKeySchemas.create, required: false,
                     example: ["name": "CI/CD Pipeline", "expires_at": "2026-12-31T23:59:59Z", "scope": "read_write", "environment": "live"]),
-                responses: [ResponseSpec(201, "The new key, with its secret", schema: APIKeySchemas.created)]
+                responses: [ResponseSpec(201, "The new key, with its secret", schema: APIKeySchemas.created)],
+                returnsSecret: true
             )
         ) { input in
             let body = input.object
@@ -89,7 +91,7 @@ struct APIKeysModule: Module {
                 description:
                     "Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.",
                 responses: [ResponseSpec(201, "The replacement key, with its secret", schema: APIKeySchemas.created)],
-                errors: [409]
+                errors: [409], returnsSecret: true
             )
         ) { input in
             let caller = try input.caller

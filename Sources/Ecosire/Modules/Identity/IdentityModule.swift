@@ -16,7 +16,7 @@ struct IdentityModule: Module {
                 description: "Creates the user and a new organization owned by them, and signs them in (tokens and cookies).",
                 access: .open, body: .json(IdentitySchemas.register),
                 responses: [ResponseSpec(201, "Signed in as the new user", schema: IdentitySchemas.session)],
-                errors: [409]
+                errors: [409], returnsSecret: true
             )
         ) { input in try await registerUser(input) }
 
@@ -27,7 +27,7 @@ struct IdentityModule: Module {
                     "Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.",
                 access: .open, body: .json(IdentitySchemas.login),
                 responses: [ResponseSpec(200, "Signed in", schema: IdentitySchemas.session, headers: RateLimitHeaders.documented)],
-                errors: [401, 429]
+                errors: [401, 429], returnsSecret: true
             )
         ) { input in try await login(input) }
 
@@ -38,7 +38,7 @@ struct IdentityModule: Module {
                     "Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.",
                 access: .open, body: .json(IdentitySchemas.refresh, required: false),
                 responses: [ResponseSpec(200, "New tokens", schema: IdentitySchemas.session)],
-                errors: [401]
+                errors: [401], returnsSecret: true
             )
         ) { input in try await refresh(input) }
 

@@ -69,7 +69,7 @@ public final class APIRouter: @unchecked Sendable {
                 }
                 let input = APIInput(request: request, context: context, query: query, body: body, text: text)
                 var response = try await access.idempotent(
-                    request, context: context, caller: context.caller,
+                    operation, request: request, context: context, caller: context.caller,
                     fingerprint: Self.fingerprint(request, query: query, body: body, text: text)
                 ) {
                     do {

@@ -55,10 +55,16 @@ public struct AccessLayer: Sendable {
 
     /// Runs `handler` under the request's `Idempotency-Key`, if it has one (POST only).
     func idempotent(
-        _ request: Request, context: AppRequestContext, caller: Caller?, fingerprint: @autoclosure () -> String,
+        _ operation: Operation, request: Request, context: AppRequestContext, caller: Caller?, fingerprint: @autoclosure () -> String,
         handler: () async throws -> Response
     ) async throws -> Response {
         guard request.method == .post, let key = request.headers[.idempotencyKey] else { return try await handler() }
+        guard operation.acceptsIdempotencyKey else {
+            throw APIError.badRequest(
+                "Idempotency-Key is not accepted here: the answer carries a secret, which is never stored for replay",
+                details: [FieldIssue(field: "Idempotency-Key", message: "Not accepted on this operation")]
+            )
+        }
         try IdempotencyStore.validate(key)
         let owner = caller?.limitKey ?? "ip:" + clientIP(request, context)
         switch try await idempotency.claim(owner: owner, key: key, requestHash: SecretTokens.sha256Hex(fingerprint())) {

@@ -131,7 +131,7 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 ])
             )
         }
-        if operation.method == .post {
+        if operation.acceptsIdempotencyKey {
             parameters.append(
                 .object([
                     "name": "Idempotency-Key", "in": "header", "required": false,

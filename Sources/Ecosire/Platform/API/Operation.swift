@@ -75,6 +75,9 @@ public struct Operation: Sendable {
     public var rateLimit: RateLimitClass?
     /// Members added to every error this operation answers (`success: false` on the API-keys resource).
     public var errorExtras: JSONObject
+    /// The answer carries a secret (tokens, an API key), so it is never stored for `Idempotency-Key`
+    /// replays; such operations refuse the header instead.
+    public var returnsSecret: Bool
 
     public init(
         _ method: HTTPRequest.Method,
@@ -91,7 +94,8 @@ public struct Operation: Sendable {
         undocumented: Bool = false,
         scope: KeyScope? = nil,
         rateLimit: RateLimitClass? = nil,
-        errorExtras: JSONObject = JSONObject()
+        errorExtras: JSONObject = JSONObject(),
+        returnsSecret: Bool = false
     ) {
         self.method = method
         self.path = path
@@ -108,7 +112,11 @@ public struct Operation: Sendable {
         self.scope = scope
         self.rateLimit = rateLimit
         self.errorExtras = errorExtras
+        self.returnsSecret = returnsSecret
     }
+
+    /// POSTs take `Idempotency-Key`, except those whose answer carries a secret.
+    public var acceptsIdempotencyKey: Bool { method == .post && !returnsSecret }
 
     /// The scope an API key needs: admin routes need `admin`, reads `read_only`, other writes
     /// `read_write`. Sessions (JWT, cookie) are not scoped.
@@ -145,7 +153,7 @@ public struct Operation: Sendable {
         statuses.formUnion(errors)
         if case .authenticated = access { statuses.formUnion([401, 403]) }
         if effectiveRateLimit != nil { statuses.insert(429) }
-        if method == .post { statuses.formUnion([409, 422]) }
+        if acceptsIdempotencyKey { statuses.formUnion([409, 422]) }
         if !pathParameters.isEmpty { statuses.insert(404) }
         if let body {
             statuses.formUnion([413, 415])
