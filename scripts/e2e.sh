@@ -20,7 +20,9 @@ check "ecosire create-admin creates an owner" $?
 check "ecosire openapi prints the document" $?
 
 port=$("$here/free-port")
-"$bin" serve --port "$port" >serve.log 2>&1 &
+# Usage is written only every 10 minutes here, so what the database holds after SIGTERM was
+# written by the shutdown flush.
+USAGE_FLUSH_MILLIS=600000 "$bin" serve --port "$port" >serve.log 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
 grep -q "http://127.0.0.1:$port" serve.log
@@ -81,4 +83,12 @@ wait "$pid"
 code=$?
 [ "$code" = 0 ] && [ "$(cat inflight.status)" = 200 ]
 check "SIGTERM drains in-flight requests and exits 0" $?
+python3 - <<'PY'
+import sqlite3
+db = sqlite3.connect("data/ecosire.sqlite")
+requests, = db.execute("SELECT COALESCE(SUM(requests), 0) FROM api_key_usage").fetchone()
+audited, = db.execute("SELECT COUNT(*) FROM api_key_audit").fetchone()
+assert requests == 3 and audited == 3, (requests, audited)
+PY
+check "API-key usage counted in memory is written on a clean shutdown" $?
 exit "$failures"
