@@ -61,6 +61,9 @@ struct APIKeyTests {
             #expect(try await client.get("/api/api-keys", token: owner.token).json["api_keys"]?.arrayValue?.count == 0)
             let withRevoked = try await client.get("/api/api-keys?include_revoked=true", token: owner.token)
             #expect(withRevoked.json["api_keys"]?.arrayValue?.first?["revoked_at"]?.stringValue != nil)
+            let gone = try await client.get("/api/api-keys/\(id)", token: owner.token)
+            #expect(gone.status == .notFound && gone.json["success"] == false)
+            #expect(try await client.get("/api/api-keys/\(id)/usage", token: owner.token).status == .ok, "usage stays readable")
         }
     }
 

@@ -63,13 +63,13 @@ struct APIKeysModule: Module {
         api.add(
             operation(
                 .get, "/api/api-keys/{id}", id: "getApiKey", summary: "Get one of your API keys",
-                description: "A revoked key is a 404 unless `include_revoked=true` (its usage and audit log stay readable).",
-                query: [QueryParameter("include_revoked", .boolean, "Also find a revoked key")],
+                description:
+                    "A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.",
                 responses: [ResponseSpec(200, "The key (no secret)", schema: APIKeySchemas.single)]
             )
         ) { input in
             let record = try await owned(input)
-            if record.revokedAt != nil && input.query["include_revoked"] != "true" { throw Self.notFound }
+            if record.revokedAt != nil { throw Self.notFound }
             return .json(["success": true, "api_key": record.json()])
         }
 
