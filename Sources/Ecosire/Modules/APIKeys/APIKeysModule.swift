@@ -55,9 +55,7 @@ struct APIKeysModule: Module {
                 scope: body["scope"]?.stringValue.flatMap(KeyScope.init(rawValue:)) ?? .readWrite,
                 environment: body["environment"]?.stringValue ?? "live", expiresAt: expiresAt
             )
-            var headers = HTTPFields()
-            headers[.location] = "/api/api-keys/\(record.id)"
-            return .json(["success": true, "api_key": record.json(secret: secret)], status: .created, headers: headers)
+            return Self.issued(record, secret: secret)
         }
 
         api.add(
@@ -98,9 +96,7 @@ struct APIKeysModule: Module {
             guard let (record, secret) = try await store.rotate(caller: caller, id: input.path("id"), overlap: Self.rotationOverlapMillis)
             else { throw Self.notFound }
             platform.apiKeys.invalidate(keyID: input.path("id"))
-            var headers = HTTPFields()
-            headers[.location] = "/api/api-keys/\(record.id)"
-            return .json(["success": true, "api_key": record.json(secret: secret)], status: .created, headers: headers)
+            return Self.issued(record, secret: secret)
         }
 
         api.add(
@@ -135,6 +131,13 @@ struct APIKeysModule: Module {
                 ],
             ])
         }
+    }
+
+    /// 201 with a new key and its secret, the one time it is shown.
+    static func issued(_ record: APIKeyRecord, secret: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = "/api/api-keys/\(record.id)"
+        return .json(["success": true, "api_key": record.json(secret: secret)], status: .created, headers: headers)
     }
 
     static let notFound = APIError(.notFound, code: "NOT_FOUND", message: "API key not found", extra: ["success": false])
