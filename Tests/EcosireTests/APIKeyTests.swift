@@ -19,6 +19,18 @@ extension TestClientSession {
         #expect(response.status == .created, "create key: \(response.text)")
         return response.json["api_key"] ?? .null
     }
+
+    /// A key's usage, read again until `total_requests` reaches `total` (usage is written in
+    /// batches) or two seconds pass; the last answer either way.
+    func usage(of keyID: String, token: String, reaching total: Int64) async throws -> JSONValue {
+        var usage = JSONValue.null
+        for _ in 0..<100 {
+            usage = try await get("/api/api-keys/\(keyID)/usage", token: token).json
+            if usage["usage"]?["total_requests"] == .int(total) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return usage
+    }
 }
 
 @Suite("API keys")
@@ -214,12 +226,7 @@ struct APIKeyTests {
             #expect(try await client.get("/api/contacts", token: testSecret).status == .ok)
 
             let liveID = try #require(live["id"]?.stringValue)
-            var usage = JSONValue.null
-            for _ in 0..<100 {
-                usage = try await client.get("/api/api-keys/\(liveID)/usage", token: owner.token).json
-                if usage["usage"]?["total_requests"] == 5 { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let usage = try await client.usage(of: liveID, token: owner.token, reaching: 5)
             #expect(usage["success"] == true)
             #expect(usage["usage"]?["total_requests"] == 5)
             #expect(usage["usage"]?["total_errors"] == 2)
@@ -238,12 +245,7 @@ struct APIKeyTests {
             #expect(newest["latency_ms"]?.intValue != nil && newest["occurred_at"]?.stringValue != nil)
 
             let testID = try #require(test["id"]?.stringValue)
-            var testUsage = JSONValue.null
-            for _ in 0..<100 {
-                testUsage = try await client.get("/api/api-keys/\(testID)/usage", token: owner.token).json
-                if testUsage["usage"]?["total_requests"] == 1 { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let testUsage = try await client.usage(of: testID, token: owner.token, reaching: 1)
             #expect(testUsage["usage"]?["total_requests"] == 1)
             #expect(try await client.get("/api/api-keys/\(testID)/audit", token: owner.token).json["meta"]?["total"] == 0)
 

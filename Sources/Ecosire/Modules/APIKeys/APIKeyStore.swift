@@ -197,7 +197,7 @@ struct APIKeyStore: Sendable {
                 """
                 SELECT id, occurred_at, method, path, status, ip, latency_ms, request_id FROM api_key_audit
                 WHERE key_id = \(bind: keyID) ORDER BY occurred_at DESC, id DESC
-                LIMIT \(unsafeRaw: String(query.limit)) OFFSET \(unsafeRaw: String(query.offset))
+                \(query.limitClause)
                 """
             ).all().map { row -> JSONValue in
                 [

@@ -127,7 +127,7 @@ struct APIKeysModule: Module {
                 "success": true, "audit": .array(entries),
                 "meta": [
                     "total": .int(Int64(total)), "page": .int(Int64(query.page)), "limit": .int(Int64(query.limit)),
-                    "total_pages": .int(Int64((total + query.limit - 1) / query.limit)),
+                    "total_pages": .int(Int64(query.pageCount(total: total))),
                 ],
             ])
         }

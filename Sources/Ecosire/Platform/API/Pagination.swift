@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SQLKit
 
 /// `page`, `limit`, `sortBy`, `sortOrder` and `search`, validated by the operation's query schema.
 public struct ListQuery: Sendable {
@@ -11,6 +12,16 @@ public struct ListQuery: Sendable {
     public var search: String?
 
     public var offset: Int { (page - 1) * limit }
+
+    /// `LIMIT n OFFSET m` for this page. The values are validated integers written as literals:
+    /// SQLite prepares a statement twice when they are bound parameters (it re-plans once their
+    /// values are known).
+    public var limitClause: SQLQueryString {
+        "LIMIT \(unsafeRaw: String(limit)) OFFSET \(unsafeRaw: String(offset))"
+    }
+
+    /// `ceil(total / limit)`, 0 when there is nothing.
+    public func pageCount(total: Int) -> Int { total == 0 ? 0 : (total + limit - 1) / limit }
 
     /// The standard list parameters; `sortBy` lists the allowed values so a bad one is a 400 that
     /// names them.
@@ -66,10 +77,9 @@ public enum PageMeta {
     }
 
     static func meta(total: Int, query: ListQuery) -> JSONValue {
-        let pages = total == 0 ? 0 : (total + query.limit - 1) / query.limit
-        return .object([
+        .object([
             "total": .int(Int64(total)), "page": .int(Int64(query.page)), "limit": .int(Int64(query.limit)),
-            "totalPages": .int(Int64(pages)),
+            "totalPages": .int(Int64(query.pageCount(total: total))),
         ])
     }
 }

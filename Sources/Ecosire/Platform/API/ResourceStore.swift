@@ -69,15 +69,13 @@ public struct ResourceStore: Sendable {
         let table = resource.table
         let columns = selectColumns
         // The count rides along as an uncorrelated subquery (evaluated once) so a page is one
-        // round trip; only a page past the end needs a separate count. LIMIT and OFFSET are
-        // validated integers written as literals: SQLite prepares a statement twice when they are
-        // bound parameters (it re-plans once their values are known).
+        // round trip; only a page past the end needs a separate count.
         let rows = try await database.readRows(
             """
             SELECT \(unsafeRaw: columns), (SELECT COUNT(*) FROM \(ident: table) WHERE \(whereClause)) AS total_count
             FROM \(ident: table) WHERE \(whereClause)
             ORDER BY \(ident: sortColumn) \(unsafeRaw: direction), id \(unsafeRaw: direction)
-            LIMIT \(unsafeRaw: String(query.limit)) OFFSET \(unsafeRaw: String(query.offset))
+            \(query.limitClause)
             """
         )
         let total: Int

@@ -1,6 +1,5 @@
 import Foundation
 import SQLKit
-import Synchronization
 
 /// Turns `ecos_live_…`/`ecos_test_…` secrets into callers.
 ///
@@ -14,18 +13,17 @@ public final class APIKeyVerifier: Sendable {
         var secretHash: String
         var expiresAt: Int64?
         var revokedAt: Int64?
-        var fetchedAt: Int64
     }
 
     private let database: any Database
     private let clock: WallClock
-    private let cacheTTLMillis: Int64
-    private let cache = Mutex<[String: VerifiedKey]>([:])
+    /// Verified keys by the SHA-256 of their secret.
+    private let cache: ExpiringCache<VerifiedKey>
 
     public init(database: any Database, clock: WallClock, cacheTTL: TimeInterval = 1) {
         self.database = database
         self.clock = clock
-        self.cacheTTLMillis = Int64(cacheTTL * 1000)
+        self.cache = ExpiringCache(ttlMillis: Int64(cacheTTL * 1000))
     }
 
     /// The secret's shape: `ecos_live_` or `ecos_test_` and 32 base62 characters.
@@ -43,13 +41,10 @@ public final class APIKeyVerifier: Sendable {
         guard Self.isWellFormed(secret) else { throw APIError.unauthorized("Invalid API key") }
         let hash = SecretTokens.sha256Hex(secret)
         let now = clock.nowMillis()
-        var entry = cache.withLock { $0[hash] }
-        if entry == nil || now - entry!.fetchedAt >= cacheTTLMillis || now < entry!.fetchedAt {
-            entry = try await load(hash: hash, now: now)
-            cache.withLock { table in
-                if table.count >= 10_000 { table = table.filter { now - $0.value.fetchedAt < cacheTTLMillis } }
-                table[hash] = entry
-            }
+        var entry = cache.value(for: hash, now: now)
+        if entry == nil {
+            entry = try await load(hash: hash)
+            cache.store(entry, for: hash, now: now)
         }
         guard let entry, SecretTokens.constantTimeEquals(entry.secretHash, hash) else {
             throw APIError.unauthorized("Invalid API key")
@@ -63,10 +58,10 @@ public final class APIKeyVerifier: Sendable {
 
     /// Drops a key from the cache (after revocation or rotation) so the next request re-reads it.
     public func invalidate(keyID: String) {
-        cache.withLock { table in table = table.filter { $0.value.caller.key?.id != keyID } }
+        cache.removeAll { $0.caller.key?.id == keyID }
     }
 
-    private func load(hash: String, now: Int64) async throws -> VerifiedKey? {
+    private func load(hash: String) async throws -> VerifiedKey? {
         let rows = try await database.readRows(
             """
             SELECT k.id, k.organization_id, k.user_id, k.scope, k.environment, k.secret_hash, k.expires_at, k.revoked_at, u.role
@@ -85,8 +80,7 @@ public final class APIKeyVerifier: Sendable {
             ),
             secretHash: try row.text("secret_hash"),
             expiresAt: try row.isNull("expires_at") ? nil : try row.integer("expires_at"),
-            revokedAt: try row.isNull("revoked_at") ? nil : try row.integer("revoked_at"),
-            fetchedAt: now
+            revokedAt: try row.isNull("revoked_at") ? nil : try row.integer("revoked_at")
         )
     }
 }
