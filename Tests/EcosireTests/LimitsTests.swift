@@ -142,6 +142,25 @@ struct LimitsTests {
         }
     }
 
+    @Test("an Idempotency-Key is remembered for 24 hours, then free again")
+    func idempotencyRetention() async throws {
+        let clock = ManualClock()
+        try await TestServer.run(clock: clock.wallClock) { client, _ in
+            let owner = try await client.register()
+            let headers = ["Idempotency-Key": "daily-sync"]
+            #expect(
+                try await client.post("/api/contacts", token: owner.token, json: ["name": "Monday"], headers: headers).status == .created)
+            clock.advance(by: 23 * 3600)
+            let login = try await client.post("/api/auth/login", json: ["email": .string(owner.email), "password": "password123"])
+            let token = try #require(login.json["token"]?.stringValue)
+            let sameDay = try await client.post("/api/contacts", token: token, json: ["name": "Tuesday"], headers: headers)
+            #expect(sameDay.status == .unprocessableContent && sameDay.json["code"] == "IDEMPOTENCY_KEY_REUSED")
+            clock.advance(by: 3600 + 1)
+            let nextDay = try await client.post("/api/contacts", token: token, json: ["name": "Tuesday"], headers: headers)
+            #expect(nextDay.status == .created && nextDay.header("Idempotent-Replayed") == nil)
+        }
+    }
+
     @Test("identical concurrent requests under one key create one record; the others replay it or get 409")
     func idempotentUnderConcurrency() async throws {
         try await TestServer.run(testing: .ahc(.http)) { client, _ in
