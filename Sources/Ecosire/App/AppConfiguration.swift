@@ -34,6 +34,22 @@ public struct AppConfiguration: Sendable {
     public var usageFlushMillis: Int
     /// How long the audit log of live keys is kept.
     public var auditRetentionDays: Int
+    /// `ECOSIRE_LICENSE_SECRET`: HMAC key of license request and response signatures and of
+    /// `X-License-Signature`; generated and kept in the data directory when unset.
+    public var licenseSecret: String?
+    /// `LICENSE_SIGNATURE_REQUIRED=true` refuses unsigned validate/activate/deactivate requests.
+    public var licenseSignatureRequired: Bool
+    /// `LICENSE_SIGNING_KEY`: Ed25519 private key (PEM) for offline-verifiable license answers;
+    /// generated and kept in the data directory when unset.
+    public var licenseSigningKey: String?
+    /// `STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies `Stripe-Signature` on incoming events.
+    public var stripeWebhookSecret: String?
+    /// `STRIPE_SECRET_KEY` (`sk_…`): calls Stripe's API (checkout sessions, subscriptions, payment methods).
+    public var stripeSecretKey: String?
+    /// `STRIPE_API_BASE`: Stripe's API origin (tests point it at a local server).
+    public var stripeAPIBase: String
+    /// Largest product file upload, 50 MiB by default.
+    public var uploadLimitBytes: Int
 
     public init(reader: ConfigReader) {
         dataDirectory = reader.string(forKey: "data.dir", default: "./data")
@@ -57,6 +73,13 @@ public struct AppConfiguration: Sendable {
         apiKeyCacheSeconds = reader.double(forKey: "api.key.cache.seconds", default: 1)
         usageFlushMillis = max(10, reader.int(forKey: "usage.flush.millis", default: 1000))
         auditRetentionDays = max(1, reader.int(forKey: "audit.retention.days", default: 90))
+        licenseSecret = reader.string(forKey: "ecosire.license.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        licenseSignatureRequired = reader.bool(forKey: "license.signature.required", default: false)
+        licenseSigningKey = reader.string(forKey: "license.signing.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        stripeWebhookSecret = reader.string(forKey: "stripe.webhook.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        stripeSecretKey = reader.string(forKey: "stripe.secret.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        stripeAPIBase = reader.string(forKey: "stripe.api.base", default: "https://api.stripe.com")
+        uploadLimitBytes = max(1024, reader.int(forKey: "upload.limit.bytes", default: 50 << 20))
     }
 
     private static func list(_ value: String?) -> [String] {

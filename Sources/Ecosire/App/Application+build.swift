@@ -23,7 +23,7 @@ public func openDatabase(_ config: AppConfiguration, logger: Logger) async throw
 
 /// Every module's migrations in dependency order.
 func allMigrations() -> [Migration] {
-    IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all
+    IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all + ProductsMigrations.all + LicensesMigrations.all
 }
 
 /// Builds the whole server. `main` and the tests share this.
@@ -91,16 +91,21 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
         apiKeys: apiKeys,
         usage: APIKeyUsageRecorder(database: database, interval: .milliseconds(config.usageFlushMillis), logger: logger),
         plans: PlanDirectory(database: database, clock: clock),
+        licenseSignatures: try LicenseSignatures.load(config, clock: clock, logger: logger),
         logger: logger
     )
 }
 
 /// Every module, registered on `api`. The one list of what the server contains.
 func registerModules(platform: Platform, api: APIRouter) {
+    let licenses = LicenseService(database: platform.database, clock: platform.clock)
+    let catalog = ProductCatalog(database: platform.database)
     let modules: [any Module] = [
         IdentityModule(platform: platform),
         APIKeysModule(platform: platform),
         ContactsModule(platform: platform),
+        ProductsModule(platform: platform, licenses: licenses),
+        LicensesModule(platform: platform, service: licenses, signatures: platform.licenseSignatures, catalog: catalog),
         OperationsModule(platform: platform, migrations: MigrationRunner(migrations: allMigrations()), startedAt: platform.clock.now()),
         DocsModule(platform: platform, api: api),
     ]

@@ -16,6 +16,8 @@ public struct Platform: Sendable {
     public let apiKeys: APIKeyVerifier
     public let usage: APIKeyUsageRecorder
     public let plans: PlanDirectory
+    /// Signs license answers and checks signed license requests.
+    public let licenseSignatures: LicenseSignatures
     public let logger: Logger
 
     /// The checks every operation passes through.
@@ -24,6 +26,20 @@ public struct Platform: Sendable {
             limiter: limiter, settings: config.rateLimits, plans: plans, idempotency: IdempotencyStore(database: database, clock: clock),
             usage: usage, clock: clock, clientIP: { request, context in clientIP(request, context) }
         )
+    }
+
+    /// Counts one request of `rateClass` for `subject`, for routes whose subject is only known once
+    /// the body is read (license key + IP). Returns the rate-limit headers; throws the 429.
+    public func enforceLimit(_ rateClass: RateLimitClass, subject: String) async throws -> HTTPFields {
+        var headers = HTTPFields()
+        let settings = config.rateLimits
+        guard settings.enabled else { return headers }
+        let now = Int64(clock.now().timeIntervalSince1970)
+        let decision = try await limiter.hit(
+            key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
+        decision.apply(to: &headers, now: now)
+        guard decision.allowed else { throw decision.rejection(now: now) }
+        return headers
     }
 
     /// The client address: the TCP peer, or the first untrusted hop of `X-Forwarded-For` when the

@@ -33,7 +33,7 @@ enum ContactResource {
                 .equals("type", column: "type", schema: .enumeration(["person", "company"]), description: "Only contacts of this type"),
                 .arrayContains("tag", column: "tags", description: "Only contacts carrying this tag"),
             ],
-            example: example, onChange: onChange
+            example: example, eventPrefix: "contact", onChange: onChange
         )
     }
 }

@@ -61,7 +61,9 @@ public struct AccessLayer: Sendable {
         guard request.method == .post, let key = request.headers[.idempotencyKey] else { return try await handler() }
         guard operation.acceptsIdempotencyKey else {
             throw APIError.badRequest(
-                "Idempotency-Key is not accepted here: the answer carries a secret, which is never stored for replay",
+                operation.returnsSecret
+                    ? "Idempotency-Key is not accepted here: the answer carries a secret, which is never stored for replay"
+                    : "Idempotency-Key is not accepted here: uploads are not stored for replay",
                 details: [FieldIssue(field: "Idempotency-Key", message: "Not accepted on this operation")]
             )
         }

@@ -153,6 +153,11 @@ public struct OpenAPIDocumentBuilder: Sendable {
             object["requestBody"] = .object([
                 "required": true, "description": .string(description), "content": .object([mediaType: .object(media)]),
             ])
+        case .multipart(let schema, let description)?:
+            object["requestBody"] = .object([
+                "required": true, "description": .string(description),
+                "content": .object(["multipart/form-data": .object(["schema": schemaJSON(schema, components: &components)])]),
+            ])
         case nil:
             break
         }
@@ -208,6 +213,7 @@ public struct OpenAPIDocumentBuilder: Sendable {
         case .number: object["type"] = "number"
         case .boolean: object["type"] = "boolean"
         case .any: break
+        case .oneOf(let choices): object["oneOf"] = .array(choices.map { schemaJSON($0, components: &components) })
         case .array(let items):
             object["type"] = "array"
             object["items"] = schemaJSON(items, components: &components)

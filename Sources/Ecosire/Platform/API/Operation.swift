@@ -31,6 +31,9 @@ public enum RequestBodySpec: Sendable {
     case json(Schema, required: Bool = true, example: JSONValue? = nil)
     /// Raw text of the given media type (CSV import), read up to the body limit.
     case text(mediaType: String, description: String, example: String? = nil)
+    /// `multipart/form-data` with these parts (files as `format: binary` strings); the handler
+    /// streams the body itself, under its own size limit.
+    case multipart(Schema, description: String)
 }
 
 /// One documented response.
@@ -115,8 +118,13 @@ public struct Operation: Sendable {
         self.returnsSecret = returnsSecret
     }
 
-    /// POSTs take `Idempotency-Key`, except those whose answer carries a secret.
-    public var acceptsIdempotencyKey: Bool { method == .post && !returnsSecret }
+    /// POSTs take `Idempotency-Key`, except those whose answer carries a secret and streamed
+    /// uploads (whose body is not kept to compare a retry with).
+    public var acceptsIdempotencyKey: Bool {
+        guard method == .post, !returnsSecret else { return false }
+        if case .multipart? = body { return false }
+        return true
+    }
 
     /// The scope an API key needs: admin routes need `admin`, reads `read_only`, other writes
     /// `read_write`. Sessions (JWT, cookie) are not scoped.

@@ -1,3 +1,4 @@
+import Foundation
 import SQLKit
 
 /// One field of a table-backed resource: its API name, its column, its schema and how it is stored.
@@ -70,6 +71,19 @@ public struct ResourceFilter: Sendable {
         ResourceFilter(QueryParameter(name, schema, description)) { value in "\(ident: column) = \(bind: value)" }
     }
 
+    /// `column = true|false` for a boolean column.
+    public static func boolean(_ name: String, column: String, description: String) -> ResourceFilter {
+        ResourceFilter(QueryParameter(name, .boolean, description)) { value in "\(ident: column) = \(bind: value == "true")" }
+    }
+
+    /// `column >= from` or `column <= to` over a millisecond timestamp column, from an ISO 8601 value.
+    public static func timeRange(_ name: String, column: String, after: Bool, description: String) -> ResourceFilter {
+        ResourceFilter(QueryParameter(name, .dateTime, description)) { value in
+            let millis = Validators.parseDateTime(value).map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? 0
+            return after ? "\(ident: column) >= \(bind: millis)" : "\(ident: column) <= \(bind: millis)"
+        }
+    }
+
     /// Membership of `value` in a JSON array of strings stored in `column`.
     public static func arrayContains(_ name: String, column: String, description: String) -> ResourceFilter {
         ResourceFilter(QueryParameter(name, .string(minLength: 1, maxLength: 100), description)) { value in
@@ -77,6 +91,14 @@ public struct ResourceFilter: Sendable {
             return "\(ident: column) LIKE \(bind: needle) ESCAPE '\\'"
         }
     }
+}
+
+/// A write about to happen, for `Resource.prepare`: the connection of its transaction, the
+/// organization, and the record as it is now (nil on create).
+public struct ResourceWrite: Sendable {
+    public let sql: any SQLDatabase
+    public let organizationID: String
+    public let before: JSONValue?
 }
 
 /// What changed, for hooks that run in the same transaction as the change.
@@ -105,11 +127,23 @@ public struct Resource: Sendable {
     public var filters: [ResourceFilter]
     /// Runs inside the transaction of every create, update and delete.
     public var onChange: (@Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void)?
+    /// Runs before a create or update is written, inside its transaction: checks that need the
+    /// database (a workflow state, a referenced record) and computes server-owned fields (totals,
+    /// references), which it may set even when they are not writable by clients.
+    public var prepare: (@Sendable (inout JSONObject, ResourceWrite) async throws -> Void)?
+    /// Runs before the list and get routes read (for example to apply a time-based status change).
+    public var beforeRead: (@Sendable (String) async throws -> Void)?
+    /// The webhook event prefix (`contact` → `contact.created`, `contact.updated`, `contact.deleted`),
+    /// written to the outbox in the same transaction as the change.
+    public var eventPrefix: String?
     public var example: JSONValue?
 
     public init(
         singular: String, plural: String, tag: String, path: String, table: String, fields: [ResourceField],
         sortable: [String], searchable: [String], filters: [ResourceFilter] = [], example: JSONValue? = nil,
+        eventPrefix: String? = nil,
+        prepare: (@Sendable (inout JSONObject, ResourceWrite) async throws -> Void)? = nil,
+        beforeRead: (@Sendable (String) async throws -> Void)? = nil,
         onChange: (@Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void)? = nil
     ) {
         self.singular = singular
@@ -122,6 +156,9 @@ public struct Resource: Sendable {
         self.searchable = searchable
         self.filters = filters
         self.example = example
+        self.eventPrefix = eventPrefix
+        self.prepare = prepare
+        self.beforeRead = beforeRead
         self.onChange = onChange
     }
 

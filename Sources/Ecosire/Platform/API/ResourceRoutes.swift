@@ -29,6 +29,7 @@ public struct ResourceRoutes: Sendable {
             )
         ) { input in
             let caller = try input.caller
+            try await resource.beforeRead?(caller.organizationID)
             let query = ListQuery(input)
             let (page, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
             return PageMeta.envelope(page: page, total: total, query: query)
@@ -59,6 +60,7 @@ public struct ResourceRoutes: Sendable {
             )
         ) { input in
             let caller = try input.caller
+            try await resource.beforeRead?(caller.organizationID)
             guard let record = try await store.get(organizationID: caller.organizationID, id: input.path("id")) else {
                 throw APIError.notFound("\(resource.singular) not found")
             }

@@ -187,13 +187,18 @@ public struct ResourceStore: Sendable {
     }
 
     /// Inserts a record from a validated create body (in its own transaction).
-    public func create(organizationID: String, body: JSONObject) async throws -> JSONValue {
-        try await database.transaction { sql in try await create(sql, organizationID: organizationID, body: body) }
+    public func create(organizationID: String, body: JSONObject, preset: JSONObject = JSONObject()) async throws -> JSONValue {
+        try await database.transaction { sql in try await create(sql, organizationID: organizationID, body: body, preset: preset) }
     }
 
-    /// Inserts on the given connection (the caller owns the transaction).
-    public func create(_ sql: any SQLDatabase, organizationID: String, body: JSONObject) async throws -> JSONValue {
-        let values = normalized(body)
+    /// Inserts on the given connection (the caller owns the transaction). `preset` holds values the
+    /// server sets (a parent id from the path, for example), whether or not clients may write them.
+    public func create(_ sql: any SQLDatabase, organizationID: String, body: JSONObject, preset: JSONObject = JSONObject())
+        async throws -> JSONValue
+    {
+        var values = normalized(body)
+        values.merge(preset)
+        try await resource.prepare?(&values, ResourceWrite(sql: sql, organizationID: organizationID, before: nil))
         let id = UUIDv7.generate()
         let now = clock.nowMillis()
         try await checkUnique(sql, organizationID: organizationID, values: values, excluding: nil)
@@ -210,6 +215,7 @@ public struct ResourceStore: Sendable {
         }
         guard let record = try await fetch(sql, organizationID: organizationID, id: id) else { throw APIError.internalError }
         try await resource.onChange?(.created(record), sql, organizationID)
+        try await emit("created", record, sql, organizationID: organizationID)
         return record
     }
 
@@ -221,7 +227,8 @@ public struct ResourceStore: Sendable {
     /// Applies a PATCH on the given connection.
     public func update(_ sql: any SQLDatabase, organizationID: String, id: String, body: JSONObject) async throws -> JSONValue? {
         guard let before = try await fetch(sql, organizationID: organizationID, id: id) else { return nil }
-        let values = normalized(body)
+        var values = normalized(body)
+        try await resource.prepare?(&values, ResourceWrite(sql: sql, organizationID: organizationID, before: before))
         guard !values.members.isEmpty else { return before }
         try await checkUnique(sql, organizationID: organizationID, values: values, excluding: id)
         var assignments: [SQLQueryString] = []
@@ -240,6 +247,7 @@ public struct ResourceStore: Sendable {
         }
         guard let after = try await fetch(sql, organizationID: organizationID, id: id) else { return nil }
         try await resource.onChange?(.updated(before: before, after: after), sql, organizationID)
+        if before != after { try await emit("updated", after, sql, organizationID: organizationID) }
         return after
     }
 
@@ -253,7 +261,14 @@ public struct ResourceStore: Sendable {
         guard let before = try await fetch(sql, organizationID: organizationID, id: id) else { return false }
         try await resource.onChange?(.deleted(before), sql, organizationID)
         try await sql.raw("DELETE FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)").run()
+        try await emit("deleted", before, sql, organizationID: organizationID)
         return true
+    }
+
+    /// Writes `<prefix>.<action>` to the outbox when the resource has events.
+    private func emit(_ action: String, _ record: JSONValue, _ sql: any SQLDatabase, organizationID: String) async throws {
+        guard let prefix = resource.eventPrefix else { return }
+        try await EventOutbox(clock: clock).record(sql, organizationID: organizationID, type: prefix + "." + action, object: record)
     }
 
     private func checkUnique(_ sql: any SQLDatabase, organizationID: String, values: JSONObject, excluding id: String?) async throws {

@@ -14,6 +14,8 @@ public struct Schema: Sendable {
         case object([Property], additional: Schema?)
         /// Any JSON value (documented as an unconstrained schema).
         case any
+        /// Exactly one of these (response shapes that depend on the request; never request bodies).
+        case oneOf([Schema])
     }
 
     /// A named member of an object schema.
@@ -67,6 +69,7 @@ public struct Schema: Sendable {
     public static var boolean: Schema { Schema(.boolean) }
     public static var number: Schema { Schema(.number) }
     public static var anyValue: Schema { Schema(.any) }
+    public static func oneOf(_ choices: [Schema]) -> Schema { Schema(.oneOf(choices)) }
 
     public static func enumeration(_ values: [String]) -> Schema {
         var schema = Schema(.string)
@@ -157,6 +160,9 @@ extension Schema {
         switch kind {
         case .any:
             return
+        case .oneOf(let choices):
+            let matching = choices.filter { $0.validate(value, at: path).isEmpty }.count
+            if matching != 1 { shape(path, "Must match exactly one of \(choices.count) shapes", &issues) }
         case .boolean:
             guard case .bool = value else { return shape(path, "Expected a boolean", &issues) }
         case .integer:

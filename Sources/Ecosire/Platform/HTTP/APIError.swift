@@ -88,6 +88,13 @@ public struct APIError: Error, Sendable {
         APIError(.conflict, code: code, message: message, details: details)
     }
 
+    /// 409 `INVALID_STATE`: a workflow action not allowed from the current status.
+    public static func invalidState(current: String, action: String, noun: String) -> APIError {
+        APIError(
+            .conflict, code: "INVALID_STATE", message: "Cannot \(action) \(noun) in status \(current)",
+            extra: ["currentStatus": .string(current)])
+    }
+
     /// 500 `INTERNAL`; the cause is logged, never rendered.
     public static let internalError = APIError(.internalServerError, code: "INTERNAL", message: "Internal server error")
 }

@@ -82,5 +82,29 @@ enum PlatformMigrations {
                 "CREATE INDEX api_key_audit_key ON api_key_audit (key_id, occurred_at, id)",
             ]
         ),
+        .same(
+            "platform/002-events-and-sequences",
+            [
+                """
+                CREATE TABLE events (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX events_org_created ON events (organization_id, created_at, id)",
+                """
+                CREATE TABLE reference_sequences (
+                    organization_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    year INTEGER NOT NULL,
+                    last_value INTEGER NOT NULL,
+                    PRIMARY KEY (organization_id, name, year)
+                )
+                """,
+            ]
+        ),
     ]
 }
