@@ -24,6 +24,7 @@ public func openDatabase(_ config: AppConfiguration, logger: Logger) async throw
 /// Every module's migrations in dependency order.
 func allMigrations() -> [Migration] {
     IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all + ProductsMigrations.all + LicensesMigrations.all
+        + OrdersMigrations.all + InvoicesMigrations.all + BillingMigrations.all
 }
 
 /// Builds the whole server. `main` and the tests share this.
@@ -100,12 +101,23 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
 func registerModules(platform: Platform, api: APIRouter) {
     let licenses = LicenseService(database: platform.database, clock: platform.clock)
     let catalog = ProductCatalog(database: platform.database)
+    let contacts = ContactDirectory(clock: platform.clock)
+    let invoices = InvoicesModule(platform: platform, contacts: contacts)
+    let orders = OrdersModule(platform: platform, licenses: licenses, catalog: catalog, contacts: contacts, invoices: invoices.service)
     let modules: [any Module] = [
         IdentityModule(platform: platform),
         APIKeysModule(platform: platform),
         ContactsModule(platform: platform),
         ProductsModule(platform: platform, licenses: licenses),
         LicensesModule(platform: platform, service: licenses, signatures: platform.licenseSignatures, catalog: catalog),
+        orders,
+        invoices,
+        BillingModule(
+            platform: platform,
+            events: StripeEvents(
+                orders: orders.service, licenses: licenses, catalog: catalog, contacts: contacts, clock: platform.clock,
+                logger: platform.logger),
+            catalog: catalog),
         OperationsModule(platform: platform, migrations: MigrationRunner(migrations: allMigrations()), startedAt: platform.clock.now()),
         DocsModule(platform: platform, api: api),
     ]

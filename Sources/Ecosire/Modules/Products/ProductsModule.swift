@@ -135,7 +135,7 @@ struct ProductsModule: Module {
                 description:
                     "multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.",
                 access: .authenticated(minimumRole: .admin),
-                body: .multipart(Self.uploadSchema, description: "The archive and what it is"),
+                body: .raw(Self.uploadSchema, mediaType: "multipart/form-data", description: "The archive and what it is"),
                 responses: [ResponseSpec(201, "The stored file", schema: Self.fileSchema, headers: ["Location": "Download URL"])],
                 errors: [404, 409, 413, 415, 422]
             )

@@ -64,7 +64,7 @@ public final class APIRouter: @unchecked Sendable {
                     body = try await Self.readJSON(request, schema: schema, required: required, limit: limits.json)
                 case .text(let mediaType, _, _)?:
                     text = try await Self.readText(request, mediaType: mediaType, limit: limits.json)
-                case .multipart?, nil:
+                case .raw?, nil:
                     break
                 }
                 let input = APIInput(request: request, context: context, query: query, body: body, text: text)

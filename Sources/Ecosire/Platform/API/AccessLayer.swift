@@ -63,7 +63,7 @@ public struct AccessLayer: Sendable {
             throw APIError.badRequest(
                 operation.returnsSecret
                     ? "Idempotency-Key is not accepted here: the answer carries a secret, which is never stored for replay"
-                    : "Idempotency-Key is not accepted here: uploads are not stored for replay",
+                    : "Idempotency-Key is not accepted here: this operation's body is not stored for replay",
                 details: [FieldIssue(field: "Idempotency-Key", message: "Not accepted on this operation")]
             )
         }

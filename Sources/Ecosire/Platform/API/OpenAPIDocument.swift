@@ -153,10 +153,10 @@ public struct OpenAPIDocumentBuilder: Sendable {
             object["requestBody"] = .object([
                 "required": true, "description": .string(description), "content": .object([mediaType: .object(media)]),
             ])
-        case .multipart(let schema, let description)?:
+        case .raw(let schema, let mediaType, let description)?:
             object["requestBody"] = .object([
                 "required": true, "description": .string(description),
-                "content": .object(["multipart/form-data": .object(["schema": schemaJSON(schema, components: &components)])]),
+                "content": .object([mediaType: .object(["schema": schemaJSON(schema, components: &components)])]),
             ])
         case nil:
             break

@@ -31,9 +31,9 @@ public enum RequestBodySpec: Sendable {
     case json(Schema, required: Bool = true, example: JSONValue? = nil)
     /// Raw text of the given media type (CSV import), read up to the body limit.
     case text(mediaType: String, description: String, example: String? = nil)
-    /// `multipart/form-data` with these parts (files as `format: binary` strings); the handler
-    /// streams the body itself, under its own size limit.
-    case multipart(Schema, description: String)
+    /// A body the handler reads itself (streamed uploads, signed webhooks whose exact bytes
+    /// matter), documented with this schema and media type.
+    case raw(Schema, mediaType: String, description: String)
 }
 
 /// One documented response.
@@ -118,11 +118,11 @@ public struct Operation: Sendable {
         self.returnsSecret = returnsSecret
     }
 
-    /// POSTs take `Idempotency-Key`, except those whose answer carries a secret and streamed
-    /// uploads (whose body is not kept to compare a retry with).
+    /// POSTs take `Idempotency-Key`, except those whose answer carries a secret and those that read
+    /// their own body (uploads and webhooks: the body is not there to compare a retry with).
     public var acceptsIdempotencyKey: Bool {
         guard method == .post, !returnsSecret else { return false }
-        if case .multipart? = body { return false }
+        if case .raw? = body { return false }
         return true
     }
 

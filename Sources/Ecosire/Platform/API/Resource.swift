@@ -23,11 +23,14 @@ public struct ResourceField: Sendable {
     public var defaultValue: JSONValue
     /// Applied to client input before storing (for example lower-casing emails).
     public var normalize: (@Sendable (JSONValue) -> JSONValue)?
+    /// What clients send, when it differs from what is returned (order lines: the server adds
+    /// names, prices and totals).
+    public var inputSchema: Schema?
 
     public init(
         _ name: String, column: String? = nil, schema: Schema, storage: Storage = .text, required: Bool = false,
         writable: Bool = true, unique: Bool = false, default defaultValue: JSONValue = .null,
-        normalize: (@Sendable (JSONValue) -> JSONValue)? = nil
+        normalize: (@Sendable (JSONValue) -> JSONValue)? = nil, input inputSchema: Schema? = nil
     ) {
         self.name = name
         self.column = column ?? Self.snakeCase(name)
@@ -38,6 +41,7 @@ public struct ResourceField: Sendable {
         self.unique = unique
         self.defaultValue = defaultValue
         self.normalize = normalize
+        self.inputSchema = inputSchema
     }
 
     static func snakeCase(_ name: String) -> String {
@@ -124,6 +128,8 @@ public struct Resource: Sendable {
     public var sortable: [String]
     /// API names searched by `search`.
     public var searchable: [String]
+    /// Sort names that are not field names (`amount` → `total`).
+    public var sortAliases: [String: String] = [:]
     public var filters: [ResourceFilter]
     /// Runs inside the transaction of every create, update and delete.
     public var onChange: (@Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void)?
@@ -168,7 +174,7 @@ public struct Resource: Sendable {
         case "id": "id"
         case "createdAt": "created_at"
         case "updatedAt": "updated_at"
-        default: fields.first { $0.name == name }?.column
+        default: sortAliases[name] ?? fields.first { $0.name == name }?.column
         }
     }
 
@@ -194,7 +200,8 @@ public struct Resource: Sendable {
     public var createSchema: Schema {
         Schema.object(
             fields.filter(\.writable).map { field in
-                .init(field.name, field.isNullable ? field.schema.orNull() : field.schema, required: field.requiredOnCreate)
+                let schema = field.inputSchema ?? field.schema
+                return .init(field.name, field.isNullable ? schema.orNull() : schema, required: field.requiredOnCreate)
             }
         ).named("Create\(singular)Request")
     }
@@ -203,7 +210,8 @@ public struct Resource: Sendable {
     public var updateSchema: Schema {
         Schema.object(
             fields.filter(\.writable).map { field in
-                .init(field.name, field.isNullable ? field.schema.orNull() : field.schema)
+                let schema = field.inputSchema ?? field.schema
+                return .init(field.name, field.isNullable ? schema.orNull() : schema)
             }
         ).named("Update\(singular)Request")
     }

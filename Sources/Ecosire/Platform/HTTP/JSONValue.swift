@@ -37,6 +37,12 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The boolean payload, if this is a boolean.
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
     /// The object payload, if this is an object.
     public var objectValue: JSONObject? {
         if case .object(let value) = self { return value }

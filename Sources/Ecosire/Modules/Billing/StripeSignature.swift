@@ -1,0 +1,47 @@
+import Crypto
+import Foundation
+
+/// `Stripe-Signature` verification exactly as Stripe's libraries do it: `t=<unix>,v1=<hex>[,v1=…]`,
+/// HMAC-SHA256 with the endpoint secret over `"<t>.<raw body>"`, any `v1` may match (secret
+/// rolling), compared in constant time, with the timestamp within the tolerance either way.
+public struct StripeSignature: Sendable {
+    public let secret: String
+    public let tolerance: Int64
+
+    public init(secret: String, tolerance: Int64 = 300) {
+        self.secret = secret
+        self.tolerance = tolerance
+    }
+
+    public enum Failure: Error, Equatable {
+        case missingHeader, malformedHeader, noSignatures, timestampOutOfTolerance, mismatch
+    }
+
+    /// Throws unless `header` signs `payload` at `now` (Unix seconds).
+    public func verify(payload: [UInt8], header: String?, now: Int64) throws {
+        guard let header, !header.isEmpty else { throw Failure.missingHeader }
+        var timestamp: Int64?
+        var signatures: [String] = []
+        for item in header.split(separator: ",") {
+            let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2 else { continue }
+            switch pair[0] {
+            case "t": timestamp = Int64(pair[1])
+            case "v1": signatures.append(pair[1].lowercased())
+            default: continue  // v0 and future schemes are ignored, as Stripe's libraries do
+            }
+        }
+        guard let timestamp else { throw Failure.malformedHeader }
+        guard !signatures.isEmpty else { throw Failure.noSignatures }
+        let expected = Self.sign(payload: payload, timestamp: timestamp, secret: secret)
+        guard signatures.contains(where: { SecretTokens.constantTimeEquals($0, expected) }) else { throw Failure.mismatch }
+        guard abs(now - timestamp) <= tolerance else { throw Failure.timestampOutOfTolerance }
+    }
+
+    /// Hex HMAC-SHA256 over `"<t>.<payload>"`.
+    public static func sign(payload: [UInt8], timestamp: Int64, secret: String) -> String {
+        var message = Array("\(timestamp).".utf8)
+        message += payload
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8))))
+    }
+}

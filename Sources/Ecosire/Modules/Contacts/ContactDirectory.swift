@@ -1,0 +1,46 @@
+import SQLKit
+
+/// The contacts module's public interface for modules that link records to contacts.
+public struct ContactDirectory: Sendable {
+    let clock: WallClock
+
+    /// `{id, name, email}` of a contact in the organization, or nil.
+    public func reference(_ sql: any SQLDatabase, organizationID: String, id: String) async throws -> JSONValue? {
+        guard
+            let row = try await sql.raw(
+                "SELECT id, name, email FROM contacts WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)"
+            ).first()
+        else { return nil }
+        return .object([
+            "id": .string(try row.decode(column: "id", as: String.self)), "name": .string(try row.decode(column: "name", as: String.self)),
+            "email": try row.decode(column: "email", as: String?.self).map { .string($0) } ?? .null,
+        ])
+    }
+
+    /// The contact with this email, created (as a person) when there is none; returns its reference.
+    public func findOrCreate(_ sql: any SQLDatabase, organizationID: String, email: String, name: String?) async throws -> JSONValue {
+        let email = email.lowercased()
+        if let row = try await sql.raw(
+            "SELECT id FROM contacts WHERE organization_id = \(bind: organizationID) AND email = \(bind: email)"
+        ).first(), let found = try await reference(sql, organizationID: organizationID, id: try row.decode(column: "id", as: String.self)) {
+            return found
+        }
+        let id = UUIDv7.generate()
+        let now = clock.nowMillis()
+        let displayName = (name?.isEmpty == false ? name! : String(email.split(separator: "@").first ?? Substring(email)))
+        try await sql.raw(
+            """
+            INSERT INTO contacts (id, organization_id, name, email, type, tags, created_at, updated_at)
+            VALUES (\(bind: id), \(bind: organizationID), \(bind: String(displayName.prefix(255))), \(bind: email), 'person', '[]',
+                    \(bind: now), \(bind: now))
+            """
+        ).run()
+        try await sql.raw(
+            """
+            INSERT INTO contact_activities (id, organization_id, contact_id, kind, summary, occurred_at)
+            VALUES (\(bind: UUIDv7.generate()), \(bind: organizationID), \(bind: id), 'created', 'Contact created from a checkout', \(bind: now))
+            """
+        ).run()
+        return .object(["id": .string(id), "name": .string(String(displayName.prefix(255))), "email": .string(email)])
+    }
+}
