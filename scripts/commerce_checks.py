@@ -1,0 +1,440 @@
+#!/usr/bin/env python3
+"""End-to-end commerce checks against the real binary: Stripe webhooks (signature, replay, refund),
+the license client flow with signed requests and answers, concurrent activations, Stripe Checkout
+through a fake Stripe API, and invoice PDFs.
+
+    python3 scripts/commerce_checks.py BIN WORKDIR
+
+Starts a fake Stripe API and the server (DATA_DIR=WORKDIR/data, wiped first); prints one ✔/✘ line
+per check; the exit status is the number of failures.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import stripe
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+WEBHOOK_SECRET = "whsec_test_secret"
+STRIPE_KEY = "sk_test_123"
+LICENSE_SECRET = "license-secret-for-tests"
+KEY_PATTERN = re.compile(r"^SHOP(-[A-HJ-NP-Z2-9]{4}){4}$")
+BASE = ""  # http://127.0.0.1:<port>, set in main()
+ctx = {}  # state shared by the checks, in order
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"HTTP {self.status} {self.body[:300].decode(errors='replace')}"
+
+
+def call(method, path, body=None, token=None, headers=None, raw=None):
+    """One request; `raw` (bytes) is sent as is, `body` as JSON. Never raises on HTTP errors."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return Answer(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, error.headers, error.read())
+
+
+def expect(answer, status, code=None, message=None):
+    """Asserts an answer's status (and, for problems, its code and message); returns its JSON."""
+    assert answer.status == status, f"expected {status}, got {answer!r}"
+    if code is not None or message is not None:
+        problem = answer.json
+        assert answer.headers.get("Content-Type", "").startswith("application/problem+json"), \
+            f"problem Content-Type is {answer.headers.get('Content-Type')!r}"
+        assert problem.get("status") == status, f"problem status {problem.get('status')!r}"
+        assert code is None or problem.get("code") == code, f"code {problem.get('code')!r}, wanted {code}"
+        assert message is None or problem.get("message") == message, f"message {problem.get('message')!r}"
+    return answer.json if answer.body else None
+
+
+def equal(actual, wanted, what):
+    assert actual == wanted, f"{what} is {actual!r}, wanted {wanted!r}"
+
+
+def as_admin(method, path, body=None):
+    return call(method, path, body, token=ctx["token"])
+
+
+def counts():
+    orders = expect(as_admin("GET", "/api/orders"), 200)
+    licenses = expect(as_admin("GET", "/api/licenses"), 200)
+    return orders["meta"]["total"], len(orders["data"]), licenses
+
+
+def webhook(payload, header, path="/api/billing/webhooks"):
+    return call("POST", path, raw=payload.encode(), headers={"Stripe-Signature": header})
+
+
+def sign_stripe(payload, timestamp=None):
+    return stripe.WebhookSignature.generate_signature_header(payload=payload, secret=WEBHOOK_SECRET, timestamp=timestamp)
+
+
+def sign_license(body):
+    canonical = "&".join(f"{k}={body[k]}" for k in sorted(body))
+    return hmac.new(LICENSE_SECRET.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def license_call(action, key, domain, signature=None, timestamp=None):
+    body = {"key": key, "domain": domain, "timestamp": int(time.time()) if timestamp is None else timestamp}
+    return call("POST", f"/api/licenses/{action}", body,
+                headers={"X-Ecosire-Signature": signature or sign_license(body)})
+
+
+def verify_answer_signatures(answer):
+    """The HMAC and Ed25519 headers sign the exact body; a modified body fails Ed25519."""
+    mac = hmac.new(LICENSE_SECRET.encode(), answer.body, hashlib.sha256).hexdigest()
+    equal(answer.headers.get("X-Ecosire-Signature"), mac, "X-Ecosire-Signature")
+    signature = base64.b64decode(answer.headers.get("X-Ecosire-Signature-Ed25519") or "")
+    ctx["ed25519"].verify(signature, answer.body)  # raises InvalidSignature
+    try:
+        ctx["ed25519"].verify(signature, answer.body.replace(b'"active"', b'"revoked"') + b" ")
+    except InvalidSignature:
+        return
+    raise AssertionError("a modified body passed Ed25519 verification")
+
+
+# ---------------------------------------------------------------- fake Stripe API
+
+class FakeStripe(BaseHTTPRequestHandler):
+    requests = []  # (path, authorization, form pairs)
+    failures = []  # (status, body) answered before any success
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)
+        FakeStripe.requests.append((self.path, self.headers.get("Authorization"), form))
+        if FakeStripe.failures:
+            status, body = FakeStripe.failures.pop(0)
+        elif self.path == "/v1/checkout/sessions":
+            sid = f"cs_test_{len(FakeStripe.requests):04d}"
+            status, body = 200, {"id": sid, "object": "checkout.session", "url": f"https://checkout.stripe.com/c/pay/{sid}"}
+        else:
+            status, body = 404, {"error": {"message": f"Unrecognized request URL (POST: {self.path})"}}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+# ---------------------------------------------------------------- checks
+
+def check_setup():
+    """register the owner, create a digital product"""
+    user = expect(call("POST", "/api/auth/register",
+                       {"email": "owner@shop.example.com", "password": "correct-horse-9", "name": "Shop Owner"}), 201)
+    ctx["token"], ctx["user"] = user["token"], user["user"]["id"]
+    me = expect(as_admin("GET", "/api/users/me"), 200)
+    equal(me["id"], ctx["user"], "users/me id")
+    product = expect(as_admin("POST", "/api/products", {
+        "name": "Odoo CRM Connector", "sku": "SHOP-CRM-1", "price": 12450, "type": "digital",
+        "licensePolicy": {"prefix": "SHOP", "activationsLimit": 3, "durationDays": 365, "updatesMonths": 12}}), 201)
+    ctx["product"], ctx["price"] = product["id"], 12450
+    key = expect(call("GET", "/api/licenses/signing-key"), 200)
+    equal(key["algorithm"], "Ed25519", "signing-key algorithm")
+    ctx["ed25519"] = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["publicKey"]))
+    assert key["publicKeyPem"].startswith("-----BEGIN PUBLIC KEY-----"), "publicKeyPem is not a PEM"
+
+
+def check_checkout_webhook():
+    """checkout.session.completed (portal seed) makes one confirmed paid order and one SHOP license"""
+    event = {"id": "evt_1ABCxyz", "object": "event", "type": "checkout.session.completed", "created": 1711000000,
+             "data": {"object": {"id": "cs_live_abc123", "object": "checkout.session",
+                                 "customer_email": "[email protected]", "amount_total": 24900, "currency": "usd",
+                                 "mode": "payment", "payment_status": "paid", "payment_intent": "pi_seed_1",
+                                 "metadata": {"userId": ctx["user"], "productIds": json.dumps([ctx["product"]])}}}}
+    payload = json.dumps(event)
+    header = sign_stripe(payload)
+    parsed = stripe.Webhook.construct_event(payload, header, WEBHOOK_SECRET)  # sanity: Stripe's own check passes
+    equal(parsed["id"], "evt_1ABCxyz", "construct_event id")
+    ctx["seed"] = (payload, header)
+    answer = expect(webhook(payload, header), 200)
+    equal((answer["received"], answer["duplicate"]), (True, False), "received/duplicate")
+    total, listed, licenses = counts()
+    equal((total, listed, len(licenses)), (1, 1, 1), "orders total / listed / licenses")
+    order = expect(as_admin("GET", "/api/orders"), 200)["data"][0]
+    equal((order["status"], order["paymentStatus"]), ("confirmed", "paid"), "order status/paymentStatus")
+    assert re.match(r"^SO/\d{4}/\d{4}$", order["reference"]), f"reference {order['reference']!r}"
+    assert any(item.get("productId") == ctx["product"] for item in order["lineItems"]), f"lineItems {order['lineItems']}"
+    lic = licenses[0]
+    assert KEY_PATTERN.match(lic["key"]), f"license key {lic['key']!r}"
+    equal((lic["productId"], lic["ownerUserId"], lic["orderId"]), (ctx["product"], ctx["user"], order["id"]),
+          "license productId/ownerUserId/orderId")
+    ctx["order"], ctx["seed_license"] = order, lic
+
+
+def check_replay():
+    """replaying the same signed event (alias path, rotated v1 list) is a 200 duplicate and changes nothing"""
+    payload, header = ctx["seed"]
+    answer = expect(webhook(payload, header, "/api/webhooks/stripe"), 200)
+    equal(answer["duplicate"], True, "duplicate")
+    timestamp, v1 = header.split(",")
+    rotated = f"{timestamp},v1={'0' * 64},{v1}"  # several v1 entries (secret rotation): any may match
+    equal(expect(webhook(payload, rotated), 200)["duplicate"], True, "duplicate (two v1 entries)")
+    total, listed, licenses = counts()
+    equal((total, listed, len(licenses)), (1, 1, 1), "orders total / listed / licenses")
+
+
+def check_bad_signatures():
+    """a tampered body, a missing header and a 10-minute-old timestamp are 401 INVALID_SIGNATURE"""
+    payload, header = ctx["seed"]
+    tampered = payload.replace('"evt_1ABCxyz"', '"evt_1ABCxyz2"').replace("24900", "1")
+    expect(webhook(tampered, header), 401, "INVALID_SIGNATURE")
+    expect(call("POST", "/api/billing/webhooks", raw=tampered.encode()), 401, "INVALID_SIGNATURE")
+    stale = sign_stripe(tampered, timestamp=int(time.time()) - 600)
+    expect(webhook(tampered, stale), 401, "INVALID_SIGNATURE")
+    total, listed, licenses = counts()
+    equal((total, listed, len(licenses)), (1, 1, 1), "orders total / listed / licenses")
+
+
+def check_refund():
+    """charge.refunded refunds the order, revokes its license, and validate says LICENSE_REVOKED"""
+    event = {"id": "evt_refund_1", "object": "event", "type": "charge.refunded",
+             "data": {"object": {"id": "ch_1", "object": "charge", "payment_intent": "pi_seed_1",
+                                 "amount": 24900, "amount_refunded": 24900, "refunded": True}}}
+    payload = json.dumps(event)
+    answer = expect(webhook(payload, sign_stripe(payload)), 200)
+    equal(answer["duplicate"], False, "duplicate")
+    order = expect(as_admin("GET", f"/api/orders/{ctx['order']['id']}"), 200)
+    equal(order["status"], "refunded", "order status")
+    lic = expect(as_admin("GET", f"/api/licenses/{ctx['seed_license']['id']}"), 200)
+    equal(lic["status"], "revoked", "license status")
+    body = {"key": ctx["seed_license"]["key"], "domain": "mysite.com"}
+    expect(call("POST", "/api/licenses/validate", body), 403, "LICENSE_REVOKED", "License revoked")
+
+
+def new_license():
+    lic = expect(as_admin("POST", "/api/licenses", {"productId": ctx["product"]}), 201)
+    assert KEY_PATTERN.match(lic["key"]), f"license key {lic['key']!r}"
+    equal(lic["status"], "active", "new license status")
+    return lic
+
+
+def check_license_flow():
+    """signed validate → activate (idempotent) → validate → deactivate, answers signed (HMAC + Ed25519)"""
+    lic = new_license()
+    key, domain = lic["key"], "mysite.com"
+    answer = license_call("validate", key, domain)
+    body = expect(answer, 200)
+    equal((body["valid"], body["activated"]), (True, False), "valid/activated")
+    equal((body["license"]["key"], body["license"]["status"], body["license"]["productId"]),
+          (key, "active", ctx["product"]), "license key/status/productId")
+    assert body["license"].get("expiresAt"), "license.expiresAt missing"
+    equal((body["activationsCount"], body["activationsLimit"]), (0, 3), "activationsCount/Limit")
+    verify_answer_signatures(answer)
+    for attempt in (1, 2):
+        answer = license_call("activate", key, domain)
+        body = expect(answer, 200)
+        equal((body["activated"], body["activationsCount"], body["activationsLimit"], body["domain"]),
+              (True, 1, 3, domain), f"activate #{attempt}")
+        verify_answer_signatures(answer)
+    answer = license_call("validate", key, domain)
+    equal(expect(answer, 200)["activated"], True, "re-validate activated")
+    verify_answer_signatures(answer)
+    body = expect(license_call("deactivate", key, domain), 200)
+    equal((body["deactivated"], body["activationsCount"]), (True, 0), "deactivated/activationsCount")
+
+
+def check_license_rejections():
+    """wrong signature and a ±10-minute timestamp are 401 INVALID_SIGNATURE; an unknown key is 404"""
+    key = new_license()["key"]
+    expect(license_call("validate", key, "mysite.com", signature="0" * 64), 401, "INVALID_SIGNATURE")
+    for skew in (-600, 600):  # correctly signed, but 10 minutes off the server's clock
+        body = {"key": key, "domain": "mysite.com", "timestamp": int(time.time()) + skew}
+        expect(license_call("validate", key, "mysite.com", signature=sign_license(body), timestamp=body["timestamp"]),
+               401, "INVALID_SIGNATURE")
+    equal(expect(license_call("validate", key, "mysite.com"), 200)["valid"], True, "same request, fresh timestamp")
+    expect(license_call("activate", key, "mysite.com", signature="f" * 64), 401, "INVALID_SIGNATURE")
+    expect(license_call("validate", "SHOP-AAAA-BBBB-CCCC-DDDD", "mysite.com"), 404,
+           "LICENSE_NOT_FOUND", "License not found")
+
+
+def check_concurrent_activations():
+    """20 concurrent activations of a 3-seat license: exactly 3 succeed, 17 are 409"""
+    lic = new_license()
+    domains = [f"site{i:02d}.example.com" for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda d: call("POST", "/api/licenses/activate", {"key": lic["key"], "domain": d}), domains))
+    statuses = sorted(a.status for a in answers)
+    equal((statuses.count(200), statuses.count(409)), (3, 17), f"200s/409s (all: {statuses})")
+    for answer in answers:
+        if answer.status == 409:
+            expect(answer, 409, "ACTIVATION_LIMIT_REACHED", "Activation limit reached")
+    equal(expect(as_admin("GET", f"/api/licenses/{lic['id']}"), 200)["activationsCount"], 3, "activationsCount")
+    activations = expect(as_admin("GET", f"/api/licenses/{lic['id']}/activations"), 200)
+    equal(activations["meta"]["total"], 3, "activations meta.total")
+    won = {d for d, a in zip(domains, answers) if a.status == 200}
+    equal({a["domain"] for a in activations["data"] if a["active"]}, won, "active activation domains")
+
+
+def check_checkout():
+    """POST /api/billing/checkout sends Stripe the right form and returns its session"""
+    FakeStripe.requests.clear()
+    body = {"items": [{"productId": ctx["product"], "quantity": 2}],
+            "successUrl": "https://shop.example.com/ok", "cancelUrl": "https://shop.example.com/cancel"}
+    session = expect(as_admin("POST", "/api/billing/checkout", body), 200)
+    assert session["sessionId"].startswith("cs_test_"), f"sessionId {session['sessionId']!r}"
+    equal(session["url"], f"https://checkout.stripe.com/c/pay/{session['sessionId']}", "url")
+    equal(len(FakeStripe.requests), 1, "requests to Stripe")
+    path, auth, pairs = FakeStripe.requests[0]
+    form = dict(pairs)
+    equal((path, auth), ("/v1/checkout/sessions", f"Bearer {STRIPE_KEY}"), "Stripe path/Authorization")
+    wanted = {"mode": "payment", "success_url": body["successUrl"], "cancel_url": body["cancelUrl"],
+              "line_items[0][price_data][unit_amount]": str(ctx["price"]), "line_items[0][quantity]": "2",
+              "metadata[userId]": ctx["user"]}
+    for name, value in wanted.items():
+        equal(form.get(name), value, f"form {name}")
+    equal(json.loads(form.get("metadata[productIds]", "null")), [ctx["product"]] * 2, "form metadata[productIds]")
+
+
+def check_checkout_declined():
+    """a Stripe 402 becomes a 502 PAYMENT_PROVIDER_ERROR"""
+    FakeStripe.failures.append((402, {"error": {"message": "Your card was declined", "type": "card_error"}}))
+    body = {"items": [{"productId": ctx["product"], "quantity": 1}],
+            "successUrl": "https://shop.example.com/ok", "cancelUrl": "https://shop.example.com/cancel"}
+    problem = expect(as_admin("POST", "/api/billing/checkout", body), 502, "PAYMENT_PROVIDER_ERROR")
+    assert "Your card was declined" in problem["message"], f"message {problem['message']!r}"
+    equal(FakeStripe.failures, [], "unused fake failures")
+
+
+def check_invoice_pdf():
+    """an invoice's PDF shows its number, customer, line and total"""
+    contact = expect(as_admin("POST", "/api/contacts", {"name": "Bob Buyer", "email": "bob@example.com"}), 201)
+    invoice = expect(as_admin("POST", "/api/invoices", {
+        "contactId": contact["id"], "taxRate": 2000,
+        "lineItems": [{"description": "Annual license", "quantity": 2, "unitPrice": 12345}]}), 201)
+    assert re.match(r"^INV/\d{4}/\d{4}$", invoice["number"]), f"number {invoice['number']!r}"
+    equal(invoice["total"], 29628, "total")
+    answer = call("GET", f"/api/invoices/{invoice['id']}/pdf", token=ctx["token"])
+    assert answer.status == 200, repr(answer)
+    equal(answer.headers.get("Content-Type", "").split(";")[0], "application/pdf", "Content-Type")
+    assert answer.body.startswith(b"%PDF-"), f"body starts with {answer.body[:8]!r}"
+    if shutil.which("pdftotext") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "poppler-utils"], check=True, capture_output=True)
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(answer.body)
+        file.flush()
+        text = subprocess.run(["pdftotext", "-layout", file.name, "-"], check=True, capture_output=True, text=True).stdout
+    for needle in (invoice["number"], "Bob Buyer", "Annual license", "296.28 USD"):
+        assert needle in text, f"{needle!r} not in the PDF text:\n{text}"
+
+
+CHECKS = [check_setup, check_checkout_webhook, check_replay, check_bad_signatures, check_refund,
+          check_license_flow, check_license_rejections, check_concurrent_activations,
+          check_checkout, check_checkout_declined, check_invoice_pdf]
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    global BASE
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    binary, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
+    os.makedirs(work, exist_ok=True)
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), FakeStripe)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    port = free_port()
+    BASE = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, DATA_DIR=os.path.join(work, "data"), PORT=str(port), BCRYPT_COST="4", LOG_LEVEL="error",
+               STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_SECRET_KEY=STRIPE_KEY,
+               STRIPE_API_BASE=f"http://127.0.0.1:{fake.server_port}", ECOSIRE_LICENSE_SECRET=LICENSE_SECRET,
+               RATE_LIMIT_LICENSE_ACTIVATE="1000", RATE_LIMIT_LICENSE_VALIDATE="1000")
+    log = open(os.path.join(work, "server.log"), "wb")
+    server = subprocess.Popen([binary, "serve"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    failures = 0
+    try:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise SystemExit(f"✘ server exited with {server.returncode}; see {log.name}")
+            try:
+                if call("GET", "/api/health").status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise SystemExit("✘ server did not answer GET /api/health within 30 s")
+        for check in CHECKS:
+            name = check.__doc__.strip()
+            try:
+                check()
+                print(f"✔ {name}", flush=True)
+            except KeyError as error:
+                failures += 1
+                print(f"✘ {name}: needs {error} from an earlier check that failed", flush=True)
+            except Exception as error:  # noqa: BLE001 — every failure is reported, not raised
+                failures += 1
+                why = str(error) or type(error).__name__
+                print(f"✘ {name}: {type(error).__name__ + ': ' if not isinstance(error, AssertionError) else ''}{why}",
+                      flush=True)
+    finally:
+        stopped = server.poll() is None
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        fake.shutdown()
+        log.close()
+    if stopped:
+        name = "the server stops on SIGTERM with exit status 0"
+        if server.returncode == 0:
+            print(f"✔ {name}")
+        else:
+            failures += 1
+            print(f"✘ {name}: exit status {server.returncode} (killed if it outlived 15 s); see {log.name}")
+    sys.exit(failures)
+
+
+if __name__ == "__main__":
+    main()
