@@ -514,13 +514,13 @@ struct BillingModule: Module {
         let licenseCounts = try await platform.database.readRows(
             """
             SELECT COUNT(*) AS total,
-                   COALESCE(SUM(CASE WHEN status = 'active' AND (expires_at IS NULL OR expires_at > \(bind: now)) THEN 1 ELSE 0 END), 0) AS active
+                   CAST(COALESCE(SUM(CASE WHEN status = 'active' AND (expires_at IS NULL OR expires_at > \(bind: now)) THEN 1 ELSE 0 END), 0) AS BIGINT) AS active
             FROM licenses WHERE \(licenseScope)
             """
         ).first
         let orderTotals = try await platform.database.readRows(
             """
-            SELECT COUNT(*) AS n, COALESCE(SUM(total - amount_refunded), 0) AS spent FROM orders
+            SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total - amount_refunded), 0) AS BIGINT) AS spent FROM orders
             WHERE \(ownership(caller, userColumn: "owner_user_id")) AND payment_status IN ('paid', 'partially_refunded', 'refunded')
             """
         ).first

@@ -27,7 +27,7 @@ enum InvoicesMigrations {
                     notes TEXT,
                     credited_invoice_id TEXT,
                     credit_note_id TEXT,
-                    sent_at BIGINT,
+                    sent_at TEXT,
                     created_at BIGINT NOT NULL,
                     updated_at BIGINT NOT NULL
                 )

@@ -165,6 +165,9 @@ public struct ResourceStore: Sendable {
 
     static func bind(_ value: JSONValue, for field: ResourceField) -> any Encodable & Sendable {
         switch (field.storage, value) {
+        // Typed nulls: PostgreSQL refuses a text-typed NULL for a BIGINT or BOOLEAN column.
+        case (.integer, .null): return Int64?.none
+        case (.boolean, .null): return Bool?.none
         case (_, .null): return String?.none
         case (.text, .string(let string)): return string
         case (.integer, _): return value.intValue
