@@ -46,7 +46,8 @@ public struct OpenAPIDocumentBuilder: Sendable {
         422: ("ValidationFailed", "Well-formed but invalid; see details"),
         429: ("TooManyRequests", "Rate limit or quota exceeded"),
         500: ("InternalError", "Unexpected error; the body carries only INTERNAL and the request id"),
-        503: ("ServiceUnavailable", "Not ready"),
+        502: ("BadGateway", "The payment provider refused or could not be reached"),
+        503: ("ServiceUnavailable", "Not ready, or a provider this operation needs is not configured"),
     ]
 
     // MARK: Assembly
