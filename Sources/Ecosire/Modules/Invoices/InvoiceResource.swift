@@ -158,6 +158,7 @@ enum InvoiceResource {
             onChange: onChange
         )
         resource.sortAliases = ["amount": "total"]
+        resource.conflictsOnChange = true
         return resource
     }
 }

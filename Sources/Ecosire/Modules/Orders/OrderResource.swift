@@ -102,7 +102,7 @@ enum OrderResource {
         catalog: ProductCatalog, contacts: ContactDirectory, clock: WallClock,
         onChange: @escaping @Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void
     ) -> Resource {
-        Resource(
+        var resource = Resource(
             singular: "Order", plural: "Orders", tag: "Orders", path: "/api/orders", table: "orders", fields: fields,
             sortable: ["total", "status", "createdAt", "updatedAt"], searchable: ["reference"],
             filters: [
@@ -139,6 +139,8 @@ enum OrderResource {
             },
             onChange: onChange
         )
+        resource.conflictsOnChange = true
+        return resource
     }
 }
 

@@ -52,7 +52,7 @@ enum ProductResources {
     ]
 
     static func product(onChange: @escaping @Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void) -> Resource {
-        Resource(
+        var resource = Resource(
             singular: "Product", plural: "Products", tag: "Products", path: "/api/products", table: "products",
             fields: productFields, sortable: ["name", "price", "sku", "createdAt"], searchable: ["name", "sku"],
             filters: [
@@ -63,6 +63,8 @@ enum ProductResources {
             ],
             example: example, eventPrefix: "product", onChange: onChange
         )
+        resource.conflictsOnChange = true  // products with licenses are not deleted
+        return resource
     }
 
     static let variantFields: [ResourceField] = [

@@ -32,6 +32,12 @@ public struct OpenAPIDocumentBuilder: Sendable {
         ),
         .init("requestId", .string(), required: true),
         .init("success", Schema.boolean.describe("Present (false) on the API-keys resource")),
+        .init("currentStatus", Schema.string().describe("On INVALID_STATE: the record's status")),
+        .init("valid", Schema.boolean.describe("On license refusals: false")),
+        .init("reason", Schema.string().describe("On license refusals: why the license is not valid")),
+        .init("license", Schema.object([], additional: .anyValue).describe("On license refusals: the license's key, status, expiry, product")),
+        .init("activationsCount", Schema.integer(minimum: 0).describe("On ACTIVATION_LIMIT_REACHED")),
+        .init("activationsLimit", Schema.integer(minimum: 0).describe("On ACTIVATION_LIMIT_REACHED")),
     ]).named("Problem")
 
     static let problemResponses: [Int: (String, String)] = [

@@ -130,6 +130,8 @@ public struct Resource: Sendable {
     public var searchable: [String]
     /// Sort names that are not field names (`amount` → `total`).
     public var sortAliases: [String: String] = [:]
+    /// Updates and deletes may answer 409 beyond unique clashes (a workflow state, dependent records).
+    public var conflictsOnChange = false
     public var filters: [ResourceFilter]
     /// Runs inside the transaction of every create, update and delete.
     public var onChange: (@Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void)?

@@ -73,7 +73,7 @@ public struct ResourceRoutes: Sendable {
                 description: "Only the fields present change; optional fields can be cleared with null. " + idParameterNote,
                 access: .authenticated(minimumRole: writeRole), body: .json(resource.updateSchema),
                 responses: [ResponseSpec(200, "The updated \(lowercase)", schema: resource.recordSchema)],
-                errors: resource.fields.contains(where: \.unique) ? [409] : []
+                errors: resource.fields.contains(where: \.unique) || resource.conflictsOnChange ? [409] : []
             )
         ) { input in
             let caller = try input.caller
@@ -88,7 +88,7 @@ public struct ResourceRoutes: Sendable {
             Operation(
                 .delete, itemPath, id: "delete\(resource.singular)", tag: resource.tag, summary: "Delete a \(lowercase)",
                 description: idParameterNote, access: .authenticated(minimumRole: writeRole),
-                responses: [ResponseSpec(204, "Deleted")]
+                responses: [ResponseSpec(204, "Deleted")], errors: resource.conflictsOnChange ? [409] : []
             )
         ) { input in
             let caller = try input.caller

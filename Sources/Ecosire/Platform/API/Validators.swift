@@ -30,17 +30,58 @@ public enum Validators {
         return true
     }
 
-    /// Parses ISO 8601 with or without fractional seconds, with `Z` or an offset.
+    /// Parses RFC 3339 / ISO 8601 date-times: any number of fractional digits, `Z` or any `±hh:mm`
+    /// offset (Foundation's parser refuses some valid forms, such as `.0+21:26`).
     public static func parseDateTime(_ value: String) -> Date? {
-        let plain = Date.ISO8601FormatStyle()
-        if let date = try? plain.parse(value) { return date }
-        if let date = try? plain.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
-            .parse(value)
-        {
-            return date
+        let digits = Array(value.utf8)
+        func number(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= digits.count else { return nil }
+            var result = 0
+            for byte in digits[start..<start + count] {
+                guard byte >= 48 && byte <= 57 else { return nil }
+                result = result * 10 + Int(byte - 48)
+            }
+            return result
         }
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(value) { return date }
-        return nil
+        guard digits.count >= 20, let year = number(0, 4), digits[4] == 45, let month = number(5, 2), digits[7] == 45,
+            let day = number(8, 2), [84, 116, 32].contains(digits[10]), let hour = number(11, 2), digits[13] == 58,
+            let minute = number(14, 2), digits[16] == 58, let second = number(17, 2)
+        else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if index < digits.count, digits[index] == 46 {
+            index += 1
+            var scale = 0.1
+            let start = index
+            while index < digits.count, digits[index] >= 48, digits[index] <= 57 {
+                fraction += Double(digits[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        var offsetSeconds = 0
+        guard index < digits.count else { return nil }
+        switch digits[index] {
+        case 90, 122:  // Z
+            guard index + 1 == digits.count else { return nil }
+        case 43, 45:  // + -
+            guard let hours = number(index + 1, 2), hours <= 23 else { return nil }
+            var minutesAt = index + 3
+            if minutesAt < digits.count, digits[minutesAt] == 58 { minutesAt += 1 }
+            guard let minutes = number(minutesAt, 2), minutes <= 59, minutesAt + 2 == digits.count else { return nil }
+            offsetSeconds = (hours * 3600 + minutes * 60) * (digits[index] == 43 ? 1 : -1)
+        default:
+            return nil
+        }
+        guard (1...12).contains(month), hour <= 23, minute <= 59, second <= 60 else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (year, month, day)
+        (components.hour, components.minute, components.second) = (hour, minute, min(second, 59))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: components), calendar.component(.day, from: date) == day else { return nil }
+        return date.addingTimeInterval(fraction - Double(offsetSeconds))
     }
 
     /// `YYYY-MM-DD` naming a real calendar day.
