@@ -4,6 +4,7 @@ the license client flow with signed requests and answers, concurrent activations
 through a fake Stripe API, and invoice PDFs.
 
     python3 scripts/commerce_checks.py BIN WORKDIR
+    python3 scripts/commerce_checks.py --fake-stripe PORT_FILE   (only the fake Stripe API)
 
 Starts a fake Stripe API and the server (DATA_DIR=WORKDIR/data, wiped first); prints one ✔/✘ line
 per check; the exit status is the number of failures.
@@ -148,11 +149,28 @@ class FakeStripe(BaseHTTPRequestHandler):
         FakeStripe.requests.append((self.path, self.headers.get("Authorization"), form))
         if FakeStripe.failures:
             status, body = FakeStripe.failures.pop(0)
+        elif self.path.startswith("/v1/subscriptions/"):
+            status, body = 200, {"id": self.path.rsplit("/", 1)[1], "object": "subscription", "cancel_at_period_end": True}
         elif self.path == "/v1/checkout/sessions":
             sid = f"cs_test_{len(FakeStripe.requests):04d}"
             status, body = 200, {"id": sid, "object": "checkout.session", "url": f"https://checkout.stripe.com/c/pay/{sid}"}
         else:
             status, body = 404, {"error": {"message": f"Unrecognized request URL (POST: {self.path})"}}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        FakeStripe.requests.append((self.path, self.headers.get("Authorization"), []))
+        match = re.fullmatch(r"/v1/payment_methods/(pm_[A-Za-z0-9_]+)", self.path)
+        if match:
+            status, body = 200, {"id": match.group(1), "object": "payment_method", "type": "card",
+                                 "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}}
+        else:
+            status, body = 404, {"error": {"message": f"No such resource: {self.path}"}}
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -366,15 +384,38 @@ def check_invoice_pdf():
         assert needle in text, f"{needle!r} not in the PDF text:\n{text}"
 
 
+def check_payment_method():
+    """a payment method is saved from Stripe's record of it, once, and can be removed"""
+    added = expect(as_admin("POST", "/api/billing/payment-methods", {"paymentMethodId": "pm_card_visa"}), 201)
+    equal((added["brand"], added["last4"], added["expMonth"], added["expYear"], added["isDefault"]),
+          ("visa", "4242", 12, 2034, True), "saved card")
+    assert any(path == "/v1/payment_methods/pm_card_visa" for path, _, _ in FakeStripe.requests), "Stripe was not asked"
+    expect(as_admin("POST", "/api/billing/payment-methods", {"paymentMethodId": "pm_card_visa"}), 409)
+    equal(len(expect(as_admin("GET", "/api/billing/payment-methods"), 200)["data"]), 1, "saved methods")
+    expect(as_admin("DELETE", f"/api/billing/payment-methods/{added['id']}"), 204)
+    equal(expect(as_admin("GET", "/api/billing/payment-methods"), 200)["data"], [], "methods after removal")
+
+
+def serve_fake_stripe(port_file):
+    """Only the fake Stripe API, until killed (the schemathesis run points the server at it)."""
+    fake = ThreadingHTTPServer(("127.0.0.1", 0), FakeStripe)
+    with open(port_file, "w") as f:
+        f.write(str(fake.server_port))
+    fake.serve_forever()
+
+
 CHECKS = [check_setup, check_checkout_webhook, check_replay, check_bad_signatures, check_refund,
           check_license_flow, check_license_rejections, check_concurrent_activations,
-          check_checkout, check_checkout_declined, check_invoice_pdf]
+          check_checkout, check_checkout_declined, check_payment_method, check_invoice_pdf]
 
 
 # ---------------------------------------------------------------- main
 
 def main():
     global BASE
+    if len(sys.argv) == 3 and sys.argv[1] == "--fake-stripe":
+        serve_fake_stripe(sys.argv[2])
+        return
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     binary, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
