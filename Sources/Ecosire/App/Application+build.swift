@@ -71,7 +71,8 @@ public func buildApplication(
     app.addServices(
         DatabaseService(database: database),
         Housekeeping(database: database, clock: clock, auditRetentionDays: config.auditRetentionDays, logger: logger),
-        platform.usage
+        platform.usage,
+        platform.licenseValidations
     )
     return app
 }
@@ -93,6 +94,8 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
         usage: APIKeyUsageRecorder(database: database, interval: .milliseconds(config.usageFlushMillis), logger: logger),
         plans: PlanDirectory(database: database, clock: clock),
         licenseSignatures: try LicenseSignatures.load(config, clock: clock, logger: logger),
+        licenseValidations: LicenseValidationLog(
+            database: database, clock: clock, interval: .milliseconds(config.usageFlushMillis), logger: logger),
         logger: logger
     )
 }
@@ -109,7 +112,9 @@ func registerModules(platform: Platform, api: APIRouter) {
         APIKeysModule(platform: platform),
         ContactsModule(platform: platform),
         ProductsModule(platform: platform, licenses: licenses),
-        LicensesModule(platform: platform, service: licenses, signatures: platform.licenseSignatures, catalog: catalog),
+        LicensesModule(
+            platform: platform, service: licenses, signatures: platform.licenseSignatures, catalog: catalog,
+            validations: platform.licenseValidations),
         orders,
         invoices,
         BillingModule(

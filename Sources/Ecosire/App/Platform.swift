@@ -18,6 +18,8 @@ public struct Platform: Sendable {
     public let plans: PlanDirectory
     /// Signs license answers and checks signed license requests.
     public let licenseSignatures: LicenseSignatures
+    /// Batches `license.validated` events (validate is read-only on the request path).
+    public let licenseValidations: LicenseValidationLog
     public let logger: Logger
 
     /// The checks every operation passes through.

@@ -11,6 +11,7 @@ struct LicensesModule: Module {
     let service: LicenseService
     let signatures: LicenseSignatures
     let catalog: ProductCatalog
+    let validations: LicenseValidationLog
 
     // MARK: Schemas
 
@@ -252,23 +253,23 @@ struct LicensesModule: Module {
         throw refusal
     }
 
+    /// One read (the license and whether the domain holds an activation); the validation itself is
+    /// recorded by `LicenseValidationLog` in batches.
     private func validate(_ body: JSONObject, domain: String) async throws -> JSONValue {
-        let license = try await license(key: body["key"]!.stringValue!)
+        let row = try await platform.database.readRows(
+            """
+            SELECT \(unsafeRaw: License.columns),
+                   EXISTS (SELECT 1 FROM license_activations a
+                           WHERE a.license_id = licenses.id AND a.domain = \(bind: domain) AND a.deactivated_at IS NULL) AS activated
+            FROM licenses WHERE license_key = \(bind: body["key"]!.stringValue!)
+            """
+        ).first
+        guard let row else { throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found") }
+        let license = try License(row: row)
+        let activated = try row.boolean("activated")
         let now = platform.clock.nowMillis()
         try refuse(license, now: now)
-        let activated = try await platform.database.transaction { sql -> Bool in
-            let touched = try await sql.raw(
-                """
-                UPDATE license_activations SET last_validated_at = \(bind: now)
-                WHERE license_id = \(bind: license.id) AND domain = \(bind: domain) AND deactivated_at IS NULL
-                RETURNING id
-                """
-            ).first()
-            try await service.outbox.record(
-                sql, organizationID: license.organizationID, type: "license.validated",
-                object: .object(["license": license.json(now: now), "domain": .string(domain), "activated": .bool(touched != nil)]))
-            return touched != nil
-        }
+        validations.record(license, domain: domain, activated: activated)
         return .object([
             "valid": true, "license": license.summary(now: now), "activated": .bool(activated),
             "activationsCount": .int(Int64(license.activationsCount)), "activationsLimit": .int(Int64(license.activationsLimit)),
