@@ -62,7 +62,9 @@ struct LicensingTests {
             let productID = try #require(try await client.createProduct(token)["id"]?.stringValue)
             let key = try #require(try await client.grantLicense(token, productID: productID)["key"]?.stringValue)
             let now = Int(Date().timeIntervalSince1970)
-            func call(_ action: String, domain: String = "mysite.com", timestamp: Int = now, signature: String? = nil) async throws -> APIResponse {
+            func call(_ action: String, domain: String = "mysite.com", timestamp: Int = now, signature: String? = nil) async throws
+                -> APIResponse
+            {
                 let fields = [("key", key), ("domain", domain), ("timestamp", String(timestamp))]
                 return try await client.post(
                     "/api/licenses/\(action)", json: ["key": .string(key), "domain": .string(domain), "timestamp": .int(Int64(timestamp))],
@@ -77,8 +79,10 @@ struct LicensingTests {
             #expect(validated.json["activated"] == false)
             #expect(validated.json["license"]?["status"] == "active")
             // The answer is signed with the same secret over its exact bytes.
-            let expected = HMAC<SHA256>.authenticationCode(for: Data(validated.text.utf8), using: SymmetricKey(data: Data(Self.secret.utf8)))
-                .map { String(format: "%02x", $0) }.joined()
+            let expected = HMAC<SHA256>.authenticationCode(
+                for: Data(validated.text.utf8), using: SymmetricKey(data: Data(Self.secret.utf8))
+            )
+            .map { String(format: "%02x", $0) }.joined()
             #expect(validated.header("X-Ecosire-Signature") == expected)
             let signingKey = try await client.get("/api/licenses/signing-key").json
             let publicKey = try Curve25519.Signing.PublicKey(
@@ -97,12 +101,19 @@ struct LicensingTests {
             #expect(try await call("deactivate").json["code"] == "ACTIVATION_NOT_FOUND")
 
             #expect(try await call("validate", signature: String(repeating: "0", count: 64)).json["code"] == "INVALID_SIGNATURE")
-            #expect(try await call("validate", domain: "other.com", signature: licenseSignature([("key", key), ("domain", "mysite.com"), ("timestamp", String(now))], secret: Self.secret)).status == .unauthorized)
+            #expect(
+                try await call(
+                    "validate", domain: "other.com",
+                    signature: licenseSignature([("key", key), ("domain", "mysite.com"), ("timestamp", String(now))], secret: Self.secret)
+                ).status == .unauthorized)
             #expect(try await call("validate", timestamp: now - 301).status == .unauthorized)
             #expect(try await call("validate", timestamp: now + 290).status == .ok)
             let unknown = try await client.post(
                 "/api/licenses/validate", json: ["key": "SHOP-AAAA-BBBB-CCCC-DDDD", "domain": "mysite.com", "timestamp": .int(Int64(now))],
-                headers: ["X-Ecosire-Signature": licenseSignature([("key", "SHOP-AAAA-BBBB-CCCC-DDDD"), ("domain", "mysite.com"), ("timestamp", String(now))], secret: Self.secret)])
+                headers: [
+                    "X-Ecosire-Signature": licenseSignature(
+                        [("key", "SHOP-AAAA-BBBB-CCCC-DDDD"), ("domain", "mysite.com"), ("timestamp", String(now))], secret: Self.secret)
+                ])
             #expect(unknown.status == .notFound)
             #expect(unknown.json["code"] == "LICENSE_NOT_FOUND")
             #expect(unknown.json["message"] == "License not found")
@@ -135,7 +146,8 @@ struct LicensingTests {
             #expect(revoked.json["reason"] == "License revoked")
             #expect(try await client.post("/api/licenses/\(id)/revoke", token: token, json: [:]).json["currentStatus"] == "revoked")
 
-            let expiring = try await client.grantLicense(token, productID: productID, ["expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(1)))])
+            let expiring = try await client.grantLicense(
+                token, productID: productID, ["expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(1)))])
             try await Task.sleep(for: .milliseconds(1100))
             let expired = try await client.post(
                 "/api/licenses/validate", json: ["key": .string(expiring["key"]?.stringValue ?? ""), "domain": "mysite.com"])
@@ -144,7 +156,9 @@ struct LicensingTests {
         }
     }
 
-    @Test("Stripe webhooks: signed checkout creates one order and its license; replay, tampering and staleness change nothing; refund revokes")
+    @Test(
+        "Stripe webhooks: signed checkout creates one order and its license; replay, tampering and staleness change nothing; refund revokes"
+    )
     func stripeWebhooks() async throws {
         let secret = "whsec_test_secret"
         try await TestServer.run(["stripe.webhook.secret": .init(stringLiteral: secret)]) { client, _ in
@@ -164,16 +178,20 @@ struct LicensingTests {
             let body = payload.jsonString
             func deliver(_ text: String, header: String) async throws -> APIResponse {
                 try await client.postRaw(
-                    "/api/billing/webhooks", body: Array(text.utf8), headers: ["Content-Type": "application/json", "Stripe-Signature": header])
+                    "/api/billing/webhooks", body: Array(text.utf8),
+                    headers: ["Content-Type": "application/json", "Stripe-Signature": header])
             }
-            let tampered = try await deliver(body.replacingOccurrences(of: "24900", with: "100"), header: stripeSignatureHeader(body, secret: secret))
+            let tampered = try await deliver(
+                body.replacingOccurrences(of: "24900", with: "100"), header: stripeSignatureHeader(body, secret: secret))
             #expect(tampered.status == .unauthorized)
-            let stale = try await deliver(body, header: stripeSignatureHeader(body, secret: secret, timestamp: Int(Date().timeIntervalSince1970) - 301))
+            let stale = try await deliver(
+                body, header: stripeSignatureHeader(body, secret: secret, timestamp: Int(Date().timeIntervalSince1970) - 301))
             #expect(stale.status == .unauthorized)
             #expect(try await deliver(body, header: "t=1,v0=abc").status == .unauthorized)
             #expect(try await client.get("/api/orders", token: user.token).json["meta"]?["total"] == 0)
 
-            let header = "t=\(Int(Date().timeIntervalSince1970)),v1=\(String(repeating: "0", count: 64)),"
+            let header =
+                "t=\(Int(Date().timeIntervalSince1970)),v1=\(String(repeating: "0", count: 64)),"
                 + stripeSignatureHeader(body, secret: secret).split(separator: ",")[1]
             let first = try await deliver(body, header: header)
             #expect(first.status == .ok, "\(first.text)")
@@ -191,13 +209,19 @@ struct LicensingTests {
             #expect(licenses.first?["ownerUserId"] == .string(user.userID))
 
             // A known type with a payload it cannot apply: 400, and the event stays unprocessed.
-            let broken = (["id": "evt_broken", "type": "checkout.session.completed", "data": ["object": ["id": "cs_2"]]] as JSONValue).jsonString
+            let broken = (["id": "evt_broken", "type": "checkout.session.completed", "data": ["object": ["id": "cs_2"]]] as JSONValue)
+                .jsonString
             #expect(try await deliver(broken, header: stripeSignatureHeader(broken, secret: secret)).status == .badRequest)
             let unknownType = (["id": "evt_other", "type": "customer.created", "data": ["object": ["id": "cus_1"]]] as JSONValue).jsonString
             #expect(try await deliver(unknownType, header: stripeSignatureHeader(unknownType, secret: secret)).json["outcome"] == "ignored")
 
-            let refund = (["id": "evt_refund", "type": "charge.refunded",
-                "data": ["object": ["id": "ch_1", "payment_intent": "pi_1", "amount": 24_900, "amount_refunded": 24_900, "refunded": true]]] as JSONValue).jsonString
+            let refund =
+                ([
+                    "id": "evt_refund", "type": "charge.refunded",
+                    "data": [
+                        "object": ["id": "ch_1", "payment_intent": "pi_1", "amount": 24_900, "amount_refunded": 24_900, "refunded": true]
+                    ],
+                ] as JSONValue).jsonString
             #expect(try await deliver(refund, header: stripeSignatureHeader(refund, secret: secret)).status == .ok)
             #expect(try await client.get("/api/orders/\(order["id"]?.stringValue ?? "")", token: user.token).json["status"] == "refunded")
             let key = licenses.first?["key"]?.stringValue ?? ""
@@ -213,7 +237,8 @@ struct LicensingTests {
             let user = try await client.register()
             let productID = try #require(try await client.createProduct(user.token)["id"]?.stringValue)
             func deliver(_ id: String, _ type: String, _ object: JSONValue) async throws -> APIResponse {
-                let body = (["id": .string(id), "object": "event", "type": .string(type), "data": ["object": object]] as JSONValue).jsonString
+                let body = (["id": .string(id), "object": "event", "type": .string(type), "data": ["object": object]] as JSONValue)
+                    .jsonString
                 return try await client.postRaw(
                     "/api/webhooks/stripe", body: Array(body.utf8),
                     headers: ["Content-Type": "application/json", "Stripe-Signature": stripeSignatureHeader(body, secret: secret)])
@@ -221,7 +246,8 @@ struct LicensingTests {
             let checkout = try await deliver(
                 "evt_s1", "checkout.session.completed",
                 [
-                    "id": "cs_sub", "mode": "subscription", "subscription": "sub_1", "payment_status": "paid", "customer_email": "sub@example.com",
+                    "id": "cs_sub", "mode": "subscription", "subscription": "sub_1", "payment_status": "paid",
+                    "customer_email": "sub@example.com",
                     "metadata": ["userId": .string(user.userID), "productIds": .string(JSONValue.array([.string(productID)]).jsonString)],
                 ])
             #expect(checkout.status == .ok, "\(checkout.text)")
@@ -236,15 +262,21 @@ struct LicensingTests {
             let periodEnd = Int64(Date().timeIntervalSince1970) + 30 * 86_400
             let paid = try await deliver(
                 "evt_s3", "invoice.paid",
-                ["id": "in_1", "subscription": "sub_1", "amount_paid": 24_900, "currency": "usd", "lines": ["data": [["period": ["start": .int(periodEnd - 30 * 86_400), "end": .int(periodEnd)]]]]])
+                [
+                    "id": "in_1", "subscription": "sub_1", "amount_paid": 24_900, "currency": "usd",
+                    "lines": ["data": [["period": ["start": .int(periodEnd - 30 * 86_400), "end": .int(periodEnd)]]]],
+                ])
             #expect(paid.status == .ok)
             #expect(try await license()["status"] == "active")
             #expect(try await license()["expiresAt"] == .string(Timestamp.iso(millis: periodEnd * 1000)))
             let invoices = try await client.get("/api/billing/invoices", token: user.token).json["data"]?.arrayValue ?? []
             #expect(invoices.map { $0["amountPaid"] } == [24_900])
-            _ = try await deliver("evt_s4", "customer.subscription.deleted", ["id": "sub_1", "status": "canceled", "current_period_end": .int(periodEnd)])
+            _ = try await deliver(
+                "evt_s4", "customer.subscription.deleted", ["id": "sub_1", "status": "canceled", "current_period_end": .int(periodEnd)])
             #expect(try await client.get("/api/billing/subscriptions/\(subscriptionID)", token: user.token).json["status"] == "canceled")
-            #expect(try await client.post("/api/billing/subscriptions/\(subscriptionID)/cancel", token: user.token, json: [:]).status == .conflict)
+            #expect(
+                try await client.post("/api/billing/subscriptions/\(subscriptionID)/cancel", token: user.token, json: [:]).status
+                    == .conflict)
             let summary = try await client.get("/api/portal/billing", token: user.token).json
             #expect(summary["licenses"]?["total"] == 1)
             #expect(summary["orders"]?["count"] == 1)
@@ -263,10 +295,13 @@ struct LicensingTests {
                 let boundary = "----ecosire\(UUID().uuidString)"
                 var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"productId\"\r\n\r\n\(productID)\r\n".utf8)
                 body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"version\"\r\n\r\n\(version)\r\n".utf8)
-                body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"crm.zip\"\r\nContent-Type: application/zip\r\n\r\n".utf8)
+                body += Array(
+                    "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"crm.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+                        .utf8)
                 body += bytes + Array("\r\n--\(boundary)--\r\n".utf8)
                 return try await client.postRaw(
-                    "/api/admin/product-files/upload", body: body, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"], token: token)
+                    "/api/admin/product-files/upload", body: body, headers: ["Content-Type": "multipart/form-data; boundary=\(boundary)"],
+                    token: token)
             }
             let stored = try await upload(archive, version: "1.0.0", token: owner.token)
             #expect(stored.status == .created, "\(stored.text)")
@@ -277,7 +312,9 @@ struct LicensingTests {
             let notZip = try await upload(Array("plain text".utf8), version: "1.0.1", token: owner.token)
             #expect(notZip.status == .unprocessableContent)
             #expect(notZip.json["details"]?[0]?["field"] == "file")
-            #expect(try await upload(archive + [UInt8](repeating: 0, count: 5000), version: "2.0.0", token: owner.token).status == .contentTooLarge)
+            #expect(
+                try await upload(archive + [UInt8](repeating: 0, count: 5000), version: "2.0.0", token: owner.token).status
+                    == .contentTooLarge)
 
             let member = try await TestMembers.add(client, config: config, organizationID: organizationID, role: "member")
             #expect(try await upload(archive, version: "3.0.0", token: member).status == .forbidden)
@@ -310,8 +347,12 @@ struct LicensingTests {
             #expect(variant.json["productId"] == .string(productID))
             #expect(try await client.get("/api/products/\(productID)/variants", token: token).json["meta"]?["total"] == 1)
             #expect(try await client.get("/api/products/\(other)/variants", token: token).json["meta"]?["total"] == 0)
-            #expect(try await client.patch("/api/products/\(other)/variants/\(variantID)", token: token, json: ["name": "x"]).status == .notFound)
-            #expect(try await client.patch("/api/products/\(productID)/variants/\(variantID)", token: token, json: ["price": nil]).json["price"] == .null)
+            #expect(
+                try await client.patch("/api/products/\(other)/variants/\(variantID)", token: token, json: ["name": "x"]).status
+                    == .notFound)
+            #expect(
+                try await client.patch("/api/products/\(productID)/variants/\(variantID)", token: token, json: ["price": nil]).json["price"]
+                    == .null)
             #expect(try await client.delete("/api/products/\(productID)/variants/\(variantID)", token: token).status == .noContent)
             _ = try await client.grantLicense(token, productID: productID)
             #expect(try await client.delete("/api/products/\(productID)", token: token).status == .conflict)

@@ -24,8 +24,11 @@ struct OrdersInvoicesTests {
                     "lineItems": [["productId": .string(productID), "quantity": 3, "discount": 345]],
                 ])
             #expect(priced.status == .created)
-            #expect(priced.json["lineItems"]?[0] == ["productId": .string(productID), "productName": "Odoo CRM Connector", "quantity": 3,
-                "unitPrice": 12_345, "discount": 345, "total": 36_690])
+            #expect(
+                priced.json["lineItems"]?[0] == [
+                    "productId": .string(productID), "productName": "Odoo CRM Connector", "quantity": 3,
+                    "unitPrice": 12_345, "discount": 345, "total": 36_690,
+                ])
             #expect(priced.json["subtotal"] == 36_690)
             #expect(priced.json["taxAmount"] == 7_338)
             #expect(priced.json["total"] == 44_028)
@@ -45,7 +48,9 @@ struct OrdersInvoicesTests {
             #expect(unknown.json["details"]?[0]?["field"] == "lineItems[0].productId")
             let discount = try await client.post(
                 "/api/orders", token: token,
-                json: ["contactId": .string(contactID), "lineItems": [["productId": .string(productID), "quantity": 1, "discount": 99_999]]])
+                json: [
+                    "contactId": .string(contactID), "lineItems": [["productId": .string(productID), "quantity": 1, "discount": 99_999]],
+                ])
             #expect(discount.status == .unprocessableContent)
 
             let references = try await withThrowingTaskGroup(of: String.self) { group in
@@ -71,7 +76,8 @@ struct OrdersInvoicesTests {
             let token = try await client.register().token
             let contactID = try #require(try await client.createContact(token, ["name": "Bob"])["id"]?.stringValue)
             let licensed = try #require(try await client.createProduct(token)["id"]?.stringValue)
-            let physical = try #require(try await client.createProduct(token, ["type": "physical", "licensePolicy": nil])["id"]?.stringValue)
+            let physical = try #require(
+                try await client.createProduct(token, ["type": "physical", "licensePolicy": nil])["id"]?.stringValue)
             let order = try await client.post(
                 "/api/orders", token: token,
                 json: [
@@ -150,7 +156,8 @@ struct OrdersInvoicesTests {
             #expect(try await client.post("/api/invoices/\(first)/send", token: token, json: [:]).json["currentStatus"] == "sent")
             #expect(try await client.patch("/api/invoices/\(first)", token: token, json: ["notes": "x"]).status == .conflict)
             #expect(try await client.delete("/api/invoices/\(first)", token: token).status == .conflict)
-            let partial = try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 4_000, "method": "bank_transfer"])
+            let partial = try await client.post(
+                "/api/invoices/\(first)/pay", token: token, json: ["amount": 4_000, "method": "bank_transfer"])
             #expect(partial.json["status"] == "partial_paid")
             #expect(partial.json["amountPaid"] == 4_000)
             #expect(partial.json["amountDue"] == 7_000)
@@ -160,7 +167,9 @@ struct OrdersInvoicesTests {
             let paid = try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 7_000, "method": "card"])
             #expect(paid.json["status"] == "paid")
             #expect(paid.json["amountDue"] == 0)
-            #expect(try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 1, "method": "card"]).status == .conflict)
+            #expect(
+                try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 1, "method": "card"]).status == .conflict
+            )
 
             // Sent and past its due date: overdue, found by the status filter, still payable.
             let second = try await invoice(dueInDays: 3)
@@ -192,7 +201,10 @@ struct OrdersInvoicesTests {
             let contactID = try #require(try await client.createContact(token, ["name": "Bob Buyer"])["id"]?.stringValue)
             let created = try await client.post(
                 "/api/invoices", token: token,
-                json: ["contactId": .string(contactID), "taxRate": 2000, "lineItems": [["description": "Annual license", "quantity": 2, "unitPrice": 12_345]]])
+                json: [
+                    "contactId": .string(contactID), "taxRate": 2000,
+                    "lineItems": [["description": "Annual license", "quantity": 2, "unitPrice": 12_345]],
+                ])
             let id = try #require(created.json["id"]?.stringValue)
             let number = try #require(created.json["number"]?.stringValue)
             let response = try await client.get("/api/invoices/\(id)/pdf", token: token)

@@ -2,8 +2,8 @@ import Ecosire
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-import NIOCore
 import Logging
+import NIOCore
 import SQLKit
 import Testing
 

@@ -134,7 +134,9 @@ struct InvoicesModule: Module {
                         """
                     ).run()
                     let paid =
-                        try await sql.raw("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS paid FROM invoice_payments WHERE invoice_id = \(bind: id)")
+                        try await sql.raw(
+                            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS paid FROM invoice_payments WHERE invoice_id = \(bind: id)"
+                        )
                         .first()?
                         .decode(column: "paid", as: Int64.self) ?? 0
                     let total = invoice["total"]?.intValue ?? 0

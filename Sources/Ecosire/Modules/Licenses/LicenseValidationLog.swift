@@ -50,10 +50,12 @@ public final class LicenseValidationLog: Service, Sendable {
                     let rows = chunk.map { entry -> SQLQueryString in
                         let id = EventOutbox.newEventID()
                         let object: JSONValue = [
-                            "license": entry.license.json(now: entry.at), "domain": .string(entry.domain), "activated": .bool(entry.activated),
+                            "license": entry.license.json(now: entry.at), "domain": .string(entry.domain),
+                            "activated": .bool(entry.activated),
                         ]
                         let payload = EventOutbox.envelope(id: id, type: "license.validated", created: entry.at / 1000, object: object)
-                        return "(\(bind: id), \(bind: entry.license.organizationID), 'license.validated', \(bind: payload.jsonString), \(bind: entry.at))"
+                        return
+                            "(\(bind: id), \(bind: entry.license.organizationID), 'license.validated', \(bind: payload.jsonString), \(bind: entry.at))"
                     }
                     try await sql.raw(
                         "INSERT INTO events (id, organization_id, type, payload, created_at) VALUES \(SQLList(rows, separator: SQLRaw(", ")))"

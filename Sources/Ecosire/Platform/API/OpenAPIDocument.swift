@@ -35,7 +35,8 @@ public struct OpenAPIDocumentBuilder: Sendable {
         .init("currentStatus", Schema.string().describe("On INVALID_STATE: the record's status")),
         .init("valid", Schema.boolean.describe("On license refusals: false")),
         .init("reason", Schema.string().describe("On license refusals: why the license is not valid")),
-        .init("license", Schema.object([], additional: .anyValue).describe("On license refusals: the license's key, status, expiry, product")),
+        .init(
+            "license", Schema.object([], additional: .anyValue).describe("On license refusals: the license's key, status, expiry, product")),
         .init("activationsCount", Schema.integer(minimum: 0).describe("On ACTIVATION_LIMIT_REACHED")),
         .init("activationsLimit", Schema.integer(minimum: 0).describe("On ACTIVATION_LIMIT_REACHED")),
     ]).named("Problem")
