@@ -4,8 +4,10 @@ import Ecosire
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import NIOFoundationCompat
+import SQLKit
 import Testing
 
 /// Signs like the license guide: hex HMAC-SHA256 of the sorted `k=v&…` fields.
@@ -117,6 +119,33 @@ struct LicensingTests {
             #expect(unknown.status == .notFound)
             #expect(unknown.json["code"] == "LICENSE_NOT_FOUND")
             #expect(unknown.json["message"] == "License not found")
+        }
+    }
+
+    @Test("license changes are in the event outbox with their transaction; validations follow in batches")
+    func events() async throws {
+        try await TestServer.run(["usage.flush.millis": 20]) { client, config in
+            let token = try await client.register().token
+            let productID = try #require(try await client.createProduct(token)["id"]?.stringValue)
+            let key = try #require(try await client.grantLicense(token, productID: productID)["key"]?.stringValue)
+            for action in ["validate", "activate", "validate", "deactivate"] {
+                #expect(
+                    try await client.post("/api/licenses/\(action)", json: ["key": .string(key), "domain": "mysite.com"]).status == .ok)
+            }
+            var logger = Logger(label: "test-events")
+            logger.logLevel = .error
+            let database = try await openDatabase(config, logger: logger)
+            var types: [String] = []
+            for _ in 0..<100 {
+                types = try await database.readRows("SELECT type FROM events WHERE type LIKE 'license.%' ORDER BY created_at, id").map {
+                    try $0.text("type")
+                }
+                if types.filter({ $0 == "license.validated" }).count == 2 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await database.shutdown()
+            #expect(types.filter { $0 != "license.validated" } == ["license.created", "license.activated", "license.deactivated"])
+            #expect(types.filter { $0 == "license.validated" }.count == 2)
         }
     }
 

@@ -120,12 +120,39 @@ public struct LicenseService: Sendable {
     let database: any Database
     let clock: WallClock
     let outbox: EventOutbox
+    /// What validate needs, by key, for a second: validate is the hot path of installed software.
+    /// Changes made through this service drop the entry at once; other instances see them within
+    /// the second (as with API keys).
+    let validationCache: ExpiringCache<ValidationView>
 
-    init(database: any Database, clock: WallClock) {
+    /// A license and the domains holding an activation.
+    struct ValidationView: Sendable {
+        var license: License
+        var activeDomains: Set<String>
+    }
+
+    init(database: any Database, clock: WallClock, cacheMillis: Int64 = 1000) {
         self.database = database
         self.clock = clock
         self.outbox = EventOutbox(clock: clock)
+        self.validationCache = ExpiringCache(ttlMillis: cacheMillis)
     }
+
+    /// The license with `key` and its active domains, from the cache or one read.
+    func validationView(key: String) async throws -> ValidationView? {
+        let now = clock.nowMillis()
+        if let cached = validationCache.value(for: key, now: now) { return cached }
+        guard let license = try await find(key: key) else { return nil }
+        let domains = try await database.readRows(
+            "SELECT domain FROM license_activations WHERE license_id = \(bind: license.id) AND deactivated_at IS NULL"
+        ).map { try $0.text("domain") }
+        let view = ValidationView(license: license, activeDomains: Set(domains))
+        validationCache.store(view, for: key, now: now)
+        return view
+    }
+
+    /// Drops cached views after a change (call after the change's transaction has committed too).
+    func forget(key: String) { validationCache.remove(key) }
 
     /// Key groups use an alphabet without look-alikes (no 0/O, 1/I/L).
     static let keyAlphabet = Array("ABCDEFGHJKMNPQRSTUVWXYZ23456789")
@@ -213,6 +240,7 @@ public struct LicenseService: Sendable {
         changed.statusReason = reason
         changed.updatedAt = now
         try await outbox.record(sql, organizationID: license.organizationID, type: event, object: changed.json(now: now))
+        forget(key: license.key)
         return changed
     }
 
@@ -247,6 +275,7 @@ public struct LicenseService: Sendable {
             WHERE organization_id = \(bind: organizationID) AND subscription_id = \(bind: subscriptionID)
             """
         ).run()
+        validationCache.removeAll { $0.license.subscriptionID == subscriptionID }
     }
 
     /// Whether `userID` holds a usable license for the product; returns it (the newest) if so.

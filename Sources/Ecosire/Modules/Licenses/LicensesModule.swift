@@ -175,6 +175,7 @@ struct LicensesModule: Module {
                     }
                     return try await service.setStatus(sql, license: license, status: status, reason: "manual", event: event)
                 }
+                service.forget(key: changed.key)  // again, now that the change is committed
                 return .json(changed.json(now: now))
             }
         }
@@ -253,20 +254,14 @@ struct LicensesModule: Module {
         throw refusal
     }
 
-    /// One read (the license and whether the domain holds an activation); the validation itself is
-    /// recorded by `LicenseValidationLog` in batches.
+    /// No write: the license comes from `LicenseService`'s one-second view (or one read), and the
+    /// validation is recorded by `LicenseValidationLog` in batches.
     private func validate(_ body: JSONObject, domain: String) async throws -> JSONValue {
-        let row = try await platform.database.readRows(
-            """
-            SELECT \(unsafeRaw: License.columns),
-                   EXISTS (SELECT 1 FROM license_activations a
-                           WHERE a.license_id = licenses.id AND a.domain = \(bind: domain) AND a.deactivated_at IS NULL) AS activated
-            FROM licenses WHERE license_key = \(bind: body["key"]!.stringValue!)
-            """
-        ).first
-        guard let row else { throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found") }
-        let license = try License(row: row)
-        let activated = try row.boolean("activated")
+        guard let view = try await service.validationView(key: body["key"]!.stringValue!) else {
+            throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
+        }
+        let license = view.license
+        let activated = view.activeDomains.contains(domain)
         let now = platform.clock.nowMillis()
         try refuse(license, now: now)
         validations.record(license, domain: domain, activated: activated)
@@ -280,6 +275,7 @@ struct LicensesModule: Module {
         let key = body["key"]!.stringValue!
         let now = platform.clock.nowMillis()
         let service = self.service
+        defer { service.forget(key: key) }
         return try await platform.database.transaction { sql -> JSONValue in
             guard var license = try await service.findForUpdate(sql, key: key) else {
                 throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
@@ -327,6 +323,7 @@ struct LicensesModule: Module {
         let key = body["key"]!.stringValue!
         let now = platform.clock.nowMillis()
         let service = self.service
+        defer { service.forget(key: key) }
         return try await platform.database.transaction { sql -> JSONValue in
             guard var license = try await service.findForUpdate(sql, key: key) else {
                 throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")

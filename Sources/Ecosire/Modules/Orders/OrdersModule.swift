@@ -97,7 +97,11 @@ struct OrdersModule: Module {
                 description:
                     "Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).",
                 access: .authenticated(minimumRole: .member),
-                responses: [ResponseSpec(201, "The invoice", schema: nil, headers: ["Location": "URL of the invoice"])], errors: [409]
+                responses: [
+                    ResponseSpec(
+                        201, "The invoice", schema: invoices.store.resource.recordSchema, headers: ["Location": "URL of the invoice"])
+                ],
+                errors: [409]
             )
         ) { input in
             let caller = try input.caller
