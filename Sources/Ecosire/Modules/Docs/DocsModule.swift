@@ -151,10 +151,25 @@ enum ErrorCatalog {
         Entry(code: "NOT_FOUND", status: 404, meaning: "No such route, or no such record in your organization"),
         Entry(code: "METHOD_NOT_ALLOWED", status: 405, meaning: "The path exists with other methods (see Allow)"),
         Entry(code: "CONFLICT", status: 409, meaning: "A unique value is already in use"),
+        Entry(
+            code: "INVALID_STATE", status: 409, meaning: "A workflow action not allowed from the record's status (currentStatus names it)"),
+        Entry(
+            code: "INVALID_SIGNATURE", status: 401,
+            meaning: "A Stripe or license request signature is missing, wrong or outside its time window"),
+        Entry(code: "LICENSE_NOT_FOUND", status: 404, meaning: "License not found"),
+        Entry(code: "LICENSE_EXPIRED", status: 403, meaning: "License expired"),
+        Entry(code: "LICENSE_REVOKED", status: 403, meaning: "License revoked"),
+        Entry(code: "LICENSE_SUSPENDED", status: 403, meaning: "License suspended"),
+        Entry(code: "ACTIVATION_LIMIT_REACHED", status: 409, meaning: "Activation limit reached"),
+        Entry(code: "ACTIVATION_NOT_FOUND", status: 404, meaning: "The domain holds no activation of the license"),
+        Entry(code: "LICENSE_REQUIRED", status: 403, meaning: "Product files need a valid license of the product"),
+        Entry(code: "LICENSE_UPDATES_EXPIRED", status: 403, meaning: "The file was released after the license's updates period"),
         Entry(code: "PAYLOAD_TOO_LARGE", status: 413, meaning: "The body is over 1 MiB"),
         Entry(code: "UNSUPPORTED_MEDIA_TYPE", status: 415, meaning: "The Content-Type is not the one the operation takes"),
         Entry(code: "VALIDATION_FAILED", status: 422, meaning: "Well-formed but invalid; details list each field and rule"),
         Entry(code: "RATE_LIMITED", status: 429, meaning: "Too many requests; see Retry-After"),
+        Entry(code: "PAYMENT_PROVIDER_ERROR", status: 502, meaning: "Stripe refused the request or could not be reached"),
+        Entry(code: "BILLING_NOT_CONFIGURED", status: 503, meaning: "STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is not set"),
         Entry(code: "INTERNAL", status: 500, meaning: "Unexpected error; quote the requestId"),
     ]
 }
