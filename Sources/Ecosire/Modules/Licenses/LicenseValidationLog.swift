@@ -7,17 +7,21 @@ import Synchronization
 /// Validations of installed software: `license.validated` events and each activation's
 /// `last_validated_at`. A validation changes nothing, so instead of a write transaction per call
 /// (which capped validate at the single SQLite writer's pace) they are kept in memory and written
-/// in one transaction per interval, and once more at shutdown after HTTP has drained. A crash can
-/// lose the last interval's validation events, never a change.
+/// in one transaction per interval, and once more at shutdown after HTTP has drained. Within an
+/// interval, the validations of one license from one domain make one event carrying their `count`
+/// (an installation polling in a loop must not flood subscribers). A crash can lose the last
+/// interval's validation events, never a change.
 public final class LicenseValidationLog: Service, Sendable {
     struct Entry: Sendable {
         var license: License
         var domain: String
         var activated: Bool
         var at: Int64
+        var count: Int
     }
 
-    private let pending = Mutex<[Entry]>([])
+    /// By license id and domain.
+    private let pending = Mutex<[String: Entry]>([:])
     private let database: any Database
     private let clock: WallClock
     private let interval: Duration
@@ -31,16 +35,26 @@ public final class LicenseValidationLog: Service, Sendable {
     }
 
     func record(_ license: License, domain: String, activated: Bool) {
-        let entry = Entry(license: license, domain: domain, activated: activated, at: clock.nowMillis())
-        pending.withLock { $0.append(entry) }
+        let now = clock.nowMillis()
+        let key = license.id + "\n" + domain
+        pending.withLock { pending in
+            if var entry = pending[key] {
+                (entry.license, entry.activated, entry.at) = (license, activated, now)
+                entry.count += 1
+                pending[key] = entry
+            } else {
+                pending[key] = Entry(license: license, domain: domain, activated: activated, at: now, count: 1)
+            }
+        }
     }
 
     /// Writes what is pending; on failure it stays pending.
     public func flush() async throws {
-        let batch = pending.withLock { pending -> [Entry] in
-            defer { pending = [] }
+        let taken = pending.withLock { pending -> [String: Entry] in
+            defer { pending = [:] }
             return pending
         }
+        let batch = taken.values.sorted { $0.at < $1.at }
         guard !batch.isEmpty else { return }
         do {
             try await database.transaction { sql in
@@ -51,7 +65,7 @@ public final class LicenseValidationLog: Service, Sendable {
                         let id = EventOutbox.newEventID()
                         let object: JSONValue = [
                             "license": entry.license.json(now: entry.at), "domain": .string(entry.domain),
-                            "activated": .bool(entry.activated),
+                            "activated": .bool(entry.activated), "count": .int(Int64(entry.count)),
                         ]
                         let payload = EventOutbox.envelope(id: id, type: "license.validated", created: entry.at / 1000, object: object)
                         return
@@ -62,22 +76,26 @@ public final class LicenseValidationLog: Service, Sendable {
                     ).run()
                     start += chunk.count
                 }
-                var latest: [String: (licenseID: String, domain: String, at: Int64)] = [:]
                 for entry in batch where entry.activated {
-                    let key = entry.license.id + "\n" + entry.domain
-                    if (latest[key]?.at ?? 0) < entry.at { latest[key] = (entry.license.id, entry.domain, entry.at) }
-                }
-                for touch in latest.values {
                     try await sql.raw(
                         """
-                        UPDATE license_activations SET last_validated_at = \(bind: touch.at)
-                        WHERE license_id = \(bind: touch.licenseID) AND domain = \(bind: touch.domain) AND deactivated_at IS NULL
+                        UPDATE license_activations SET last_validated_at = \(bind: entry.at)
+                        WHERE license_id = \(bind: entry.license.id) AND domain = \(bind: entry.domain) AND deactivated_at IS NULL
                         """
                     ).run()
                 }
             }
         } catch {
-            pending.withLock { $0 = batch + $0 }
+            pending.withLock { pending in
+                for (key, entry) in taken {
+                    guard var newer = pending[key] else {
+                        pending[key] = entry
+                        continue
+                    }
+                    newer.count += entry.count
+                    pending[key] = newer
+                }
+            }
             throw error
         }
     }
