@@ -146,8 +146,16 @@ enum InvoiceResource {
                 }
             },
             beforeRead: { organizationID in
-                // `sent → overdue` once the due date has passed, applied before anyone reads.
+                // `sent → overdue` once the due date has passed, applied before anyone reads. A read
+                // first, so that reads take the (single, on SQLite) writer only when there is work.
                 let today = day(clock.now())
+                let due = try await database.readRows(
+                    """
+                    SELECT id FROM invoices WHERE organization_id = \(bind: organizationID) AND status = 'sent' AND due_date < \(bind: today)
+                    LIMIT 1
+                    """
+                )
+                guard !due.isEmpty else { return }
                 _ = try await database.run(
                     """
                     UPDATE invoices SET status = 'overdue', updated_at = \(bind: clock.nowMillis())
