@@ -156,12 +156,7 @@ class FakeStripe(BaseHTTPRequestHandler):
             status, body = 200, {"id": sid, "object": "checkout.session", "url": f"https://checkout.stripe.com/c/pay/{sid}"}
         else:
             status, body = 404, {"error": {"message": f"Unrecognized request URL (POST: {self.path})"}}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.answer(status, body)
 
     def do_GET(self):
         FakeStripe.requests.append((self.path, self.headers.get("Authorization"), []))
@@ -171,6 +166,9 @@ class FakeStripe(BaseHTTPRequestHandler):
                                  "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}}
         else:
             status, body = 404, {"error": {"message": f"No such resource: {self.path}"}}
+        self.answer(status, body)
+
+    def answer(self, status, body):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -320,12 +320,6 @@ struct BillingModule: Module {
 
     // MARK: Subscriptions and invoices
 
-    private func ownership(_ caller: Caller, userColumn: String = "user_id") -> SQLQueryString {
-        caller.role >= .admin
-            ? "organization_id = \(bind: caller.organizationID)"
-            : "organization_id = \(bind: caller.organizationID) AND \(ident: userColumn) = \(bind: caller.userID)"
-    }
-
     private static func iso(_ row: some ColumnValues, _ column: String) throws -> JSONValue {
         try row.isNull(column) ? .null : .string(Timestamp.iso(millis: try row.integer(column)))
     }
@@ -335,7 +329,7 @@ struct BillingModule: Module {
         let rows = try await platform.database.readRows(
             """
             SELECT id, status, current_period_start, current_period_end, cancel_at_period_end, items, stripe_subscription_id, order_id, created_at
-            FROM subscriptions WHERE \(ownership(caller)) \(filter) ORDER BY created_at DESC, id DESC LIMIT 100
+            FROM subscriptions WHERE \(caller.ownedRows(userColumn: "user_id")) \(filter) ORDER BY created_at DESC, id DESC LIMIT 100
             """
         )
         return try rows.map { row in
@@ -507,21 +501,17 @@ struct BillingModule: Module {
     private func summary(_ input: APIInput) async throws -> Response {
         let caller = try input.caller
         let now = platform.clock.nowMillis()
-        let licenseScope: SQLQueryString =
-            caller.role >= .admin
-            ? "organization_id = \(bind: caller.organizationID)"
-            : "organization_id = \(bind: caller.organizationID) AND owner_user_id = \(bind: caller.userID)"
         let licenseCounts = try await platform.database.readRows(
             """
             SELECT COUNT(*) AS total,
                    CAST(COALESCE(SUM(CASE WHEN status = 'active' AND (expires_at IS NULL OR expires_at > \(bind: now)) THEN 1 ELSE 0 END), 0) AS BIGINT) AS active
-            FROM licenses WHERE \(licenseScope)
+            FROM licenses WHERE \(caller.ownedRows(userColumn: "owner_user_id"))
             """
         ).first
         let orderTotals = try await platform.database.readRows(
             """
             SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total - amount_refunded), 0) AS BIGINT) AS spent FROM orders
-            WHERE \(ownership(caller, userColumn: "owner_user_id")) AND payment_status IN ('paid', 'partially_refunded', 'refunded')
+            WHERE \(caller.ownedRows(userColumn: "owner_user_id")) AND payment_status IN ('paid', 'partially_refunded', 'refunded')
             """
         ).first
         return .json(

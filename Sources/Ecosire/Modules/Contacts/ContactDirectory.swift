@@ -17,6 +17,17 @@ public struct ContactDirectory: Sendable {
         ])
     }
 
+    /// Resolves a write's `contactId` (when it has one) into the `contact` snapshot stored beside it;
+    /// a 422 naming `contactId` when it names no contact of the organization.
+    public func attach(to values: inout JSONObject, _ write: ResourceWrite) async throws {
+        guard let contactID = values["contactId"]?.stringValue?.lowercased() else { return }
+        guard let contact = try await reference(write.sql, organizationID: write.organizationID, id: contactID) else {
+            throw APIError.validation(field: "contactId", "No such contact")
+        }
+        values["contactId"] = .string(contactID)
+        values["contact"] = contact
+    }
+
     /// The contact with this email, created (as a person) when there is none; returns its reference.
     public func findOrCreate(_ sql: any SQLDatabase, organizationID: String, email: String, name: String?) async throws -> JSONValue {
         let email = email.lowercased()

@@ -117,17 +117,8 @@ enum InvoiceResource {
             ],
             example: example, eventPrefix: "invoice",
             prepare: { values, write in
-                if let before = write.before {
-                    let status = before["status"]?.stringValue ?? ""
-                    guard status == "draft" else { throw APIError.invalidState(current: status, action: "edit", noun: "an invoice") }
-                }
-                if let contactID = values["contactId"]?.stringValue?.lowercased() {
-                    guard let contact = try await contacts.reference(write.sql, organizationID: write.organizationID, id: contactID) else {
-                        throw APIError.validation(field: "contactId", "No such contact")
-                    }
-                    values["contactId"] = .string(contactID)
-                    values["contact"] = contact
-                }
+                if let before = write.before { try APIError.requireStatus(of: before, in: ["draft"], action: "edit", noun: "an invoice") }
+                try await contacts.attach(to: &values, write)
                 let invoiceDate = values["invoiceDate"]?.stringValue ?? write.before?["invoiceDate"]?.stringValue ?? day(clock.now())
                 values["invoiceDate"] = .string(invoiceDate)
                 let dueDate = values["dueDate"]?.stringValue ?? write.before?["dueDate"]?.stringValue ?? dayAfter(invoiceDate, days: 30)

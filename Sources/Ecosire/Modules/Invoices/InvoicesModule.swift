@@ -10,29 +10,18 @@ public struct InvoiceService: Sendable {
 
     /// A draft invoice with the order's lines, prices and tax, on the caller's transaction.
     func createFromOrder(_ sql: any SQLDatabase, organizationID: String, order: JSONValue) async throws -> JSONValue {
-        let lines = (order["lineItems"]?.arrayValue ?? []).map { line -> JSONValue in
+        var invoiceLines: [JSONValue] = []
+        for line in order["lineItems"]?.arrayValue ?? [] {
             let quantity = line["quantity"]?.intValue ?? 1
             let total = line["total"]?.intValue ?? 0
+            let description = line["productName"]?.stringValue ?? "Item"
             // A discounted line keeps its total: the discount is spread over the unit price, and a
             // remainder becomes a line of its own so the sum stays exact.
             let unit = quantity > 0 ? total / quantity : total
-            return .object([
-                "description": .string(line["productName"]?.stringValue ?? "Item"), "quantity": .int(quantity), "unitPrice": .int(unit),
-                "remainder": .int(total - unit * quantity),
-            ])
-        }
-        var invoiceLines: [JSONValue] = []
-        for line in lines {
-            var object = line.objectValue ?? JSONObject()
-            let remainder = object["remainder"]?.intValue ?? 0
-            object["remainder"] = nil
-            invoiceLines.append(.object(object))
+            invoiceLines.append(["description": .string(description), "quantity": .int(quantity), "unitPrice": .int(unit)])
+            let remainder = total - unit * quantity
             if remainder > 0 {
-                invoiceLines.append(
-                    .object([
-                        "description": .string("Rounding, \(object["description"]?.stringValue ?? "")"), "quantity": 1,
-                        "unitPrice": .int(remainder),
-                    ]))
+                invoiceLines.append(["description": .string("Rounding, \(description)"), "quantity": 1, "unitPrice": .int(remainder)])
             }
         }
         let reference = order["reference"]?.stringValue ?? ""
@@ -59,8 +48,7 @@ struct InvoicesModule: Module {
         self.resource = InvoiceResource.resource(contacts: contacts, clock: platform.clock, database: platform.database) { change, sql, _ in
             switch change {
             case .deleted(let record):
-                let status = record["status"]?.stringValue ?? ""
-                guard status == "draft" else { throw APIError.invalidState(current: status, action: "delete", noun: "an invoice") }
+                try APIError.requireStatus(of: record, in: ["draft"], action: "delete", noun: "an invoice")
                 try await sql.raw("DELETE FROM invoice_payments WHERE invoice_id = \(bind: record["id"]?.stringValue ?? "")").run()
             default: break
             }
@@ -236,8 +224,9 @@ struct InvoicesModule: Module {
         }
     }
 
-    /// Runs a workflow action: the invoice is read in the transaction, its status checked, `work`
-    /// applied, and the result (what `work` returns, else the invoice re-read) answered.
+    /// Runs a workflow action on the invoice of the path (see `ResourceStore.act`), after the
+    /// overdue rule has been applied. Answers what `work` returns, else the invoice re-read, recording
+    /// `invoice.updated`.
     private func transition(
         _ input: APIInput, action: String, from allowed: [String],
         work: @escaping @Sendable (any SQLDatabase, JSONValue, String) async throws -> JSONValue?
@@ -247,12 +236,7 @@ struct InvoicesModule: Module {
         let id = input.path("id")
         let store = self.store
         let clock = platform.clock
-        return try await platform.database.transaction { sql -> JSONValue in
-            guard let invoice = try await store.fetch(sql, organizationID: caller.organizationID, id: id) else {
-                throw APIError.notFound("Invoice not found")
-            }
-            let status = invoice["status"]?.stringValue ?? ""
-            guard allowed.contains(status) else { throw APIError.invalidState(current: status, action: action, noun: "an invoice") }
+        return try await store.act(organizationID: caller.organizationID, id: id, action: action, allowed: allowed) { sql, invoice in
             if let answer = try await work(sql, invoice, caller.organizationID) { return answer }
             let after = try await store.fetch(sql, organizationID: caller.organizationID, id: id) ?? invoice
             try await EventOutbox(clock: clock).record(sql, organizationID: caller.organizationID, type: "invoice.updated", object: after)

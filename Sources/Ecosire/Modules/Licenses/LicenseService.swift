@@ -75,6 +75,9 @@ struct License: Sendable {
         ])
     }
 
+    /// 404 `LICENSE_NOT_FOUND`, the guide's "License not found".
+    static let notFound = APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
+
     /// The 403 a license that cannot be used answers, or nil when it is usable.
     func refusal(now: Int64) -> APIError? {
         switch status(now: now) {

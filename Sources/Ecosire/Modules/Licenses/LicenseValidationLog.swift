@@ -101,18 +101,8 @@ public final class LicenseValidationLog: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-            await flushLoggingErrors()
-        }
-        await flushLoggingErrors()
-    }
-
-    private func flushLoggingErrors() async {
-        do {
+        await PeriodicFlush.run(every: interval, logger: logger, failure: "Writing license validations failed; will retry") {
             try await flush()
-        } catch {
-            logger.error("Writing license validations failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 }

@@ -169,10 +169,7 @@ struct LicensesModule: Module {
                     guard let license = try await service.find(sql, organizationID: caller.organizationID, id: id) else {
                         throw APIError.notFound("License not found")
                     }
-                    let current = license.status(now: now)
-                    guard allowed.contains(current) else {
-                        throw APIError.invalidState(current: current, action: action, noun: "a license")
-                    }
+                    try APIError.requireStatus(license.status(now: now), in: allowed, action: action, noun: "a license")
                     return try await service.setStatus(sql, license: license, status: status, reason: "manual", event: event)
                 }
                 service.forget(key: changed.key)  // again, now that the change is committed
@@ -240,11 +237,17 @@ struct LicensesModule: Module {
 
     // MARK: Installed software
 
-    private func license(key: String) async throws -> License {
-        guard let license = try await service.find(key: key) else {
-            throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
+    /// Runs `work` in one transaction on the license with `key`, row-locked (PostgreSQL); 404 when
+    /// there is none. The one-second validation view of the key is dropped afterwards.
+    private func changeLicense(key: String, work: @escaping @Sendable (any SQLDatabase, License) async throws -> JSONValue) async throws
+        -> JSONValue
+    {
+        let service = self.service
+        defer { service.forget(key: key) }
+        return try await platform.database.transaction { sql in
+            guard let license = try await service.findForUpdate(sql, key: key) else { throw License.notFound }
+            return try await work(sql, license)
         }
-        return license
     }
 
     /// A 403 for an unusable license, carrying the validate shape too (`valid: false`, `reason`).
@@ -257,9 +260,7 @@ struct LicensesModule: Module {
     /// No write: the license comes from `LicenseService`'s one-second view (or one read), and the
     /// validation is recorded by `LicenseValidationLog` in batches.
     private func validate(_ body: JSONObject, domain: String) async throws -> JSONValue {
-        guard let view = try await service.validationView(key: body["key"]!.stringValue!) else {
-            throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
-        }
+        guard let view = try await service.validationView(key: body["key"]!.stringValue!) else { throw License.notFound }
         let license = view.license
         let activated = view.activeDomains.contains(domain)
         let now = platform.clock.nowMillis()
@@ -275,11 +276,8 @@ struct LicensesModule: Module {
         let key = body["key"]!.stringValue!
         let now = platform.clock.nowMillis()
         let service = self.service
-        defer { service.forget(key: key) }
-        return try await platform.database.transaction { sql -> JSONValue in
-            guard var license = try await service.findForUpdate(sql, key: key) else {
-                throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
-            }
+        return try await changeLicense(key: key) { sql, license in
+            var license = license
             try refuse(license, now: now)
             let existing = try await sql.raw(
                 """
@@ -323,11 +321,8 @@ struct LicensesModule: Module {
         let key = body["key"]!.stringValue!
         let now = platform.clock.nowMillis()
         let service = self.service
-        defer { service.forget(key: key) }
-        return try await platform.database.transaction { sql -> JSONValue in
-            guard var license = try await service.findForUpdate(sql, key: key) else {
-                throw APIError(.notFound, code: "LICENSE_NOT_FOUND", message: "License not found")
-            }
+        return try await changeLicense(key: key) { sql, license in
+            var license = license
             let released = try await sql.raw(
                 """
                 UPDATE license_activations SET deactivated_at = \(bind: now)
@@ -352,16 +347,9 @@ struct LicensesModule: Module {
 
     // MARK: Caller's licenses
 
-    /// Admins and owners see the organization's licenses; others only their own.
-    private func ownership(_ caller: Caller) -> SQLQueryString {
-        caller.role >= .admin
-            ? "organization_id = \(bind: caller.organizationID)"
-            : "organization_id = \(bind: caller.organizationID) AND owner_user_id = \(bind: caller.userID)"
-    }
-
     private func visibleLicense(_ caller: Caller, _ id: String) async throws -> License {
         let row = try await platform.database.readRows(
-            "SELECT \(unsafeRaw: License.columns) FROM licenses WHERE id = \(bind: id) AND \(ownership(caller))"
+            "SELECT \(unsafeRaw: License.columns) FROM licenses WHERE id = \(bind: id) AND \(caller.ownedRows(userColumn: "owner_user_id"))"
         ).first
         guard let row else { throw APIError.notFound("License not found") }
         return try License(row: row)
@@ -370,7 +358,7 @@ struct LicensesModule: Module {
     private func list(_ input: APIInput) async throws -> Response {
         let caller = try input.caller
         let now = platform.clock.nowMillis()
-        var conditions: [SQLQueryString] = [ownership(caller)]
+        var conditions: [SQLQueryString] = [caller.ownedRows(userColumn: "owner_user_id")]
         if let product = input.query["productId"] { conditions.append("product_id = \(bind: product.lowercased())") }
         switch input.query["status"] {
         case "active"?: conditions.append("status = 'active' AND (expires_at IS NULL OR expires_at > \(bind: now))")

@@ -115,17 +115,8 @@ enum OrderResource {
             ],
             example: example, eventPrefix: "order",
             prepare: { values, write in
-                if let before = write.before {
-                    let status = before["status"]?.stringValue ?? ""
-                    guard status == "draft" else { throw APIError.invalidState(current: status, action: "edit", noun: "an order") }
-                }
-                if let contactID = values["contactId"]?.stringValue?.lowercased() {
-                    guard let contact = try await contacts.reference(write.sql, organizationID: write.organizationID, id: contactID) else {
-                        throw APIError.validation(field: "contactId", "No such contact")
-                    }
-                    values["contactId"] = .string(contactID)
-                    values["contact"] = contact
-                }
+                if let before = write.before { try APIError.requireStatus(of: before, in: ["draft"], action: "edit", noun: "an order") }
+                try await contacts.attach(to: &values, write)
                 if values["lineItems"] != nil || values["taxRate"] != nil {
                     let lines = values["lineItems"]?.arrayValue ?? write.before?["lineItems"]?.arrayValue ?? []
                     let rate = values["taxRate"]?.intValue ?? write.before?["taxRate"]?.intValue ?? 0

@@ -20,8 +20,7 @@ struct OrdersModule: Module {
         self.invoices = invoices
         self.resource = OrderResource.resource(catalog: catalog, contacts: contacts, clock: platform.clock) { change, _, _ in
             if case .deleted(let record) = change {
-                let status = record["status"]?.stringValue ?? ""
-                guard status == "draft" else { throw APIError.invalidState(current: status, action: "delete", noun: "an order") }
+                try APIError.requireStatus(of: record, in: ["draft"], action: "delete", noun: "an order")
             }
         }
         self.store = ResourceStore(resource: resource, database: platform.database, clock: platform.clock)
@@ -106,9 +105,10 @@ struct OrdersModule: Module {
         ) { input in
             let caller = try input.caller
             let invoices = self.invoices
-            var invoice: JSONValue = .null
-            let created = try await actReturning(input, action: "invoice", from: ["confirmed", "in_progress", "delivered", "done"]) {
-                sql, order in
+            let invoice = try await store.act(
+                organizationID: caller.organizationID, id: input.path("id"), action: "invoice",
+                allowed: ["confirmed", "in_progress", "delivered", "done"]
+            ) { sql, order in
                 let open = try await sql.raw(
                     """
                     SELECT number FROM invoices WHERE organization_id = \(bind: caller.organizationID)
@@ -120,7 +120,6 @@ struct OrdersModule: Module {
                 }
                 return try await invoices.createFromOrder(sql, organizationID: caller.organizationID, order: order)
             }
-            invoice = created
             return .created(invoice, location: "/api/invoices/\(invoice["id"]?.stringValue ?? "")")
         }
 
@@ -157,7 +156,8 @@ struct OrdersModule: Module {
         try await invoices.store.get(organizationID: organizationID, id: id)
     }
 
-    /// Reads the order in a transaction, checks its status, runs `work`, answers the order re-read.
+    /// Runs a workflow action on the order of the path (see `ResourceStore.act`) and answers the
+    /// order as it is afterwards.
     private func act(
         _ input: APIInput, action: String, from allowed: [String],
         work: @escaping @Sendable (any SQLDatabase, JSONValue) async throws -> Void
@@ -165,26 +165,9 @@ struct OrdersModule: Module {
         let caller = try input.caller
         let id = input.path("id")
         let store = self.store
-        return try await actReturning(input, action: action, from: allowed) { sql, order in
+        return try await store.act(organizationID: caller.organizationID, id: id, action: action, allowed: allowed) { sql, order in
             try await work(sql, order)
             return try await store.fetch(sql, organizationID: caller.organizationID, id: id) ?? order
-        }
-    }
-
-    private func actReturning(
-        _ input: APIInput, action: String, from allowed: [String],
-        work: @escaping @Sendable (any SQLDatabase, JSONValue) async throws -> JSONValue
-    ) async throws -> JSONValue {
-        let caller = try input.caller
-        let id = input.path("id")
-        let store = self.store
-        return try await platform.database.transaction { sql in
-            guard let order = try await store.fetch(sql, organizationID: caller.organizationID, id: id) else {
-                throw APIError.notFound("Order not found")
-            }
-            let status = order["status"]?.stringValue ?? ""
-            guard allowed.contains(status) else { throw APIError.invalidState(current: status, action: action, noun: "an order") }
-            return try await work(sql, order)
         }
     }
 }

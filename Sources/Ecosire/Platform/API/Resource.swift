@@ -170,6 +170,12 @@ public struct Resource: Sendable {
         self.onChange = onChange
     }
 
+    /// "an order", "a product": the singular with its article, for messages.
+    public var noun: String {
+        let word = singular.lowercased()
+        return ("aeiou".contains(word.first ?? "x") ? "an " : "a ") + word
+    }
+
     /// The column for an API name, including the standard ones.
     func column(for name: String) -> String? {
         switch name {

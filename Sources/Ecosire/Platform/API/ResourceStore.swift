@@ -254,6 +254,22 @@ public struct ResourceStore: Sendable {
         return after
     }
 
+    /// A workflow action in one transaction: reads the record (404 when it does not exist), refuses
+    /// with 409 `INVALID_STATE` unless its status is one of `allowed`, then runs `work` with it on the
+    /// same connection.
+    public func act<T: Sendable>(
+        organizationID: String, id: String, action: String, allowed: [String],
+        work: @escaping @Sendable (any SQLDatabase, JSONValue) async throws -> T
+    ) async throws -> T {
+        try await database.transaction { sql in
+            guard let record = try await fetch(sql, organizationID: organizationID, id: id) else {
+                throw APIError.notFound("\(resource.singular) not found")
+            }
+            try APIError.requireStatus(of: record, in: allowed, action: action, noun: resource.noun)
+            return try await work(sql, record)
+        }
+    }
+
     /// Deletes; false when the record does not exist.
     public func delete(organizationID: String, id: String) async throws -> Bool {
         try await database.transaction { sql in try await delete(sql, organizationID: organizationID, id: id) }

@@ -120,19 +120,6 @@ public final class APIKeyUsageRecorder: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-            await flushLoggingErrors()
-        }
-        // The HTTP server has stopped by now (it shuts down first), so this is the last batch.
-        await flushLoggingErrors()
-    }
-
-    private func flushLoggingErrors() async {
-        do {
-            try await flush()
-        } catch {
-            logger.error("Writing API key usage failed; will retry", metadata: ["error": "\(String(reflecting: error))"])
-        }
+        await PeriodicFlush.run(every: interval, logger: logger, failure: "Writing API key usage failed; will retry") { try await flush() }
     }
 }

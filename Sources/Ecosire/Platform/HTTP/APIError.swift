@@ -95,6 +95,16 @@ public struct APIError: Error, Sendable {
             extra: ["currentStatus": .string(current)])
     }
 
+    /// Throws `invalidState` unless `status` is one of `allowed`.
+    public static func requireStatus(_ status: String, in allowed: [String], action: String, noun: String) throws {
+        guard allowed.contains(status) else { throw invalidState(current: status, action: action, noun: noun) }
+    }
+
+    /// Throws `invalidState` unless the record's `status` is one of `allowed`.
+    public static func requireStatus(of record: JSONValue, in allowed: [String], action: String, noun: String) throws {
+        try requireStatus(record["status"]?.stringValue ?? "", in: allowed, action: action, noun: noun)
+    }
+
     /// 500 `INTERNAL`; the cause is logged, never rendered.
     public static let internalError = APIError(.internalServerError, code: "INTERNAL", message: "Internal server error")
 }
