@@ -86,19 +86,31 @@ struct OrdersInvoicesTests {
                 ])
             let id = try #require(order.json["id"]?.stringValue)
 
-            func expectRefused(_ action: String, current: String) async throws {
-                let refused = try await client.post("/api/orders/\(id)/\(action)", token: token, json: [:])
+            func expectRefused(_ action: String, current: String, order: String? = nil) async throws {
+                let refused = try await client.post("/api/orders/\(order ?? id)/\(action)", token: token, json: [:])
                 #expect(refused.status == .conflict, "\(action) from \(current)")
                 #expect(refused.json["code"] == "INVALID_STATE")
                 #expect(refused.json["currentStatus"] == .string(current))
                 #expect(refused.json["message"]?.stringValue?.contains(current) == true)
             }
+            // Every action the workflow does not allow from a status is refused there.
+            let allowed: [String: Set<String>] = [
+                "draft": ["confirm", "cancel"], "confirmed": ["start", "cancel", "invoice"], "in_progress": ["deliver", "invoice"],
+                "delivered": ["complete", "invoice"], "done": ["invoice"], "cancelled": [],
+            ]
+            func expectOnlyAllowed(_ current: String, order: String? = nil) async throws {
+                for action in ["confirm", "start", "deliver", "complete", "cancel", "invoice"] where !allowed[current]!.contains(action) {
+                    try await expectRefused(action, current: current, order: order)
+                }
+            }
+            try await expectOnlyAllowed("draft")
             for action in ["start", "deliver", "complete", "invoice"] { try await expectRefused(action, current: "draft") }
             #expect(try await client.post("/api/orders/\(id)/confirm", token: token, json: [:]).json["status"] == "confirmed")
             let licenses = try await client.get("/api/licenses", token: token).json.arrayValue ?? []
             #expect(licenses.count == 2)
             #expect(licenses.allSatisfy { $0["orderId"] == .string(id) && $0["key"]?.stringValue?.hasPrefix("SHOP-") == true })
             try await expectRefused("confirm", current: "confirmed")
+            try await expectOnlyAllowed("confirmed")
             let edit = try await client.patch("/api/orders/\(id)", token: token, json: ["notes": "late change"])
             #expect(edit.status == .conflict)
             #expect(edit.json["currentStatus"] == "confirmed")
@@ -106,9 +118,12 @@ struct OrdersInvoicesTests {
             #expect(try await client.post("/api/orders/\(id)/start", token: token, json: [:]).json["status"] == "in_progress")
             try await expectRefused("cancel", current: "in_progress")
             try await expectRefused("complete", current: "in_progress")
+            try await expectOnlyAllowed("in_progress")
             #expect(try await client.post("/api/orders/\(id)/deliver", token: token, json: [:]).json["status"] == "delivered")
+            try await expectOnlyAllowed("delivered")
             #expect(try await client.post("/api/orders/\(id)/complete", token: token, json: [:]).json["status"] == "done")
             try await expectRefused("cancel", current: "done")
+            try await expectOnlyAllowed("done")
 
             let invoice = try await client.post("/api/orders/\(id)/invoice", token: token, json: [:])
             #expect(invoice.status == .created)
@@ -123,6 +138,7 @@ struct OrdersInvoicesTests {
             #expect(try await client.post("/api/orders/\(second)/cancel", token: token, json: [:]).json["status"] == "cancelled")
             let revoked = (try await client.get("/api/licenses?status=revoked", token: token).json.arrayValue ?? [])
             #expect(revoked.map { $0["orderId"] } == [.string(second)])
+            try await expectOnlyAllowed("cancelled", order: second)
             let third = try #require(try await client.createOrder(token, contactID: contactID, productID: licensed)["id"]?.stringValue)
             #expect(try await client.delete("/api/orders/\(third)", token: token).status == .noContent)
         }
@@ -147,7 +163,22 @@ struct OrdersInvoicesTests {
                 #expect(created.json["number"]?.stringValue?.hasPrefix("INV/") == true)
                 return created.json["id"]?.stringValue ?? ""
             }
+            // Every action the workflow does not allow from a status is refused there, naming it.
+            let allowed: [String: Set<String>] = [
+                "draft": ["send"], "sent": ["pay", "credit-note"], "partial_paid": ["pay", "credit-note"],
+                "overdue": ["pay", "credit-note"], "paid": ["credit-note"], "cancelled": [],
+            ]
+            func expectOnlyAllowed(_ invoiceID: String, _ current: String) async throws {
+                for action in ["send", "pay", "credit-note"] where !allowed[current]!.contains(action) {
+                    let body: JSONValue = action == "pay" ? ["amount": 1, "method": "cash"] : [:]
+                    let refused = try await client.post("/api/invoices/\(invoiceID)/\(action)", token: token, json: body)
+                    #expect(refused.status == .conflict, "\(action) from \(current)")
+                    #expect(refused.json["code"] == "INVALID_STATE")
+                    #expect(refused.json["currentStatus"] == .string(current))
+                }
+            }
             let first = try await invoice(dueInDays: 10)
+            try await expectOnlyAllowed(first, "draft")
             let refusedPay = try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 100, "method": "cash"])
             #expect(refusedPay.status == .conflict)
             #expect(refusedPay.json["currentStatus"] == "draft")
@@ -159,6 +190,7 @@ struct OrdersInvoicesTests {
             let partial = try await client.post(
                 "/api/invoices/\(first)/pay", token: token, json: ["amount": 4_000, "method": "bank_transfer"])
             #expect(partial.json["status"] == "partial_paid")
+            try await expectOnlyAllowed(first, "partial_paid")
             #expect(partial.json["amountPaid"] == 4_000)
             #expect(partial.json["amountDue"] == 7_000)
             let over = try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 7_001, "method": "card"])
@@ -167,6 +199,7 @@ struct OrdersInvoicesTests {
             let paid = try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 7_000, "method": "card"])
             #expect(paid.json["status"] == "paid")
             #expect(paid.json["amountDue"] == 0)
+            try await expectOnlyAllowed(first, "paid")
             #expect(
                 try await client.post("/api/invoices/\(first)/pay", token: token, json: ["amount": 1, "method": "card"]).status == .conflict
             )
@@ -175,8 +208,10 @@ struct OrdersInvoicesTests {
             let second = try await invoice(dueInDays: 3)
             _ = try await client.post("/api/invoices/\(second)/send", token: token, json: [:])
             #expect(try await client.get("/api/invoices/\(second)", token: token).json["status"] == "sent")
+            try await expectOnlyAllowed(second, "sent")
             clock.advance(by: 5 * 86_400)
             #expect(try await client.get("/api/invoices/\(second)", token: token).json["status"] == "overdue")
+            try await expectOnlyAllowed(second, "overdue")
             let overdue = try await client.get("/api/invoices?status=overdue", token: token)
             #expect(overdue.json["data"]?.arrayValue?.map { $0["id"] } == [.string(second)])
 
@@ -188,6 +223,7 @@ struct OrdersInvoicesTests {
             #expect(note.json["creditedInvoiceId"] == .string(second))
             let cancelled = try await client.get("/api/invoices/\(second)", token: token).json
             #expect(cancelled["status"] == "cancelled")
+            try await expectOnlyAllowed(second, "cancelled")
             #expect(cancelled["creditNoteId"] == note.json["id"])
             let again = try await client.post("/api/invoices/\(second)/credit-note", token: token, json: [:])
             #expect(again.json["currentStatus"] == "cancelled")
