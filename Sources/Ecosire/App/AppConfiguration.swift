@@ -50,6 +50,11 @@ public struct AppConfiguration: Sendable {
     public var stripeAPIBase: String
     /// Largest product file upload, 50 MiB by default.
     public var uploadLimitBytes: Int
+    /// `SECRETS_KEY`: base64 of 32 bytes that encrypts stored webhook secrets; generated and kept in
+    /// the data directory when unset.
+    public var secretsKey: String?
+    /// Outgoing webhook delivery.
+    public var webhooks: WebhookSettings
 
     public init(reader: ConfigReader) {
         dataDirectory = reader.string(forKey: "data.dir", default: "./data")
@@ -80,6 +85,8 @@ public struct AppConfiguration: Sendable {
         stripeSecretKey = reader.string(forKey: "stripe.secret.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         stripeAPIBase = reader.string(forKey: "stripe.api.base", default: "https://api.stripe.com")
         uploadLimitBytes = max(1024, reader.int(forKey: "upload.limit.bytes", default: 50 << 20))
+        secretsKey = reader.string(forKey: "secrets.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        webhooks = WebhookSettings(reader: reader)
     }
 
     private static func list(_ value: String?) -> [String] {
@@ -91,5 +98,32 @@ public struct AppConfiguration: Sendable {
         if databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") { return nil }
         if databaseURL.hasPrefix("sqlite://") { return String(databaseURL.dropFirst("sqlite://".count)) }
         return databaseURL
+    }
+}
+
+/// How webhooks are delivered (`WEBHOOK_*` variables).
+public struct WebhookSettings: Sendable {
+    /// `WEBHOOK_ALLOW_PRIVATE_URLS=true` lets endpoints point at loopback and private networks
+    /// (development and tests only).
+    public var allowPrivateURLs: Bool
+    /// `WEBHOOK_TIMEOUT_SECONDS`: how long one attempt may take (15).
+    public var timeoutSeconds: Int
+    /// `WEBHOOK_CONCURRENCY`: attempts in flight at once per instance (64).
+    public var concurrency: Int
+    /// `WEBHOOK_POLL_MILLIS`: how often an idle worker looks for new events and due retries (100).
+    public var pollMillis: Int
+    /// `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved for its worker; after a
+    /// crash, another worker retries it once the lease runs out (timeout + 45 by default).
+    public var leaseSeconds: Int
+    /// `WEBHOOK_WORKER=false` runs an instance without the delivery worker.
+    public var workerEnabled: Bool
+
+    public init(reader: ConfigReader) {
+        allowPrivateURLs = reader.bool(forKey: "webhook.allow.private.urls", default: false)
+        timeoutSeconds = min(60, max(1, reader.int(forKey: "webhook.timeout.seconds", default: 15)))
+        concurrency = min(1024, max(1, reader.int(forKey: "webhook.concurrency", default: 64)))
+        pollMillis = min(10_000, max(10, reader.int(forKey: "webhook.poll.millis", default: 100)))
+        leaseSeconds = max(timeoutSeconds + 2, reader.int(forKey: "webhook.lease.seconds", default: timeoutSeconds + 45))
+        workerEnabled = reader.bool(forKey: "webhook.worker", default: true)
     }
 }

@@ -72,7 +72,8 @@ public func buildApplication(
         DatabaseService(database: database),
         Housekeeping(database: database, clock: clock, auditRetentionDays: config.auditRetentionDays, logger: logger),
         platform.usage,
-        platform.licenseValidations
+        platform.licenseValidations,
+        platform.webhooks
     )
     return app
 }
@@ -86,6 +87,8 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
     let apiKeys = APIKeyVerifier(database: database, clock: clock, cacheTTL: config.apiKeyCacheSeconds)
     let limiter: any RateLimiter =
         database.dialect == .postgres ? DatabaseRateLimiter(database: database, clock: clock) : InMemoryRateLimiter(clock: clock)
+    let licenseSignatures = try LicenseSignatures.load(config, clock: clock, logger: logger)
+    let secrets = try SecretBox.load(config, logger: logger)
     return Platform(
         config: config, database: database, clock: clock, tokens: tokens, passwords: PasswordHasher(cost: config.bcryptCost),
         limiter: limiter,
@@ -93,9 +96,13 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
         apiKeys: apiKeys,
         usage: APIKeyUsageRecorder(database: database, interval: .milliseconds(config.usageFlushMillis), logger: logger),
         plans: PlanDirectory(database: database, clock: clock),
-        licenseSignatures: try LicenseSignatures.load(config, clock: clock, logger: logger),
+        licenseSignatures: licenseSignatures,
         licenseValidations: LicenseValidationLog(
             database: database, clock: clock, interval: .milliseconds(config.usageFlushMillis), logger: logger),
+        secrets: secrets,
+        webhooks: WebhookDeliveryWorker(
+            database: database, clock: clock, settings: config.webhooks, secrets: secrets, licenseSignatures: licenseSignatures,
+            logger: logger),
         logger: logger
     )
 }
@@ -124,9 +131,11 @@ func registerModules(platform: Platform, api: APIRouter) {
                 logger: platform.logger),
             catalog: catalog),
         OperationsModule(platform: platform, migrations: MigrationRunner(migrations: allMigrations()), startedAt: platform.clock.now()),
+        NotificationsModule(platform: platform),
         DocsModule(platform: platform, api: api),
     ]
     for module in modules { module.register(on: api) }
+    WebhooksModule(platform: platform, catalog: EventCatalog(modules.flatMap(\.eventTypes))).register(on: api)
 }
 
 /// The OpenAPI document of the server, built without a server or the operator's database (for

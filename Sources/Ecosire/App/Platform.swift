@@ -20,6 +20,10 @@ public struct Platform: Sendable {
     public let licenseSignatures: LicenseSignatures
     /// Batches `license.validated` events (validate is read-only on the request path).
     public let licenseValidations: LicenseValidationLog
+    /// Encrypts secrets the server must read back (webhook signing secrets).
+    public let secrets: SecretBox
+    /// Delivers the outbox to webhook endpoints.
+    public let webhooks: WebhookDeliveryWorker
     public let logger: Logger
 
     /// The checks every operation passes through.
@@ -54,9 +58,16 @@ public struct Platform: Sendable {
     }
 }
 
-/// A business module: its routes. Its migrations are listed in `allMigrations()`.
+/// A business module: its routes and the event types it emits. Its migrations are listed in
+/// `allMigrations()`.
 protocol Module: Sendable {
     func register(on api: APIRouter)
+    /// What it writes to the outbox, for the event catalog.
+    var eventTypes: [EventType] { get }
+}
+
+extension Module {
+    var eventTypes: [EventType] { [] }
 }
 
 /// The documented rate-limit headers.

@@ -72,6 +72,8 @@ struct BillingModule: Module {
         ], additional: .anyValue
     ).named("StripeEvent")
 
+    var eventTypes: [EventType] { BillingEventTypes.all }
+
     func register(on api: APIRouter) {
         for (path, id) in [("/api/billing/webhooks", "receiveStripeWebhook"), ("/api/webhooks/stripe", "receiveStripeWebhookAlias")] {
             api.add(
@@ -222,9 +224,9 @@ struct BillingModule: Module {
         let buffer = try await APIRouter.readBody(input.request, limit: 1 << 20)
         let payload = Array(buffer.readableBytesView)
         do {
-            try StripeSignature(secret: secret).verify(
+            try TimestampedSignature(secret: secret).verify(
                 payload: payload, header: input.request.headers[.stripeSignature], now: Int64(platform.clock.now().timeIntervalSince1970))
-        } catch let failure as StripeSignature.Failure {
+        } catch let failure as TimestampedSignature.Failure {
             throw APIError(.unauthorized, code: "INVALID_SIGNATURE", message: "Stripe signature verification failed (\(failure))")
         }
         guard let event = try? JSONValue.parse(buffer), case .object = event else {

@@ -49,6 +49,8 @@ struct ContactsModule: Module {
         self.store = ResourceStore(resource: resource, database: platform.database, clock: platform.clock)
     }
 
+    var eventTypes: [EventType] { resource.eventTypes }
+
     func register(on api: APIRouter) {
         ResourceRoutes(resource: resource, store: store).register(on: api)
 

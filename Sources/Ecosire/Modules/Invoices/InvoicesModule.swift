@@ -66,6 +66,17 @@ struct InvoicesModule: Module {
         .init("date", InvoiceResource.date.describe("Defaults to today (UTC)")),
     ]).named("InvoicePaymentRequest")
 
+    var eventTypes: [EventType] {
+        var record = resource.recordSchema
+        record.componentName = nil
+        return resource.eventTypes + [
+            EventType(
+                "invoice.paid", description: "An Ecosire invoice is paid in full (the object is the invoice).",
+                trigger: "POST /api/invoices/{id}/pay brings the amount due to zero.", schema: record,
+                example: resource.eventTypes.first?.example)
+        ]
+    }
+
     func register(on api: APIRouter) {
         ResourceRoutes(resource: resource, store: store).register(on: api)
         let record = resource.recordSchema

@@ -74,6 +74,45 @@ struct LicensesModule: Module {
     static let signatureNote =
         " Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519."
 
+    // MARK: Events
+
+    var eventTypes: [EventType] {
+        let withDomain = Schema.object([
+            .init("license", Self.license, required: true), .init("domain", .string(), required: true),
+        ])
+        let validated = Schema.object([
+            .init("license", Self.license, required: true), .init("domain", .string(), required: true),
+            .init("activated", Schema.boolean.describe("Whether the domain holds an activation"), required: true),
+            .init("count", Schema.integer(minimum: 1).describe("Validations from this domain in the interval the event covers"), required: true),
+        ])
+        var validatedExample = validated.sample().objectValue ?? JSONObject()
+        validatedExample["domain"] = "shop.example.com"
+        var withDomainExample = withDomain.sample().objectValue ?? JSONObject()
+        withDomainExample["domain"] = "shop.example.com"
+        func license(_ type: String, _ description: String, _ trigger: String) -> EventType {
+            EventType(type, description: description, trigger: trigger, schema: Self.license)
+        }
+        return [
+            license("license.created", "A license was issued.", "An order is confirmed or paid, or an admin grants a license."),
+            EventType(
+                "license.validated", description: "Installed software validated a license key.",
+                trigger:
+                    "POST /api/licenses/validate. Validations of one license from one domain are batched: at most one event per second, carrying their count.",
+                schema: validated, example: .object(validatedExample)),
+            EventType(
+                "license.activated", description: "A license was activated on a domain.", trigger: "POST /api/licenses/activate for a new domain.",
+                schema: withDomain, example: .object(withDomainExample)),
+            EventType(
+                "license.deactivated", description: "A domain released its activation.", trigger: "POST /api/licenses/deactivate.",
+                schema: withDomain, example: .object(withDomainExample)),
+            license(
+                "license.revoked", "A license was revoked for good.",
+                "An admin revokes it, its order is cancelled, or its payment is refunded in full."),
+            license("license.suspended", "A license was suspended.", "An admin suspends it, or its subscription becomes past due."),
+            license("license.reinstated", "A suspended license is active again.", "An admin reinstates it, or the overdue payment arrives."),
+        ]
+    }
+
     // MARK: Routes
 
     func register(on api: APIRouter) {

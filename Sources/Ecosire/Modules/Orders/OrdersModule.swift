@@ -35,6 +35,8 @@ struct OrdersModule: Module {
         ("complete", "delivered", "done", "Close a delivered order"),
     ]
 
+    var eventTypes: [EventType] { resource.eventTypes }
+
     func register(on api: APIRouter) {
         ResourceRoutes(resource: resource, store: store).register(on: api)
         let record = resource.recordSchema

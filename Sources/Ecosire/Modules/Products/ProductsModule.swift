@@ -32,6 +32,14 @@ struct ProductsModule: Module {
         self.variants = ResourceStore(resource: ProductResources.variant, database: platform.database, clock: platform.clock)
     }
 
+    var eventTypes: [EventType] {
+        resource.eventTypes + ProductResources.variant.eventTypes + [
+            EventType(
+                "product_file.created", description: "A new file version of a product was uploaded.",
+                trigger: "POST /api/admin/product-files/upload.", schema: Self.fileSchema)
+        ]
+    }
+
     func register(on api: APIRouter) {
         ResourceRoutes(resource: resource, store: store).register(on: api, writeRole: .admin)
         registerVariants(on: api)

@@ -129,7 +129,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
         ]
         if let description = operation.description { object["description"] = .string(description) }
         var parameters: [JSONValue] = operation.pathParameters.map { name in
-            .object(["name": .string(name), "in": "path", "required": true, "schema": schemaJSON(.uuid, components: &components)])
+            // Ids (`id`, `fileId`) are UUIDs; other path segments (an event type) are names.
+            let schema: Schema = name == "id" || name.hasSuffix("Id") ? .uuid : .string(minLength: 1, maxLength: 100)
+            return .object(["name": .string(name), "in": "path", "required": true, "schema": schemaJSON(schema, components: &components)])
         }
         for parameter in operation.query {
             parameters.append(
@@ -199,10 +201,10 @@ public struct OpenAPIDocumentBuilder: Sendable {
     }
 
     /// The schema as OpenAPI JSON; named schemas become `$ref`s defined once in `components`.
-    func schemaJSON(_ schema: Schema, components: inout [String: JSONValue]) -> JSONValue {
+    func schemaJSON(_ schema: Schema, components: inout [String: JSONValue], inline: Bool = false) -> JSONValue {
         // A nullable use of a named schema is written inline: OpenAPI 3.0 cannot add `nullable`
         // to a `$ref`, and `allOf` + `nullable` is read differently by different validators.
-        if let name = schema.componentName, !schema.nullable {
+        if !inline, let name = schema.componentName, !schema.nullable {
             if components[name] == nil {
                 components[name] = .null  // reserve first: schemas may refer to themselves
                 var definition = schema
@@ -221,18 +223,18 @@ public struct OpenAPIDocumentBuilder: Sendable {
         case .number: object["type"] = "number"
         case .boolean: object["type"] = "boolean"
         case .any: break
-        case .oneOf(let choices): object["oneOf"] = .array(choices.map { schemaJSON($0, components: &components) })
+        case .oneOf(let choices): object["oneOf"] = .array(choices.map { schemaJSON($0, components: &components, inline: inline) })
         case .array(let items):
             object["type"] = "array"
-            object["items"] = schemaJSON(items, components: &components)
+            object["items"] = schemaJSON(items, components: &components, inline: inline)
         case .object(let properties, let additional):
             object["type"] = "object"
             var members = JSONObject()
-            for property in properties { members[property.name] = schemaJSON(property.schema, components: &components) }
+            for property in properties { members[property.name] = schemaJSON(property.schema, components: &components, inline: inline) }
             object["properties"] = .object(members)
             let required = properties.filter(\.required).map { JSONValue.string($0.name) }
             if !required.isEmpty { object["required"] = .array(required) }
-            object["additionalProperties"] = additional.map { schemaJSON($0, components: &components) } ?? false
+            object["additionalProperties"] = additional.map { schemaJSON($0, components: &components, inline: inline) } ?? false
         }
         if schema.nullable { object["nullable"] = true }
         if let format = schema.format { object["format"] = .string(format) }
@@ -250,6 +252,13 @@ public struct OpenAPIDocumentBuilder: Sendable {
         if let description = schema.description { object["description"] = .string(description) }
         if let example = schema.example { object["example"] = example }
         return .object(object)
+    }
+
+    /// A standalone JSON schema (OpenAPI 3.0 dialect) with every named schema written in place,
+    /// for the event catalog.
+    public static func inlineJSONSchema(_ schema: Schema) -> JSONValue {
+        var unused: [String: JSONValue] = [:]
+        return OpenAPIDocumentBuilder(operations: []).schemaJSON(schema, components: &unused, inline: true)
     }
 
     // MARK: Output

@@ -8,6 +8,8 @@ public struct ResourceField: Sendable {
         case text, integer, boolean
         /// Objects and arrays, stored as JSON text.
         case json
+        /// An ISO 8601 date-time, stored as Unix milliseconds (BIGINT).
+        case timestamp
     }
 
     public var name: String

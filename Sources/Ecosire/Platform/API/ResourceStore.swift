@@ -41,6 +41,7 @@ public struct ResourceStore: Sendable {
                 case .boolean:
                     "CASE WHEN \(column(field.column)) IS NULL THEN NULL WHEN \(column(field.column)) THEN json('true') ELSE json('false') END"
                 case .json: "json(\(column(field.column)))"
+                case .timestamp: "strftime('%Y-%m-%dT%H:%M:%fZ', \(column(field.column)) / 1000.0, 'unixepoch')"
                 }
             members.append("\(key(field.name)), \(value)")
         }
@@ -147,6 +148,10 @@ public struct ResourceStore: Sendable {
             case .integer: buffer.writeString(String(try row.integer(field.column)))
             case .boolean: try row.boolean(field.column) ? buffer.writeStaticString("true") : buffer.writeStaticString("false")
             case .json: buffer.writeString(try row.text(field.column))
+            case .timestamp:
+                buffer.writeInteger(UInt8(ascii: "\""))
+                Timestamp.writeISO(millis: try row.integer(field.column), into: &buffer)
+                buffer.writeInteger(UInt8(ascii: "\""))
             }
         }
         buffer.writeStaticString(",\"organizationId\":")
@@ -166,13 +171,15 @@ public struct ResourceStore: Sendable {
     static func bind(_ value: JSONValue, for field: ResourceField) -> any Encodable & Sendable {
         switch (field.storage, value) {
         // Typed nulls: PostgreSQL refuses a text-typed NULL for a BIGINT or BOOLEAN column.
-        case (.integer, .null): return Int64?.none
+        case (.integer, .null), (.timestamp, .null): return Int64?.none
         case (.boolean, .null): return Bool?.none
         case (_, .null): return String?.none
         case (.text, .string(let string)): return string
         case (.integer, _): return value.intValue
         case (.boolean, .bool(let bool)): return bool
         case (.json, _): return value.jsonString
+        case (.timestamp, _):
+            return value.stringValue.flatMap(Validators.parseDateTime).map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) }
         default: return value.stringValue
         }
     }

@@ -106,5 +106,81 @@ enum PlatformMigrations {
                 """,
             ]
         ),
+        .same(
+            "platform/004-webhooks",
+            [
+                // Events recorded before delivery existed are not fanned out.
+                "ALTER TABLE events ADD COLUMN dispatched_at BIGINT",
+                "UPDATE events SET dispatched_at = created_at",
+                "CREATE INDEX events_undispatched ON events (created_at) WHERE dispatched_at IS NULL",
+                """
+                CREATE TABLE webhook_endpoints (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL REFERENCES organizations(id),
+                    url TEXT NOT NULL,
+                    events TEXT NOT NULL,
+                    description TEXT,
+                    active BOOLEAN NOT NULL,
+                    disabled_reason TEXT,
+                    failing_since BIGINT,
+                    secret_sealed TEXT,
+                    previous_secret_sealed TEXT,
+                    previous_secret_expires_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_endpoints_org ON webhook_endpoints (organization_id, created_at, id)",
+                """
+                CREATE TABLE webhook_deliveries (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL,
+                    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+                    event_id TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    test BOOLEAN NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    next_attempt_at BIGINT,
+                    lease_until BIGINT,
+                    last_response_code INTEGER,
+                    last_error TEXT,
+                    delivered_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+                "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at, id)",
+                """
+                CREATE TABLE webhook_attempts (
+                    id TEXT PRIMARY KEY,
+                    delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    attempted_at BIGINT NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    response_code INTEGER,
+                    response_body TEXT,
+                    error TEXT,
+                    succeeded BOOLEAN NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, attempted_at)",
+                """
+                CREATE TABLE notifications (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    subject_id TEXT,
+                    created_at BIGINT NOT NULL,
+                    read_at BIGINT
+                )
+                """,
+                "CREATE INDEX notifications_org ON notifications (organization_id, created_at, id)",
+            ]
+        ),
     ]
 }

@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
 
-/// `Stripe-Signature` verification exactly as Stripe's libraries do it: `t=<unix>,v1=<hex>[,v1=…]`,
+/// The `t=<unix>,v1=<hex>[,v1=…]` signature scheme of `Stripe-Signature` (incoming) and
+/// `X-Ecosire-Signature` (our deliveries), verified exactly as Stripe's libraries do it:
 /// HMAC-SHA256 with the endpoint secret over `"<t>.<raw body>"`, any `v1` may match (secret
 /// rolling), compared in constant time, with the timestamp within the tolerance either way.
-public struct StripeSignature: Sendable {
+public struct TimestampedSignature: Sendable {
     public let secret: String
     public let tolerance: Int64
 
@@ -36,6 +37,11 @@ public struct StripeSignature: Sendable {
         let expected = Self.sign(payload: payload, timestamp: timestamp, secret: secret)
         guard signatures.contains(where: { SecretTokens.constantTimeEquals($0, expected) }) else { throw Failure.mismatch }
         guard abs(now - timestamp) <= tolerance else { throw Failure.timestampOutOfTolerance }
+    }
+
+    /// The header value: `t=<timestamp>` and one `v1` per secret.
+    public static func header(payload: [UInt8], timestamp: Int64, secrets: [String]) -> String {
+        (["t=\(timestamp)"] + secrets.map { "v1=" + sign(payload: payload, timestamp: timestamp, secret: $0) }).joined(separator: ",")
     }
 
     /// Hex HMAC-SHA256 over `"<t>.<payload>"`.

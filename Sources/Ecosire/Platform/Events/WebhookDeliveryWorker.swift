@@ -1,0 +1,324 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import SQLKit
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers the outbox to webhook endpoints, at least once:
+/// 1. fan-out: events not yet dispatched become one delivery row per subscribed active endpoint,
+///    in one transaction with marking the events dispatched;
+/// 2. claim: due deliveries are leased to this worker (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+///    so several instances never take the same one), up to the free concurrency;
+/// 3. send: each claimed delivery is posted on its own task;
+/// 4. record: outcomes are written in batches (attempt log, next attempt by the retry schedule,
+///    410 and five days of failure disable the endpoint with a notification).
+/// A crash after sending and before recording leaves the lease to run out, and the delivery is
+/// sent again; receivers deduplicate by `webhook-id`.
+public final class WebhookDeliveryWorker: Service, Sendable {
+    private let database: any Database
+    private let clock: WallClock
+    private let settings: WebhookSettings
+    private let secrets: SecretBox
+    private let licenseSignatures: LicenseSignatures
+    private let logger: Logger
+    private let finished = Mutex<[AttemptOutcome]>([])
+    private let inFlight = Atomic<Int>(0)
+    /// Set when a request handler queued something for now (a test event, a redelivery).
+    private let nudged = Atomic<Bool>(false)
+
+    /// An endpoint failing this long without a success is disabled.
+    static let failureWindowMillis: Int64 = 5 * 86_400_000
+    private static let fanOutBatch = 500
+
+    init(
+        database: any Database, clock: WallClock, settings: WebhookSettings, secrets: SecretBox, licenseSignatures: LicenseSignatures,
+        logger: Logger
+    ) {
+        self.database = database
+        self.clock = clock
+        self.settings = settings
+        self.secrets = secrets
+        self.licenseSignatures = licenseSignatures
+        self.logger = logger
+    }
+
+    /// Looks for work at once instead of at the next poll.
+    func nudge() { nudged.store(true, ordering: .relaxed) }
+
+    public func run() async throws {
+        guard settings.workerEnabled else {
+            try? await gracefulShutdown()
+            return
+        }
+        // Redirects are not followed: a redirect could lead past the SSRF guard.
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(Int64(min(settings.timeoutSeconds, 10)))))
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.concurrency)
+        configuration.decompression = .disabled
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let sender = WebhookSender(
+            client: client, guardian: OutboundURLGuard(allowPrivate: settings.allowPrivateURLs),
+            timeout: .seconds(Int64(settings.timeoutSeconds)), licenseSecret: licenseSignatures.secret, clock: clock)
+        let poll = Duration.milliseconds(settings.pollMillis)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.recordLoop() }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                var busy = false
+                do {
+                    busy = try await fanOut() > 0
+                    let room = settings.concurrency - inFlight.load(ordering: .relaxed)
+                    if room > 0 {
+                        let claimed = try await claim(limit: room)
+                        busy = busy || claimed.count == room
+                        for delivery in claimed {
+                            inFlight.add(1, ordering: .relaxed)
+                            group.addTask {
+                                let outcome = await sender.send(delivery)
+                                self.finished.withLock { $0.append(outcome) }
+                                self.inFlight.subtract(1, ordering: .relaxed)
+                            }
+                        }
+                    }
+                } catch {
+                    logger.error("Webhook worker step failed", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                if busy { continue }
+                // Idle: wait for the poll interval, a nudge, or shutdown.
+                let deadline = ContinuousClock.now + poll
+                while ContinuousClock.now < deadline && !nudged.exchange(false, ordering: .relaxed) && !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            // Shutdown: no new claims; the group waits for attempts in flight, then the record
+            // loop writes their outcomes and ends.
+        }
+        try? await client.shutdown()
+    }
+
+    /// Writes finished outcomes every few milliseconds until shutdown and nothing is in flight.
+    private func recordLoop() async {
+        while true {
+            let done = finished.withLock { finished -> [AttemptOutcome] in
+                defer { finished = [] }
+                return finished
+            }
+            if !done.isEmpty {
+                do {
+                    try await record(done)
+                } catch {
+                    logger.error("Recording webhook attempts failed", metadata: ["error": "\(String(reflecting: error))"])
+                    finished.withLock { $0.insert(contentsOf: done, at: 0) }
+                }
+            }
+            let stopping = Task.isShuttingDownGracefully || Task.isCancelled
+            if stopping && inFlight.load(ordering: .relaxed) == 0 && finished.withLock(\.isEmpty) { return }
+            try? await Task.sleep(for: .milliseconds(stopping ? 5 : 20))
+        }
+    }
+
+    // MARK: Fan-out
+
+    /// Turns undispatched events into deliveries; returns how many events it took.
+    func fanOut() async throws -> Int {
+        let waiting = try await database.readRows("SELECT id FROM events WHERE dispatched_at IS NULL LIMIT 1")
+        guard !waiting.isEmpty else { return 0 }
+        let now = clock.nowMillis()
+        let locking: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await database.transaction { sql in
+            let events = try await sql.raw(
+                """
+                SELECT id, organization_id, type, payload FROM events WHERE dispatched_at IS NULL
+                ORDER BY created_at, id LIMIT \(unsafeRaw: String(Self.fanOutBatch))\(locking)
+                """
+            ).all().map(DecodedColumns.init)
+            guard !events.isEmpty else { return 0 }
+            let organizations = Array(Set(try events.map { try $0.text("organization_id") }))
+            let endpoints = try await sql.raw(
+                """
+                SELECT id, organization_id, events FROM webhook_endpoints
+                WHERE active = \(bind: true) AND organization_id IN (\(binds: organizations))
+                """
+            ).all().map(DecodedColumns.init)
+            var subscribers: [String: [(id: String, types: [String])]] = [:]
+            for endpoint in endpoints {
+                let types = (try? JSONValue.parse(endpoint.text("events")).arrayValue?.compactMap(\.stringValue)) ?? nil
+                subscribers[try endpoint.text("organization_id"), default: []].append((try endpoint.text("id"), types ?? []))
+            }
+            var rows: [SQLQueryString] = []
+            for event in events {
+                let type = try event.text("type")
+                for endpoint in subscribers[try event.text("organization_id")] ?? []
+                where endpoint.types.contains("*") || endpoint.types.contains(type) {
+                    rows.append(
+                        """
+                        (\(bind: UUIDv7.generate()), \(bind: try event.text("organization_id")), \(bind: endpoint.id), \(bind: try event.text("id")),
+                        \(bind: type), \(bind: try event.text("payload")), \(bind: false), 'pending', 0, \(bind: now), \(bind: now), \(bind: now))
+                        """)
+                }
+            }
+            var start = 0
+            while start < rows.count {
+                let chunk = Array(rows[start..<min(start + 200, rows.count)])
+                try await sql.raw(
+                    """
+                    INSERT INTO webhook_deliveries (id, organization_id, endpoint_id, event_id, event_type, payload, test, status, attempts,
+                        next_attempt_at, created_at, updated_at)
+                    VALUES \(SQLList(chunk, separator: SQLRaw(", ")))
+                    """
+                ).run()
+                start += chunk.count
+            }
+            let ids = try events.map { try $0.text("id") }
+            try await sql.raw("UPDATE events SET dispatched_at = \(bind: now) WHERE id IN (\(binds: ids))").run()
+            return events.count
+        }
+    }
+
+    // MARK: Claim
+
+    /// Leases up to `limit` due deliveries to this worker, with their endpoints.
+    func claim(limit: Int) async throws -> [ClaimedDelivery] {
+        let now = clock.nowMillis()
+        let due: SQLQueryString = """
+            status = 'pending' AND next_attempt_at <= \(bind: now) AND (lease_until IS NULL OR lease_until < \(bind: now))
+            """
+        guard try await !database.readRows("SELECT id FROM webhook_deliveries WHERE \(due) LIMIT 1").isEmpty else { return [] }
+        let locking: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        let leaseUntil = now + Int64(settings.leaseSeconds) * 1000
+        let rows = try await database.transaction { sql in
+            try await sql.raw(
+                """
+                UPDATE webhook_deliveries SET lease_until = \(bind: leaseUntil)
+                WHERE id IN (SELECT id FROM webhook_deliveries WHERE \(due) ORDER BY next_attempt_at LIMIT \(unsafeRaw: String(limit))\(locking))
+                RETURNING id, organization_id, endpoint_id, event_id, event_type, payload, attempts
+                """
+            ).all().map(DecodedColumns.init)
+        }
+        guard !rows.isEmpty else { return [] }
+        var deliveries = try rows.map { row in
+            ClaimedDelivery(
+                id: try row.text("id"), organizationID: try row.text("organization_id"), endpointID: try row.text("endpoint_id"),
+                eventID: try row.text("event_id"), eventType: try row.text("event_type"), payload: try row.text("payload"),
+                attempts: Int(try row.integer("attempts")), endpoint: nil)
+        }
+        let endpointIDs = Array(Set(deliveries.map(\.endpointID)))
+        let endpoints = try await database.readRows(
+            """
+            SELECT id, url, secret_sealed, previous_secret_sealed, previous_secret_expires_at FROM webhook_endpoints
+            WHERE active = \(bind: true) AND id IN (\(binds: endpointIDs))
+            """)
+        var byID: [String: ClaimedDelivery.Endpoint] = [:]
+        for row in endpoints {
+            var secrets = [try self.secrets.open(row.text("secret_sealed"))]
+            if try !row.isNull("previous_secret_sealed"), try row.integer("previous_secret_expires_at") > now {
+                secrets.append(try self.secrets.open(row.text("previous_secret_sealed")))
+            }
+            byID[try row.text("id")] = .init(url: try row.text("url"), secrets: secrets)
+        }
+        for index in deliveries.indices { deliveries[index].endpoint = byID[deliveries[index].endpointID] }
+        return deliveries
+    }
+
+    // MARK: Record
+
+    /// Writes a batch of outcomes in one transaction.
+    func record(_ outcomes: [AttemptOutcome]) async throws {
+        let now = clock.nowMillis()
+        try await database.transaction { sql in
+            for outcome in outcomes {
+                let delivery = outcome.delivery
+                if outcome.skipped {
+                    try await sql.raw(
+                        """
+                        UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, next_attempt_at = NULL,
+                            last_error = 'The endpoint is disabled or deleted', updated_at = \(bind: now)
+                        WHERE id = \(bind: delivery.id)
+                        """
+                    ).run()
+                    continue
+                }
+                let attempt = delivery.attempts + 1
+                try await sql.raw(
+                    """
+                    INSERT INTO webhook_attempts (id, delivery_id, attempt, attempted_at, duration_ms, response_code, response_body, error, succeeded)
+                    VALUES (\(bind: outcome.attemptID), \(bind: delivery.id), \(bind: attempt), \(bind: outcome.attemptedAt),
+                        \(bind: outcome.durationMillis), \(bind: outcome.responseCode.map(Int64.init)), \(bind: outcome.responseBody),
+                        \(bind: outcome.error), \(bind: outcome.succeeded))
+                    """
+                ).run()
+                if outcome.succeeded {
+                    Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", "succeeded")]).increment()
+                    try await sql.raw(
+                        """
+                        UPDATE webhook_deliveries SET status = 'succeeded', attempts = \(bind: attempt), lease_until = NULL,
+                            next_attempt_at = NULL, last_response_code = \(bind: outcome.responseCode.map(Int64.init)), last_error = NULL,
+                            delivered_at = \(bind: outcome.attemptedAt), updated_at = \(bind: now)
+                        WHERE id = \(bind: delivery.id)
+                        """
+                    ).run()
+                    try await sql.raw(
+                        """
+                        UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(bind: delivery.endpointID) AND failing_since IS NOT NULL
+                        """
+                    ).run()
+                    continue
+                }
+                let gone = outcome.responseCode == 410
+                let delay = gone ? nil : WebhookRetrySchedule.nextDelayMillis(afterAttempts: attempt, retryAfterSeconds: outcome.retryAfterSeconds)
+                Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", delay == nil ? "failed" : "retrying")]).increment()
+                try await sql.raw(
+                    """
+                    UPDATE webhook_deliveries SET status = \(bind: delay == nil ? "failed" : "pending"), attempts = \(bind: attempt),
+                        lease_until = NULL, next_attempt_at = \(bind: delay.map { now + $0 }),
+                        last_response_code = \(bind: outcome.responseCode.map(Int64.init)), last_error = \(bind: outcome.error),
+                        updated_at = \(bind: now)
+                    WHERE id = \(bind: delivery.id)
+                    """
+                ).run()
+                if gone {
+                    try await disable(
+                        sql, delivery: delivery, reason: "gone", now: now,
+                        message: "The endpoint answered 410 Gone, so deliveries to it stopped. Re-enable it to resume.")
+                    continue
+                }
+                let since = try await sql.raw(
+                    """
+                    UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, \(bind: outcome.attemptedAt))
+                    WHERE id = \(bind: delivery.endpointID) AND active = \(bind: true) RETURNING failing_since
+                    """
+                ).first().map(DecodedColumns.init)
+                if let since, try now - since.integer("failing_since") >= Self.failureWindowMillis {
+                    try await disable(
+                        sql, delivery: delivery, reason: "failing", now: now,
+                        message: "Every delivery to the endpoint has failed for five days, so it was disabled. Fix the receiver and re-enable it.")
+                }
+            }
+        }
+    }
+
+    /// Disables the endpoint (once), cancels its other queued deliveries and notifies its organization.
+    private func disable(_ sql: any SQLDatabase, delivery: ClaimedDelivery, reason: String, now: Int64, message: String) async throws {
+        let disabled = try await sql.raw(
+            """
+            UPDATE webhook_endpoints SET active = \(bind: false), disabled_reason = \(bind: reason), updated_at = \(bind: now)
+            WHERE id = \(bind: delivery.endpointID) AND active = \(bind: true) RETURNING url
+            """
+        ).first().map(DecodedColumns.init)
+        guard let disabled else { return }
+        try await sql.raw(
+            """
+            UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = 'The endpoint was disabled',
+                updated_at = \(bind: now)
+            WHERE endpoint_id = \(bind: delivery.endpointID) AND status = 'pending' AND id <> \(bind: delivery.id)
+            """
+        ).run()
+        try await Notifications.record(
+            sql, organizationID: delivery.organizationID, kind: "webhook_endpoint.disabled", title: "Webhook endpoint disabled",
+            message: "\(try disabled.text("url")): \(message)", subjectID: delivery.endpointID, now: now)
+        logger.warning(
+            "Webhook endpoint disabled", metadata: ["endpoint": .string(delivery.endpointID), "reason": .string(reason)])
+    }
+}
