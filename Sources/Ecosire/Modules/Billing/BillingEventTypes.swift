@@ -46,7 +46,10 @@ enum BillingEventTypes {
             schema: stripeObject(
                 "subscription",
                 [
-                    .init("status", .enumeration(["trialing", "active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused"]), required: true),
+                    .init(
+                        "status",
+                        .enumeration(["trialing", "active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused"]
+                        ), required: true),
                     .init("current_period_start", .integer(minimum: 0)), .init("current_period_end", .integer(minimum: 0)),
                     .init("cancel_at_period_end", .boolean), .init("customer", .string()),
                 ]),

@@ -83,7 +83,9 @@ struct LicensesModule: Module {
         let validated = Schema.object([
             .init("license", Self.license, required: true), .init("domain", .string(), required: true),
             .init("activated", Schema.boolean.describe("Whether the domain holds an activation"), required: true),
-            .init("count", Schema.integer(minimum: 1).describe("Validations from this domain in the interval the event covers"), required: true),
+            .init(
+                "count", Schema.integer(minimum: 1).describe("Validations from this domain in the interval the event covers"),
+                required: true),
         ])
         var validatedExample = validated.sample().objectValue ?? JSONObject()
         validatedExample["domain"] = "shop.example.com"
@@ -100,7 +102,8 @@ struct LicensesModule: Module {
                     "POST /api/licenses/validate. Validations of one license from one domain are batched: at most one event per second, carrying their count.",
                 schema: validated, example: .object(validatedExample)),
             EventType(
-                "license.activated", description: "A license was activated on a domain.", trigger: "POST /api/licenses/activate for a new domain.",
+                "license.activated", description: "A license was activated on a domain.",
+                trigger: "POST /api/licenses/activate for a new domain.",
                 schema: withDomain, example: .object(withDomainExample)),
             EventType(
                 "license.deactivated", description: "A domain released its activation.", trigger: "POST /api/licenses/deactivate.",
@@ -109,7 +112,8 @@ struct LicensesModule: Module {
                 "license.revoked", "A license was revoked for good.",
                 "An admin revokes it, its order is cancelled, or its payment is refunded in full."),
             license("license.suspended", "A license was suspended.", "An admin suspends it, or its subscription becomes past due."),
-            license("license.reinstated", "A suspended license is active again.", "An admin reinstates it, or the overdue payment arrives."),
+            license(
+                "license.reinstated", "A suspended license is active again.", "An admin reinstates it, or the overdue payment arrives."),
         ]
     }
 

@@ -40,7 +40,8 @@ struct NotificationsModule: Module {
                 SELECT id, kind, title, message, subject_id, created_at, read_at FROM notifications WHERE \(whereClause)
                 ORDER BY created_at DESC, id DESC \(query.limitClause)
                 """)
-            let total = try await platform.database.readRows("SELECT COUNT(*) AS n FROM notifications WHERE \(whereClause)").first?
+            let total =
+                try await platform.database.readRows("SELECT COUNT(*) AS n FROM notifications WHERE \(whereClause)").first?
                 .integer("n") ?? 0
             let data = try rows.map { row -> JSONValue in
                 [

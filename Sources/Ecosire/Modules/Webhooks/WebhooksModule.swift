@@ -34,7 +34,8 @@ struct WebhooksModule: Module {
     ).named("WebhookEndpointWithSecret")
 
     static let attempt = Schema.object([
-        .init("id", Schema.uuid.describe("Sent as X-Ecosire-Delivery"), required: true), .init("attempt", .integer(minimum: 1), required: true),
+        .init("id", Schema.uuid.describe("Sent as X-Ecosire-Delivery"), required: true),
+        .init("attempt", .integer(minimum: 1), required: true),
         .init("attemptedAt", .dateTime, required: true), .init("durationMs", .integer(minimum: 0), required: true),
         .init("responseCode", Schema.integer().orNull(), required: true),
         .init("responseBody", Schema.string().describe("The first 1 KiB of the answer").orNull(), required: true),
@@ -62,7 +63,9 @@ struct WebhooksModule: Module {
     static let eventTypeSchema = Schema.object([
         .init("type", .string(), required: true), .init("description", .string(), required: true),
         .init("trigger", .string(), required: true),
-        .init("schema", Schema.object([], additional: .anyValue).describe("JSON schema of the whole event (OpenAPI 3.0 dialect)"), required: true),
+        .init(
+            "schema", Schema.object([], additional: .anyValue).describe("JSON schema of the whole event (OpenAPI 3.0 dialect)"),
+            required: true),
         .init("example", Schema.object([], additional: .anyValue).describe("An example event, as delivered"), required: true),
     ]).named("WebhookEventType")
 
@@ -82,7 +85,8 @@ struct WebhooksModule: Module {
         api.add(
             Operation(
                 .get, resource.path, id: "listWebhookEndpoints", tag: "Webhooks", summary: "List webhook endpoints", access: Self.admin,
-                query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable) + resource.filters.map(\.parameter),
+                query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable)
+                    + resource.filters.map(\.parameter),
                 responses: [ResponseSpec(200, "One page of endpoints", schema: resource.listSchema)]
             )
         ) { input in
@@ -98,7 +102,8 @@ struct WebhooksModule: Module {
                 description: "The answer carries the signing secret, shown this once.", access: Self.admin,
                 body: .json(resource.createSchema, example: resource.example),
                 responses: [
-                    ResponseSpec(201, "The endpoint and its secret", schema: Self.endpointWithSecret, headers: ["Location": "URL of the endpoint"])
+                    ResponseSpec(
+                        201, "The endpoint and its secret", schema: Self.endpointWithSecret, headers: ["Location": "URL of the endpoint"])
                 ],
                 returnsSecret: true
             )
@@ -110,8 +115,10 @@ struct WebhooksModule: Module {
             let sealed = try platform.secrets.seal(secret)
             let record = try await platform.database.transaction { sql in
                 let record = try await store.create(sql, organizationID: caller.organizationID, body: body)
-                try await sql.raw("UPDATE webhook_endpoints SET secret_sealed = \(bind: sealed) WHERE id = \(bind: record["id"]?.stringValue ?? "")")
-                    .run()
+                try await sql.raw(
+                    "UPDATE webhook_endpoints SET secret_sealed = \(bind: sealed) WHERE id = \(bind: record["id"]?.stringValue ?? "")"
+                )
+                .run()
                 return record
             }
             var shown = record.objectValue ?? JSONObject()
@@ -135,7 +142,8 @@ struct WebhooksModule: Module {
         api.add(
             Operation(
                 .patch, itemPath, id: "updateWebhookEndpoint", tag: "Webhooks", summary: "Update a webhook endpoint",
-                description: "Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. "
+                description:
+                    "Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. "
                     + idNote,
                 access: Self.admin, body: .json(resource.updateSchema),
                 responses: [ResponseSpec(200, "The updated endpoint", schema: Self.endpoint)]
@@ -201,8 +209,10 @@ struct WebhooksModule: Module {
                     "Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.",
                 access: Self.admin,
                 body: .json(
-                    Schema.object([.init("type", Schema.string(minLength: 1, maxLength: 100).describe("An event type of the catalog"), required: true)])
-                        .named("WebhookTestRequest"), example: ["type": "license.activated"]),
+                    Schema.object([
+                        .init("type", Schema.string(minLength: 1, maxLength: 100).describe("An event type of the catalog"), required: true)
+                    ])
+                    .named("WebhookTestRequest"), example: ["type": "license.activated"]),
                 responses: [ResponseSpec(202, "The queued delivery", schema: Self.delivery)], errors: [409]
             )
         ) { input in
@@ -237,7 +247,8 @@ struct WebhooksModule: Module {
             Operation(
                 .get, "/api/webhooks/endpoints/{id}/deliveries", id: "listWebhookDeliveries", tag: "Webhooks",
                 summary: "An endpoint's delivery log",
-                description: "Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.",
+                description:
+                    "Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.",
                 access: Self.admin,
                 query: Array(ListQuery.parameters(sortable: ["createdAt"], searchable: []).prefix(2)) + [
                     QueryParameter("status", .enumeration(Self.deliveryStatuses), "Only deliveries in this status"),
@@ -246,8 +257,10 @@ struct WebhooksModule: Module {
                 responses: [
                     ResponseSpec(
                         200, "One page of deliveries",
-                        schema: Schema.object([.init("data", .array(Self.delivery), required: true), .init("meta", PageMeta.schema, required: true)])
-                            .named("WebhookDeliveryList"))
+                        schema: Schema.object([
+                            .init("data", .array(Self.delivery), required: true), .init("meta", PageMeta.schema, required: true),
+                        ])
+                        .named("WebhookDeliveryList"))
                 ]
             )
         ) { input in try await deliveries(input) }
@@ -375,19 +388,26 @@ struct WebhooksModule: Module {
                 body: .json(
                     Schema.object([
                         .init("payload", Schema.string(maxLength: 1_000_000).describe("The raw body, exactly as received"), required: true),
-                        .init("headers", Schema.object([], additional: Schema.string(maxLength: 4096)).describe("The delivery's headers"), required: true),
+                        .init(
+                            "headers", Schema.object([], additional: Schema.string(maxLength: 4096)).describe("The delivery's headers"),
+                            required: true),
                         .init("secret", Schema.string(minLength: 1, maxLength: 512), required: true),
                     ]).named("WebhookVerifyRequest"),
                     example: [
                         "payload": "{\"id\":\"evt_1ABCxyz\",\"object\":\"event\"}",
-                        "headers": ["X-Ecosire-Signature": "t=1711000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"],
+                        "headers": [
+                            "X-Ecosire-Signature": "t=1711000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"
+                        ],
                         "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                     ]),
                 responses: [
                     ResponseSpec(
                         200, "The verdict",
                         schema: Schema.object([
-                            .init("valid", Schema.boolean.describe("True when at least one signature header was given and all of them verify"), required: true),
+                            .init(
+                                "valid",
+                                Schema.boolean.describe("True when at least one signature header was given and all of them verify"),
+                                required: true),
                             .init("reason", Schema.string().orNull(), required: true),
                             .init(
                                 "checks",
@@ -487,7 +507,8 @@ struct WebhooksModule: Module {
                     "attemptedAt": try Self.millis(row, "attempted_at"), "durationMs": .int(try row.integer("duration_ms")),
                     "responseCode": try row.isNull("response_code") ? .null : .int(try row.integer("response_code")),
                     "responseBody": try row.isNull("response_body") ? .null : .string(try row.text("response_body")),
-                    "error": try row.isNull("error") ? .null : .string(try row.text("error")), "succeeded": .bool(try row.boolean("succeeded")),
+                    "error": try row.isNull("error") ? .null : .string(try row.text("error")),
+                    "succeeded": .bool(try row.boolean("succeeded")),
                 ])
             }
         }
@@ -533,7 +554,8 @@ struct WebhooksModule: Module {
             SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE \(whereClause)
             ORDER BY created_at DESC, id DESC \(query.limitClause)
             """)
-        let total = try await platform.database.readRows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE \(whereClause)").first?
+        let total =
+            try await platform.database.readRows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE \(whereClause)").first?
             .integer("n") ?? 0
         return .json(PageMeta.envelope(try await deliveryJSON(rows, withPayload: false), total: Int(total), query: query))
     }

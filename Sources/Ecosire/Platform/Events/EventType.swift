@@ -55,7 +55,8 @@ extension Resource {
                 "\(prefix).updated", description: "\(noun.prefix(1).uppercased() + noun.dropFirst()) changed; the object is the new state.",
                 trigger: "PATCH \(path)/{id}, or a workflow action on it.", schema: record, example: .object(example)),
             EventType(
-                "\(prefix).deleted", description: "\(noun.prefix(1).uppercased() + noun.dropFirst()) was deleted; the object is its last state.",
+                "\(prefix).deleted",
+                description: "\(noun.prefix(1).uppercased() + noun.dropFirst()) was deleted; the object is its last state.",
                 trigger: "DELETE \(path)/{id}.", schema: record, example: .object(example)),
         ]
     }

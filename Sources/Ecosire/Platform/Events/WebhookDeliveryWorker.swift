@@ -267,12 +267,25 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                     continue
                 }
                 let gone = outcome.responseCode == 410
-                let delay = gone ? nil : WebhookRetrySchedule.nextDelayMillis(afterAttempts: attempt, retryAfterSeconds: outcome.retryAfterSeconds)
-                Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", delay == nil ? "failed" : "retrying")]).increment()
+                let delay =
+                    gone ? nil : WebhookRetrySchedule.nextDelayMillis(afterAttempts: attempt, retryAfterSeconds: outcome.retryAfterSeconds)
+                // The failing streak of an endpoint that is still on (nil: disabled meanwhile).
+                let since =
+                    gone
+                    ? nil
+                    : try await sql.raw(
+                        """
+                        UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, \(bind: outcome.attemptedAt))
+                        WHERE id = \(bind: delivery.endpointID) AND active = \(bind: true) RETURNING failing_since
+                        """
+                    ).first().map(DecodedColumns.init)
+                let status = delay == nil ? "failed" : since == nil && !gone ? "cancelled" : "pending"
+                Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", status == "pending" ? "retrying" : status)])
+                    .increment()
                 try await sql.raw(
                     """
-                    UPDATE webhook_deliveries SET status = \(bind: delay == nil ? "failed" : "pending"), attempts = \(bind: attempt),
-                        lease_until = NULL, next_attempt_at = \(bind: delay.map { now + $0 }),
+                    UPDATE webhook_deliveries SET status = \(bind: status), attempts = \(bind: attempt), lease_until = NULL,
+                        next_attempt_at = \(bind: status == "pending" ? delay.map { now + $0 } : nil),
                         last_response_code = \(bind: outcome.responseCode.map(Int64.init)), last_error = \(bind: outcome.error),
                         updated_at = \(bind: now)
                     WHERE id = \(bind: delivery.id)
@@ -282,18 +295,12 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                     try await disable(
                         sql, delivery: delivery, reason: "gone", now: now,
                         message: "The endpoint answered 410 Gone, so deliveries to it stopped. Re-enable it to resume.")
-                    continue
-                }
-                let since = try await sql.raw(
-                    """
-                    UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, \(bind: outcome.attemptedAt))
-                    WHERE id = \(bind: delivery.endpointID) AND active = \(bind: true) RETURNING failing_since
-                    """
-                ).first().map(DecodedColumns.init)
-                if let since, try now - since.integer("failing_since") >= Self.failureWindowMillis {
+                } else if let since, try now - since.integer("failing_since") >= Self.failureWindowMillis {
                     try await disable(
                         sql, delivery: delivery, reason: "failing", now: now,
-                        message: "Every delivery to the endpoint has failed for five days, so it was disabled. Fix the receiver and re-enable it.")
+                        message:
+                            "Every delivery to the endpoint has failed for five days, so it was disabled. Fix the receiver and re-enable it."
+                    )
                 }
             }
         }
@@ -312,7 +319,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             """
             UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL, last_error = 'The endpoint was disabled',
                 updated_at = \(bind: now)
-            WHERE endpoint_id = \(bind: delivery.endpointID) AND status = 'pending' AND id <> \(bind: delivery.id)
+            WHERE endpoint_id = \(bind: delivery.endpointID) AND status = 'pending'
             """
         ).run()
         try await Notifications.record(

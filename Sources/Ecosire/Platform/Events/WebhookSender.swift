@@ -55,25 +55,27 @@ struct WebhookSender: Sendable {
     static let responseExcerptBytes = 1024
 
     func send(_ delivery: ClaimedDelivery) async -> AttemptOutcome {
-        let attemptedAt = clock.nowMillis()
         var outcome = AttemptOutcome(
-            delivery: delivery, attemptID: UUIDv7.generate(), attemptedAt: attemptedAt, durationMillis: 0, responseCode: nil,
+            delivery: delivery, attemptID: UUIDv7.generate(), attemptedAt: clock.nowMillis(), durationMillis: 0, responseCode: nil,
             responseBody: nil, error: nil, retryAfterSeconds: nil, skipped: false)
         guard let endpoint = delivery.endpoint else {
             outcome.skipped = true
             return outcome
         }
         let started = ContinuousClock.now
-        defer {
-            let elapsed = ContinuousClock.now - started
-            outcome.durationMillis = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        }
+        await post(delivery, to: endpoint, recording: &outcome)
+        let elapsed = ContinuousClock.now - started
+        outcome.durationMillis = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        return outcome
+    }
+
+    private func post(_ delivery: ClaimedDelivery, to endpoint: ClaimedDelivery.Endpoint, recording outcome: inout AttemptOutcome) async {
         let target: OutboundURLGuard.Target
         do {
             target = try await guardian.check(endpoint.url)
         } catch {
             outcome.error = "Refused: " + error.message
-            return outcome
+            return
         }
         let body = Array(delivery.payload.utf8)
         var request = HTTPClientRequest(url: endpoint.url)
@@ -85,12 +87,13 @@ struct WebhookSender: Sendable {
             pinned.host = address.contains(":") ? "[\(address)]" : address
             if let url = pinned.string {
                 request.url = url
-                request.headers.add(name: "Host", value: target.host.contains(":") ? "[\(target.host)]" : target.host + (target.url.port.map { ":\($0)" } ?? ""))
+                let host = target.host.contains(":") ? "[\(target.host)]" : target.host
+                request.headers.add(name: "Host", value: host + (target.url.port.map { ":\($0)" } ?? ""))
             }
         }
         for (name, value) in WebhookSignatures.headers(
             eventType: delivery.eventType, attemptID: outcome.attemptID, messageID: delivery.eventID,
-            timestamp: attemptedAt / 1000, payload: body, secrets: endpoint.secrets, licenseSecret: licenseSecret)
+            timestamp: outcome.attemptedAt / 1000, payload: body, secrets: endpoint.secrets, licenseSecret: licenseSecret)
         {
             request.headers.add(name: name, value: value)
         }
@@ -113,7 +116,6 @@ struct WebhookSender: Sendable {
         } catch {
             outcome.error = Self.describe(error)
         }
-        return outcome
     }
 
     /// A short, secret-free description of a transport failure.

@@ -100,7 +100,10 @@ public enum WebhookSignatures {
             checks.append(Check(header: "X-Ecosire-Signature", valid: reason == nil, reason: reason))
         }
         if let header = lowered["webhook-signature"] {
-            checks.append(verifyStandard(body: body, header: header, id: lowered["webhook-id"], timestamp: lowered["webhook-timestamp"], secret: secret, now: now))
+            checks.append(
+                verifyStandard(
+                    body: body, header: header, id: lowered["webhook-id"], timestamp: lowered["webhook-timestamp"], secret: secret, now: now
+                ))
         }
         if let header = lowered["x-license-signature"] {
             let expected = licenseSignature(payload: body, licenseSecret: SymmetricKey(data: Data(secret.utf8)))
@@ -113,7 +116,8 @@ public enum WebhookSignatures {
         return checks
     }
 
-    private static func verifyStandard(body: [UInt8], header: String, id: String?, timestamp: String?, secret: String, now: Int64) -> Check {
+    private static func verifyStandard(body: [UInt8], header: String, id: String?, timestamp: String?, secret: String, now: Int64) -> Check
+    {
         func failed(_ reason: String) -> Check { Check(header: "webhook-signature", valid: false, reason: reason) }
         guard let id, !id.isEmpty else { return failed("webhook-id is missing") }
         guard let timestamp, let seconds = Int64(timestamp) else { return failed("webhook-timestamp is missing or not Unix seconds") }
@@ -123,7 +127,9 @@ public enum WebhookSignatures {
         guard given.contains(where: { SecretTokens.constantTimeEquals($0, expected) }) else {
             return failed("No v1 signature matches the webhook-id, webhook-timestamp, payload and secret")
         }
-        guard abs(now - seconds) <= tolerance else { return failed("The signature matches, but webhook-timestamp is more than 5 minutes from now") }
+        guard abs(now - seconds) <= tolerance else {
+            return failed("The signature matches, but webhook-timestamp is more than 5 minutes from now")
+        }
         return Check(header: "webhook-signature", valid: true, reason: nil)
     }
 }
