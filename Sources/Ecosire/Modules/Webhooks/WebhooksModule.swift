@@ -486,54 +486,58 @@ struct WebhooksModule: Module {
         try row.isNull(column) ? .null : .string(Timestamp.iso(millis: try row.integer(column)))
     }
 
-    private static let deliveryColumns: SQLQueryString = """
-        id, endpoint_id, event_id, event_type, test, status, attempts, next_attempt_at, last_response_code, last_error, delivered_at,
-        created_at, updated_at, payload
-        """
-
-    /// Deliveries as JSON, with their attempts (one query for the attempts of the whole page).
-    private func deliveryJSON(_ rows: [any ColumnValues], withPayload: Bool) async throws -> [JSONValue] {
-        let ids = try rows.map { try $0.text("id") }
-        var attempts: [String: [JSONValue]] = [:]
-        if !ids.isEmpty {
-            for row in try await platform.database.readRows(
-                """
-                SELECT id, delivery_id, attempt, attempted_at, duration_ms, response_code, response_body, error, succeeded
-                FROM webhook_attempts WHERE delivery_id IN (\(binds: ids)) ORDER BY attempted_at, attempt
-                """)
-            {
-                attempts[try row.text("delivery_id"), default: []].append([
-                    "id": .string(try row.text("id")), "attempt": .int(try row.integer("attempt")),
-                    "attemptedAt": try Self.millis(row, "attempted_at"), "durationMs": .int(try row.integer("duration_ms")),
-                    "responseCode": try row.isNull("response_code") ? .null : .int(try row.integer("response_code")),
-                    "responseBody": try row.isNull("response_body") ? .null : .string(try row.text("response_body")),
-                    "error": try row.isNull("error") ? .null : .string(try row.text("error")),
-                    "succeeded": .bool(try row.boolean("succeeded")),
-                ])
-            }
-        }
-        return try rows.map { row in
+    /// Deliveries matching `whereClause` (one page when `limit` is given) with their attempts, read
+    /// in one statement so that a delivery and its attempt log are from the same moment.
+    private func deliveryJSON(where whereClause: SQLQueryString, limit: SQLQueryString, withPayload: Bool) async throws -> [JSONValue] {
+        let rows = try await platform.database.readRows(
+            """
+            SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.test, d.status, d.attempts, d.next_attempt_at, d.last_response_code,
+                d.last_error, d.delivered_at, d.created_at, d.updated_at, d.payload,
+                a.id AS attempt_id, a.attempt, a.attempted_at, a.duration_ms, a.response_code, a.response_body, a.error, a.succeeded
+            FROM (SELECT * FROM webhook_deliveries WHERE \(whereClause) ORDER BY created_at DESC, id DESC \(limit)) d
+            LEFT JOIN webhook_attempts a ON a.delivery_id = d.id
+            ORDER BY d.created_at DESC, d.id DESC, a.attempted_at, a.attempt
+            """)
+        var deliveries: [JSONObject] = []
+        var attempts: [[JSONValue]] = []
+        for row in rows {
             let id = try row.text("id")
-            var object: JSONObject = [
-                "id": .string(id), "endpointId": .string(try row.text("endpoint_id")), "eventId": .string(try row.text("event_id")),
-                "eventType": .string(try row.text("event_type")), "test": .bool(try row.boolean("test")),
-                "status": .string(try row.text("status")), "attempts": .int(try row.integer("attempts")),
-                "nextAttemptAt": try row.text("status") == "pending" ? try Self.millis(row, "next_attempt_at") : .null,
-                "lastResponseCode": try row.isNull("last_response_code") ? .null : .int(try row.integer("last_response_code")),
-                "lastError": try row.isNull("last_error") ? .null : .string(try row.text("last_error")),
-                "deliveredAt": try Self.millis(row, "delivered_at"), "createdAt": try Self.millis(row, "created_at"),
-                "updatedAt": try Self.millis(row, "updated_at"), "attemptLog": .array(attempts[id] ?? []),
-            ]
-            if withPayload { object["payload"] = .string(try row.text("payload")) }
+            if deliveries.last?["id"]?.stringValue != id {
+                var object: JSONObject = [
+                    "id": .string(id), "endpointId": .string(try row.text("endpoint_id")), "eventId": .string(try row.text("event_id")),
+                    "eventType": .string(try row.text("event_type")), "test": .bool(try row.boolean("test")),
+                    "status": .string(try row.text("status")), "attempts": .int(try row.integer("attempts")),
+                    "nextAttemptAt": try row.text("status") == "pending" ? try Self.millis(row, "next_attempt_at") : .null,
+                    "lastResponseCode": try row.isNull("last_response_code") ? .null : .int(try row.integer("last_response_code")),
+                    "lastError": try row.isNull("last_error") ? .null : .string(try row.text("last_error")),
+                    "deliveredAt": try Self.millis(row, "delivered_at"), "createdAt": try Self.millis(row, "created_at"),
+                    "updatedAt": try Self.millis(row, "updated_at"),
+                ]
+                if withPayload { object["payload"] = .string(try row.text("payload")) }
+                deliveries.append(object)
+                attempts.append([])
+            }
+            guard try !row.isNull("attempt_id") else { continue }
+            attempts[attempts.count - 1].append([
+                "id": .string(try row.text("attempt_id")), "attempt": .int(try row.integer("attempt")),
+                "attemptedAt": try Self.millis(row, "attempted_at"), "durationMs": .int(try row.integer("duration_ms")),
+                "responseCode": try row.isNull("response_code") ? .null : .int(try row.integer("response_code")),
+                "responseBody": try row.isNull("response_body") ? .null : .string(try row.text("response_body")),
+                "error": try row.isNull("error") ? .null : .string(try row.text("error")), "succeeded": .bool(try row.boolean("succeeded")),
+            ])
+        }
+        return zip(deliveries, attempts).map { delivery, log in
+            var object = delivery
+            object["attemptLog"] = .array(log)
             return .object(object)
         }
     }
 
     private func delivery(_ organizationID: String, _ id: String, withPayload: Bool) async throws -> JSONValue {
-        let rows = try await platform.database.readRows(
-            "SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)")
-        guard let found = try await deliveryJSON(rows, withPayload: withPayload).first else { throw Self.deliveryNotFound }
-        return found
+        let found = try await deliveryJSON(
+            where: "id = \(bind: id) AND organization_id = \(bind: organizationID)", limit: "", withPayload: withPayload)
+        guard let first = found.first else { throw Self.deliveryNotFound }
+        return first
     }
 
     private func deliveries(_ input: APIInput) async throws -> Response {
@@ -549,14 +553,10 @@ struct WebhooksModule: Module {
         if let status = input.query["status"] { conditions.append("status = \(bind: status)") }
         if let type = input.query["eventType"] { conditions.append("event_type = \(bind: type)") }
         let whereClause = SQLList(conditions, separator: SQLRaw(" AND "))
-        let rows = try await platform.database.readRows(
-            """
-            SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE \(whereClause)
-            ORDER BY created_at DESC, id DESC \(query.limitClause)
-            """)
         let total =
             try await platform.database.readRows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE \(whereClause)").first?
             .integer("n") ?? 0
-        return .json(PageMeta.envelope(try await deliveryJSON(rows, withPayload: false), total: Int(total), query: query))
+        let page = try await deliveryJSON(where: "\(whereClause)", limit: query.limitClause, withPayload: false)
+        return .json(PageMeta.envelope(page, total: Int(total), query: query))
     }
 }
