@@ -292,7 +292,7 @@ import Testing
                 let owner = try await client.register()
                 for url in [
                     "http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]:9/hook", "http://localhost:9/hook",
-                    "http://10.1.2.3/x", "http://[::ffff:127.0.0.1]/x",
+                    "http://10.1.2.3/x", "http://[::ffff:127.0.0.1]/x", "http://2130706433/x", "http://[fe80::1]/x",
                 ] {
                     let refused = try await client.post("/api/webhooks/endpoints", token: owner.token, json: ["url": .string(url)])
                     #expect(refused.status == .unprocessableContent, "\(url): \(refused.text)")

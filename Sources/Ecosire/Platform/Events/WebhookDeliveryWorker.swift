@@ -231,6 +231,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             for outcome in outcomes {
                 let delivery = outcome.delivery
                 if outcome.skipped {
+                    Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", "cancelled")]).increment()
                     try await sql.raw(
                         """
                         UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, next_attempt_at = NULL,
