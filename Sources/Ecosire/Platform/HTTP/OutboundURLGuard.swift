@@ -127,7 +127,8 @@ public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     public var isPublic: Bool {
         if bytes.count == 4 { return Self.isPublicV4(bytes) }
         let b = bytes
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return Self.isPublicV4(Array(b[12..<16])) }  // ::ffff:a.b.c.d
+        // ::ffff:a.b.c.d
+        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return Self.isPublicV4(Array(b[12..<16])) }
         if b[0..<12].allSatisfy({ $0 == 0 }) { return false }  // ::, ::1 and IPv4-compatible
         if b[0..<12] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] { return Self.isPublicV4(Array(b[12..<16])) }  // NAT64
         if b[0] & 0xFE == 0xFC { return false }  // fc00::/7 unique local
