@@ -117,6 +117,8 @@ public struct WebhookSettings: Sendable {
     public var leaseSeconds: Int
     /// `WEBHOOK_WORKER=false` runs an instance without the delivery worker.
     public var workerEnabled: Bool
+    /// `WEBHOOK_LOG_RETENTION_DAYS`: how long finished deliveries and their attempts are kept (30).
+    public var logRetentionDays: Int
 
     public init(reader: ConfigReader) {
         allowPrivateURLs = reader.bool(forKey: "webhook.allow.private.urls", default: false)
@@ -125,5 +127,6 @@ public struct WebhookSettings: Sendable {
         pollMillis = min(10_000, max(10, reader.int(forKey: "webhook.poll.millis", default: 100)))
         leaseSeconds = max(timeoutSeconds + 2, reader.int(forKey: "webhook.lease.seconds", default: timeoutSeconds + 45))
         workerEnabled = reader.bool(forKey: "webhook.worker", default: true)
+        logRetentionDays = max(1, reader.int(forKey: "webhook.log.retention.days", default: 30))
     }
 }

@@ -70,7 +70,9 @@ public func buildApplication(
     // Services stop in reverse order, after the HTTP server: usage is flushed before the database closes.
     app.addServices(
         DatabaseService(database: database),
-        Housekeeping(database: database, clock: clock, auditRetentionDays: config.auditRetentionDays, logger: logger),
+        Housekeeping(
+            database: database, clock: clock, auditRetentionDays: config.auditRetentionDays,
+            webhookLogRetentionDays: config.webhooks.logRetentionDays, logger: logger),
         platform.usage,
         platform.licenseValidations,
         platform.webhooks

@@ -63,11 +63,18 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             client: client, guardian: OutboundURLGuard(allowPrivate: settings.allowPrivateURLs),
             timeout: .seconds(Int64(settings.timeoutSeconds)), licenseSecret: licenseSignatures.secret, clock: clock)
         let poll = Duration.milliseconds(settings.pollMillis)
+        let queueDepth = Gauge(label: "ecosire_webhook_queue_depth")
+        var depthMeasured = ContinuousClock.now - .seconds(60)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.recordLoop() }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 var busy = false
                 do {
+                    if ContinuousClock.now - depthMeasured >= .seconds(5) {
+                        depthMeasured = ContinuousClock.now
+                        let rows = try await database.readRows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
+                        queueDepth.record(try rows.first?.integer("n") ?? 0)
+                    }
                     busy = try await fanOut() > 0
                     let room = settings.concurrency - inFlight.load(ordering: .relaxed)
                     if room > 0 {
@@ -109,8 +116,17 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                 do {
                     try await record(done)
                 } catch {
-                    logger.error("Recording webhook attempts failed", metadata: ["error": "\(String(reflecting: error))"])
-                    finished.withLock { $0.insert(contentsOf: done, at: 0) }
+                    // One bad outcome must not hold up the others: record them one by one. One that
+                    // still fails is dropped; its lease runs out and it is sent again.
+                    for outcome in done {
+                        do {
+                            try await record([outcome])
+                        } catch {
+                            logger.error(
+                                "Recording a webhook attempt failed",
+                                metadata: ["delivery": .string(outcome.delivery.id), "error": "\(String(reflecting: error))"])
+                        }
+                    }
                 }
             }
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
@@ -228,82 +244,84 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     func record(_ outcomes: [AttemptOutcome]) async throws {
         let now = clock.nowMillis()
         try await database.transaction { sql in
-            for outcome in outcomes {
-                let delivery = outcome.delivery
-                if outcome.skipped {
-                    Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", "cancelled")]).increment()
-                    try await sql.raw(
-                        """
-                        UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, next_attempt_at = NULL,
-                            last_error = 'The endpoint is disabled or deleted', updated_at = \(bind: now)
-                        WHERE id = \(bind: delivery.id)
-                        """
-                    ).run()
-                    continue
-                }
-                let attempt = delivery.attempts + 1
-                try await sql.raw(
+            for outcome in outcomes { try await record(outcome, sql, now: now) }
+        }
+    }
+
+    /// One outcome: the delivery's next state, its attempt row, the endpoint's failing streak.
+    private func record(_ outcome: AttemptOutcome, _ sql: any SQLDatabase, now: Int64) async throws {
+        let delivery = outcome.delivery
+        func count(_ label: String) {
+            Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", label)]).increment()
+        }
+        if outcome.skipped {
+            count("cancelled")
+            try await sql.raw(
+                """
+                UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, next_attempt_at = NULL,
+                    last_error = 'The endpoint is disabled or deleted', updated_at = \(bind: now)
+                WHERE id = \(bind: delivery.id)
+                """
+            ).run()
+            return
+        }
+        let attempt = delivery.attempts + 1
+        let code = outcome.responseCode.map(Int64.init)
+        let gone = outcome.responseCode == 410
+        let status: String
+        var nextAttempt: Int64?
+        // The endpoint's failing streak: cleared by a success, started by a failure (nil when the
+        // endpoint was disabled or deleted meanwhile).
+        var failingSince: Int64?
+        if outcome.succeeded {
+            status = "succeeded"
+            try await sql.raw(
+                "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(bind: delivery.endpointID) AND failing_since IS NOT NULL"
+            ).run()
+        } else {
+            let delay =
+                gone ? nil : WebhookRetrySchedule.nextDelayMillis(afterAttempts: attempt, retryAfterSeconds: outcome.retryAfterSeconds)
+            if !gone {
+                failingSince = try await sql.raw(
                     """
-                    INSERT INTO webhook_attempts (id, delivery_id, attempt, attempted_at, duration_ms, response_code, response_body, error, succeeded)
-                    VALUES (\(bind: outcome.attemptID), \(bind: delivery.id), \(bind: attempt), \(bind: outcome.attemptedAt),
-                        \(bind: outcome.durationMillis), \(bind: outcome.responseCode.map(Int64.init)), \(bind: outcome.responseBody),
-                        \(bind: outcome.error), \(bind: outcome.succeeded))
+                    UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, \(bind: outcome.attemptedAt))
+                    WHERE id = \(bind: delivery.endpointID) AND active = \(bind: true) RETURNING failing_since
                     """
-                ).run()
-                if outcome.succeeded {
-                    Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", "succeeded")]).increment()
-                    try await sql.raw(
-                        """
-                        UPDATE webhook_deliveries SET status = 'succeeded', attempts = \(bind: attempt), lease_until = NULL,
-                            next_attempt_at = NULL, last_response_code = \(bind: outcome.responseCode.map(Int64.init)), last_error = NULL,
-                            delivered_at = \(bind: outcome.attemptedAt), updated_at = \(bind: now)
-                        WHERE id = \(bind: delivery.id)
-                        """
-                    ).run()
-                    try await sql.raw(
-                        """
-                        UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(bind: delivery.endpointID) AND failing_since IS NOT NULL
-                        """
-                    ).run()
-                    continue
-                }
-                let gone = outcome.responseCode == 410
-                let delay =
-                    gone ? nil : WebhookRetrySchedule.nextDelayMillis(afterAttempts: attempt, retryAfterSeconds: outcome.retryAfterSeconds)
-                // The failing streak of an endpoint that is still on (nil: disabled meanwhile).
-                let since =
-                    gone
-                    ? nil
-                    : try await sql.raw(
-                        """
-                        UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, \(bind: outcome.attemptedAt))
-                        WHERE id = \(bind: delivery.endpointID) AND active = \(bind: true) RETURNING failing_since
-                        """
-                    ).first().map(DecodedColumns.init)
-                let status = delay == nil ? "failed" : since == nil && !gone ? "cancelled" : "pending"
-                Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", status == "pending" ? "retrying" : status)])
-                    .increment()
-                try await sql.raw(
-                    """
-                    UPDATE webhook_deliveries SET status = \(bind: status), attempts = \(bind: attempt), lease_until = NULL,
-                        next_attempt_at = \(bind: status == "pending" ? delay.map { now + $0 } : nil),
-                        last_response_code = \(bind: outcome.responseCode.map(Int64.init)), last_error = \(bind: outcome.error),
-                        updated_at = \(bind: now)
-                    WHERE id = \(bind: delivery.id)
-                    """
-                ).run()
-                if gone {
-                    try await disable(
-                        sql, delivery: delivery, reason: "gone", now: now,
-                        message: "The endpoint answered 410 Gone, so deliveries to it stopped. Re-enable it to resume.")
-                } else if let since, try now - since.integer("failing_since") >= Self.failureWindowMillis {
-                    try await disable(
-                        sql, delivery: delivery, reason: "failing", now: now,
-                        message:
-                            "Every delivery to the endpoint has failed for five days, so it was disabled. Fix the receiver and re-enable it."
-                    )
-                }
+                ).first().map { try DecodedColumns($0).integer("failing_since") }
             }
+            if let delay, failingSince != nil {
+                status = "pending"
+                nextAttempt = now + delay
+            } else {
+                status = delay == nil ? "failed" : "cancelled"
+            }
+        }
+        count(status == "pending" ? "retrying" : status)
+        let updated = try await sql.raw(
+            """
+            UPDATE webhook_deliveries SET status = \(bind: status), attempts = \(bind: attempt), lease_until = NULL,
+                next_attempt_at = \(bind: nextAttempt), last_response_code = \(bind: code), last_error = \(bind: outcome.error),
+                delivered_at = \(bind: outcome.succeeded ? outcome.attemptedAt : nil), updated_at = \(bind: now)
+            WHERE id = \(bind: delivery.id) RETURNING id
+            """
+        ).first()
+        // Deleted with its endpoint while the attempt was in flight: nothing left to log.
+        guard updated != nil else { return }
+        try await sql.raw(
+            """
+            INSERT INTO webhook_attempts (id, delivery_id, attempt, attempted_at, duration_ms, response_code, response_body, error, succeeded)
+            VALUES (\(bind: outcome.attemptID), \(bind: delivery.id), \(bind: attempt), \(bind: outcome.attemptedAt),
+                \(bind: outcome.durationMillis), \(bind: code), \(bind: outcome.responseBody), \(bind: outcome.error), \(bind: outcome.succeeded))
+            """
+        ).run()
+        if gone {
+            try await disable(
+                sql, delivery: delivery, reason: "gone", now: now,
+                message: "The endpoint answered 410 Gone, so deliveries to it stopped. Re-enable it to resume.")
+        } else if let failingSince, now - failingSince >= Self.failureWindowMillis {
+            try await disable(
+                sql, delivery: delivery, reason: "failing", now: now,
+                message: "Every delivery to the endpoint has failed for five days, so it was disabled. Fix the receiver and re-enable it.")
         }
     }
 

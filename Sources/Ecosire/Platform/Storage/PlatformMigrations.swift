@@ -153,6 +153,7 @@ enum PlatformMigrations {
                 """,
                 "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
                 "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at, id)",
+                "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE status <> 'pending'",
                 """
                 CREATE TABLE webhook_attempts (
                     id TEXT PRIMARY KEY,
