@@ -10,7 +10,7 @@ import Testing
 /// Outgoing webhooks through real HTTP: a live server delivering to a live receiver on loopback.
 @Suite struct WebhookTests {
     /// Delivery log polling must not run into the per-minute limit.
-    static let base: [String: ConfigValue] = ["webhook.poll.millis": 20, "rate.limit.default": 100_000]
+    static let base: [String: ConfigValue] = ["webhook.worker": true, "webhook.poll.millis": 20, "rate.limit.default": 100_000]
     static let allowPrivate = base.merging(["webhook.allow.private.urls": true]) { $1 }
 
     /// Milliseconds from now (by `clock`) to an ISO timestamp.

@@ -49,6 +49,8 @@ struct TestServer {
             "port": 0,
             "bcrypt.cost": 4,
             "log.level": "error",
+            // Sixty servers run at once; only the webhook suite needs its delivery worker polling.
+            "webhook.worker": false,
         ]
         if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty {
             let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)

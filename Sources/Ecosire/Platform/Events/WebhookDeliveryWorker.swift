@@ -75,9 +75,10 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                         let rows = try await database.readRows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
                         queueDepth.record(try rows.first?.integer("n") ?? 0)
                     }
-                    busy = try await fanOut() > 0
+                    let work = try await pendingWork()
+                    if work.events { busy = try await fanOut() > 0 }
                     let room = settings.concurrency - inFlight.load(ordering: .relaxed)
-                    if room > 0 {
+                    if room > 0 && (work.deliveries || busy) {
                         let claimed = try await claim(limit: room)
                         busy = busy || claimed.count == room
                         for delivery in claimed {
@@ -96,7 +97,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                 // Idle: wait for the poll interval, a nudge, or shutdown.
                 let deadline = ContinuousClock.now + poll
                 while ContinuousClock.now < deadline && !nudged.exchange(false, ordering: .relaxed) && !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: .milliseconds(10))
+                    try? await Task.sleep(for: .milliseconds(20))
                 }
             }
             // Shutdown: no new claims; the group waits for attempts in flight, then the record
@@ -135,12 +136,29 @@ public final class WebhookDeliveryWorker: Service, Sendable {
         }
     }
 
+    // MARK: Looking for work
+
+    /// Conditions of a delivery that may be claimed now.
+    private func due(_ now: Int64) -> SQLQueryString {
+        "status = 'pending' AND next_attempt_at <= \(bind: now) AND (lease_until IS NULL OR lease_until < \(bind: now))"
+    }
+
+    /// One cheap read per poll, so that an idle worker costs one query: whether events wait for
+    /// fan-out and whether deliveries are due.
+    private func pendingWork() async throws -> (events: Bool, deliveries: Bool) {
+        let row = try await database.readRows(
+            """
+            SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM events WHERE dispatched_at IS NULL) THEN 1 ELSE 0 END AS BIGINT) AS events,
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries WHERE \(due(clock.nowMillis()))) THEN 1 ELSE 0 END AS BIGINT) AS due
+            """
+        ).first
+        return (try row?.integer("events") == 1, try row?.integer("due") == 1)
+    }
+
     // MARK: Fan-out
 
     /// Turns undispatched events into deliveries; returns how many events it took.
     func fanOut() async throws -> Int {
-        let waiting = try await database.readRows("SELECT id FROM events WHERE dispatched_at IS NULL LIMIT 1")
-        guard !waiting.isEmpty else { return 0 }
         let now = clock.nowMillis()
         let locking: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         return try await database.transaction { sql in
@@ -198,10 +216,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     /// Leases up to `limit` due deliveries to this worker, with their endpoints.
     func claim(limit: Int) async throws -> [ClaimedDelivery] {
         let now = clock.nowMillis()
-        let due: SQLQueryString = """
-            status = 'pending' AND next_attempt_at <= \(bind: now) AND (lease_until IS NULL OR lease_until < \(bind: now))
-            """
-        guard try await !database.readRows("SELECT id FROM webhook_deliveries WHERE \(due) LIMIT 1").isEmpty else { return [] }
+        let due = self.due(now)
         let locking: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         let leaseUntil = now + Int64(settings.leaseSeconds) * 1000
         let rows = try await database.transaction { sql in
