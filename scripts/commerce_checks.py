@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from checklib import equal, expect, free_port, request, run_checks
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import stripe
@@ -43,56 +43,8 @@ ctx = {}  # state shared by the checks, in order
 
 # ---------------------------------------------------------------- helpers
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Answer:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"HTTP {self.status} {self.body[:300].decode(errors='replace')}"
-
-
 def call(method, path, body=None, token=None, headers=None, raw=None):
-    """One request; `raw` (bytes) is sent as is, `body` as JSON. Never raises on HTTP errors."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return Answer(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, error.headers, error.read())
-
-
-def expect(answer, status, code=None, message=None):
-    """Asserts an answer's status (and, for problems, its code and message); returns its JSON."""
-    assert answer.status == status, f"expected {status}, got {answer!r}"
-    if code is not None or message is not None:
-        problem = answer.json
-        assert answer.headers.get("Content-Type", "").startswith("application/problem+json"), \
-            f"problem Content-Type is {answer.headers.get('Content-Type')!r}"
-        assert problem.get("status") == status, f"problem status {problem.get('status')!r}"
-        assert code is None or problem.get("code") == code, f"code {problem.get('code')!r}, wanted {code}"
-        assert message is None or problem.get("message") == message, f"message {problem.get('message')!r}"
-    return answer.json if answer.body else None
-
-
-def equal(actual, wanted, what):
-    assert actual == wanted, f"{what} is {actual!r}, wanted {wanted!r}"
+    return request(BASE + path, method, body, token=token, headers=headers, raw=raw, timeout=20)
 
 
 def as_admin(method, path, body=None):
@@ -442,19 +394,7 @@ def main():
             time.sleep(0.1)
         else:
             raise SystemExit("✘ server did not answer GET /api/health within 30 s")
-        for check in CHECKS:
-            name = check.__doc__.strip()
-            try:
-                check()
-                print(f"✔ {name}", flush=True)
-            except KeyError as error:
-                failures += 1
-                print(f"✘ {name}: needs {error} from an earlier check that failed", flush=True)
-            except Exception as error:  # noqa: BLE001 — every failure is reported, not raised
-                failures += 1
-                why = str(error) or type(error).__name__
-                print(f"✘ {name}: {type(error).__name__ + ': ' if not isinstance(error, AssertionError) else ''}{why}",
-                      flush=True)
+        failures = run_checks(CHECKS)
     finally:
         stopped = server.poll() is None
         server.send_signal(signal.SIGTERM)

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from checklib import equal, expect, free_port, request, run_checks
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -44,46 +44,8 @@ SERVERS = []  # every server started, stopped at exit
 
 # ---------------------------------------------------------------- helpers
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Answer:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"HTTP {self.status} {self.body[:300].decode(errors='replace')}"
-
-
 def call(base, method, path, body=None, token=None, raw=None, content_type="application/json", timeout=30):
-    """One request; `raw` (bytes) is sent as is, `body` as JSON. Never raises on HTTP errors."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", content_type)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, error.headers, error.read())
-
-
-def expect(answer, status):
-    assert answer.status == status, f"expected {status}, got {answer!r}"
-    return answer.json if answer.body else None
-
-
-def equal(actual, wanted, what):
-    assert actual == wanted, f"{what} is {actual!r}, wanted {wanted!r}"
+    return request(base + path, method, body, token=token, raw=raw, content_type=content_type, timeout=timeout)
 
 
 def poll(condition, timeout, what, interval=0.02):
@@ -629,28 +591,18 @@ def main():
     checks = [check_setup, check_signatures, check_rotation, check_curl, check_verify_route, check_ssrf, check_crash_sqlite]
     if args.postgres:
         checks += [check_crash_postgres, check_two_instances]
-    failures = 0
     started = time.monotonic()
     try:
-        for check in checks:
-            name = " ".join(check.__doc__.split())
+        def forget_servers():
             for server in SERVERS:
                 server.touched = False
-            began = time.monotonic()
-            try:
-                note = check()
-                print(f"✔ {name}" + (f" ({note})" if note else ""), flush=True)
-            except KeyError as error:
-                failures += 1
-                print(f"✘ {name}: needs {error} from an earlier check that failed", flush=True)
-            except Exception as error:  # noqa: BLE001 — every failure is reported, not raised
-                failures += 1
-                why = str(error) or type(error).__name__
-                kind = "" if isinstance(error, AssertionError) else type(error).__name__ + ": "
-                print(f"✘ {name}: {kind}{why} [after {time.monotonic() - began:.1f} s]", flush=True)
-                for server in SERVERS:
-                    if server.touched:
-                        print(f"    {server.name} server log ({server.log_path}), last lines:\n{server.tail()}", flush=True)
+
+        def show_logs():
+            for server in SERVERS:
+                if server.touched:
+                    print(f"    {server.name} server log ({server.log_path}), last lines:\n{server.tail()}", flush=True)
+
+        failures = run_checks(checks, before_each=forget_servers, after_failure=show_logs)
     finally:
         for server in SERVERS:
             server.stop()

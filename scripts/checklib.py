@@ -1,0 +1,84 @@
+"""What the end-to-end check scripts share: HTTP calls that never raise on error statuses, the
+assertions, and the runner that prints one ✔/✘ line per check."""
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"HTTP {self.status} {self.body[:300].decode(errors='replace')}"
+
+
+def request(url, method, body=None, token=None, headers=None, raw=None, content_type="application/json", timeout=30):
+    """One request; `raw` (bytes) is sent as is, `body` as JSON. Never raises on HTTP errors."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    outgoing = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        outgoing.add_header("Content-Type", content_type)
+    if token:
+        outgoing.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        outgoing.add_header(name, value)
+    try:
+        with urllib.request.urlopen(outgoing, timeout=timeout) as response:
+            return Answer(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, error.headers, error.read())
+
+
+def expect(answer, status, code=None, message=None):
+    """Asserts an answer's status (and, for problems, its code and message); returns its JSON."""
+    assert answer.status == status, f"expected {status}, got {answer!r}"
+    if code is not None or message is not None:
+        problem = answer.json
+        assert answer.headers.get("Content-Type", "").startswith("application/problem+json"), \
+            f"problem Content-Type is {answer.headers.get('Content-Type')!r}"
+        assert problem.get("status") == status, f"problem status {problem.get('status')!r}"
+        assert code is None or problem.get("code") == code, f"code {problem.get('code')!r}, wanted {code}"
+        assert message is None or problem.get("message") == message, f"message {problem.get('message')!r}"
+    return answer.json if answer.body else None
+
+
+def equal(actual, wanted, what):
+    assert actual == wanted, f"{what} is {actual!r}, wanted {wanted!r}"
+
+
+def run_checks(checks, before_each=None, after_failure=None):
+    """Runs each check (its docstring is its name; it may return a note), printing ✔/✘; returns
+    the number of failures. A check never stops the ones after it."""
+    failures = 0
+    for check in checks:
+        name = " ".join(check.__doc__.split())
+        if before_each:
+            before_each()
+        began = time.monotonic()
+        try:
+            note = check()
+            print(f"✔ {name}" + (f" ({note})" if note else ""), flush=True)
+        except KeyError as error:
+            failures += 1
+            print(f"✘ {name}: needs {error} from an earlier check that failed", flush=True)
+        except Exception as error:  # noqa: BLE001 — every failure is reported, not raised
+            failures += 1
+            why = str(error) or type(error).__name__
+            kind = "" if isinstance(error, AssertionError) else type(error).__name__ + ": "
+            print(f"✘ {name}: {kind}{why} [after {time.monotonic() - began:.1f} s]", flush=True)
+            if after_failure:
+                after_failure()
+    return failures
