@@ -25,7 +25,9 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     private let licenseSignatures: LicenseSignatures
     private let logger: Logger
     private let finished = Mutex<[AttemptOutcome]>([])
-    private let inFlight = Atomic<Int>(0)
+    /// Claimed deliveries whose outcome is not recorded yet: sending and recording both count
+    /// against the concurrency, so a slow database slows claiming instead of letting leases expire.
+    private let outstanding = Atomic<Int>(0)
     /// Set when a request handler queued something for now (a test event, a redelivery).
     private let nudged = Atomic<Bool>(false)
 
@@ -77,27 +79,29 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                     }
                     let work = try await pendingWork()
                     if work.events { busy = try await fanOut() > 0 }
-                    let room = settings.concurrency - inFlight.load(ordering: .relaxed)
+                    let room = settings.concurrency - outstanding.load(ordering: .relaxed)
                     if room > 0 && (work.deliveries || busy) {
                         let claimed = try await claim(limit: room)
                         busy = busy || claimed.count == room
                         for delivery in claimed {
-                            inFlight.add(1, ordering: .relaxed)
+                            outstanding.add(1, ordering: .relaxed)
                             group.addTask {
                                 let outcome = await sender.send(delivery)
                                 self.finished.withLock { $0.append(outcome) }
-                                self.inFlight.subtract(1, ordering: .relaxed)
                             }
                         }
                     }
                 } catch {
                     logger.error("Webhook worker step failed", metadata: ["error": "\(String(reflecting: error))"])
                 }
-                if busy { continue }
-                // Idle: wait for the poll interval, a nudge, or shutdown.
+                let full = outstanding.load(ordering: .relaxed) >= settings.concurrency
+                if busy && !full { continue }
+                // Wait for the poll interval, a nudge (work queued by a request, or a slot freed by
+                // a recorded outcome), or shutdown; in short steps while attempts are outstanding.
                 let deadline = ContinuousClock.now + poll
+                let step = Duration.milliseconds(outstanding.load(ordering: .relaxed) > 0 ? 2 : 20)
                 while ContinuousClock.now < deadline && !nudged.exchange(false, ordering: .relaxed) && !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: .milliseconds(20))
+                    try? await Task.sleep(for: step)
                 }
             }
             // Shutdown: no new claims; the group waits for attempts in flight, then the record
@@ -114,6 +118,10 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                 return finished
             }
             if !done.isEmpty {
+                defer {
+                    outstanding.subtract(done.count, ordering: .relaxed)
+                    nudge()
+                }
                 do {
                     try await record(done)
                 } catch {
@@ -131,8 +139,8 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                 }
             }
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
-            if stopping && inFlight.load(ordering: .relaxed) == 0 && finished.withLock(\.isEmpty) { return }
-            try? await Task.sleep(for: .milliseconds(stopping ? 5 : 20))
+            if stopping && outstanding.load(ordering: .relaxed) == 0 { return }
+            if done.isEmpty { try? await Task.sleep(for: .milliseconds(outstanding.load(ordering: .relaxed) > 0 ? 2 : 20)) }
         }
     }
 
@@ -255,12 +263,66 @@ public final class WebhookDeliveryWorker: Service, Sendable {
 
     // MARK: Record
 
-    /// Writes a batch of outcomes in one transaction.
+    /// Writes a batch of outcomes in one transaction: successes (the common case) with a few
+    /// multi-row statements, failures one by one.
     func record(_ outcomes: [AttemptOutcome]) async throws {
         let now = clock.nowMillis()
+        let successes = outcomes.filter { !$0.skipped && $0.succeeded }
         try await database.transaction { sql in
-            for outcome in outcomes { try await record(outcome, sql, now: now) }
+            var start = 0
+            while start < successes.count {
+                let chunk = Array(successes[start..<min(start + 200, successes.count)])
+                try await recordSuccesses(chunk, sql, now: now)
+                start += chunk.count
+            }
+            for outcome in outcomes where outcome.skipped || !outcome.succeeded { try await record(outcome, sql, now: now) }
         }
+    }
+
+    /// Successful attempts: the deliveries done, their attempt rows, their endpoints' failing
+    /// streaks ended.
+    private func recordSuccesses(_ outcomes: [AttemptOutcome], _ sql: any SQLDatabase, now: Int64) async throws {
+        guard !outcomes.isEmpty else { return }
+        Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", "succeeded")]).increment(by: outcomes.count)
+        // (delivery id, response code, attempted at), typed in the first row for PostgreSQL; both
+        // databases name the columns of VALUES column1, column2, column3.
+        let rows = outcomes.enumerated().map { index, outcome -> SQLQueryString in
+            let code = Int64(outcome.responseCode ?? 200)
+            return index == 0
+                ? "(CAST(\(bind: outcome.delivery.id) AS TEXT), CAST(\(bind: code) AS BIGINT), CAST(\(bind: outcome.attemptedAt) AS BIGINT))"
+                : "(\(bind: outcome.delivery.id), \(bind: code), \(bind: outcome.attemptedAt))"
+        }
+        // Deliveries deleted with their endpoint while in flight are not returned: nothing to log.
+        let updated = try await sql.raw(
+            """
+            UPDATE webhook_deliveries SET status = 'succeeded', attempts = attempts + 1, lease_until = NULL, next_attempt_at = NULL,
+                last_response_code = outcome.column2, last_error = NULL, delivered_at = outcome.column3, updated_at = \(bind: now)
+            FROM (VALUES \(SQLList(rows, separator: SQLRaw(", ")))) AS outcome
+            WHERE webhook_deliveries.id = outcome.column1
+            RETURNING id, attempts
+            """
+        ).all().map(DecodedColumns.init)
+        var attempts: [String: Int64] = [:]
+        for row in updated { attempts[try row.text("id")] = try row.integer("attempts") }
+        let logged = outcomes.compactMap { outcome -> SQLQueryString? in
+            guard let attempt = attempts[outcome.delivery.id] else { return nil }
+            return """
+                (\(bind: outcome.attemptID), \(bind: outcome.delivery.id), \(bind: attempt), \(bind: outcome.attemptedAt),
+                \(bind: outcome.durationMillis), \(bind: outcome.responseCode.map(Int64.init)), \(bind: outcome.responseBody), NULL, \(bind: true))
+                """
+        }
+        if !logged.isEmpty {
+            try await sql.raw(
+                """
+                INSERT INTO webhook_attempts (id, delivery_id, attempt, attempted_at, duration_ms, response_code, response_body, error, succeeded)
+                VALUES \(SQLList(logged, separator: SQLRaw(", ")))
+                """
+            ).run()
+        }
+        let endpoints = Array(Set(outcomes.map(\.delivery.endpointID)))
+        try await sql.raw(
+            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id IN (\(binds: endpoints)) AND failing_since IS NOT NULL"
+        ).run()
     }
 
     /// One outcome: the delivery's next state, its attempt row, the endpoint's failing streak.
