@@ -19,7 +19,8 @@
   webhook_receiver.py steady API_URL TOKEN RATE SECONDS NAMES.json
       Imports contacts named S0000000… at RATE per second for SECONDS: one import every 50 ms
       (on a fixed schedule, by 8 connections so that a slow import does not delay the next);
-      writes the names created and prints {"created", "failed", "seconds", "max_behind_s"}.
+      writes the names created and prints {"created", "failed", "seconds", "max_behind_s"}, the
+      last being how late an import started at worst (the server did not keep up with the rate).
 
   webhook_receiver.py summarize DUMP.json BACKLOG_NAMES.json STEADY_NAMES.json
       Prints one JSON object: throughput of the backlog (first to last arrival), latency
@@ -164,13 +165,16 @@ def steady(api_url, token, rate, seconds, names_path):
     tick = 0.05
     ticks = max(1, round(seconds / tick))
     work = queue.Queue()
-    created, failed, lock = [], [0], threading.Lock()
+    created, failed, late, lock = [], [0], [0.0], threading.Lock()
 
     def worker():
         importer = Importer(api_url, token)
-        while (names := work.get()) is not None:
+        while (item := work.get()) is not None:
+            due, names = item
+            lateness = time.monotonic() - due
             done, lost = importer.run(names)
             with lock:
+                late[0] = max(late[0], lateness)
                 created.extend(done)
                 failed[0] += lost
 
@@ -178,17 +182,15 @@ def steady(api_url, token, rate, seconds, names_path):
     for thread in threads:
         thread.start()
     started = time.monotonic()
-    behind, queued = 0.0, 0
+    queued = 0
     for i in range(ticks):
         due = started + i * tick
         now = time.monotonic()
         if now < due:
             time.sleep(due - now)
-        else:
-            behind = max(behind, now - due)
         target = round(rate * (i + 1) * tick)
         if target > queued:
-            work.put([f"S{n:07d}" for n in range(queued, target)])
+            work.put((due, [f"S{n:07d}" for n in range(queued, target)]))
             queued = target
     for _ in threads:
         work.put(None)
@@ -196,7 +198,7 @@ def steady(api_url, token, rate, seconds, names_path):
         thread.join()
     elapsed = time.monotonic() - started
     json.dump(created, open(names_path, "w"))
-    print(json.dumps({"created": len(created), "failed": failed[0], "seconds": elapsed, "max_behind_s": behind}))
+    print(json.dumps({"created": len(created), "failed": failed[0], "seconds": elapsed, "max_behind_s": late[0]}))
 
 
 def percentile(sorted_values, p):
