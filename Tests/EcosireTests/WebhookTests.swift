@@ -242,8 +242,14 @@ import Testing
                         == .notFound)
                 #expect(try await client.get("/api/webhooks/endpoints/\(endpointID)/deliveries", token: stranger.token).status == .notFound)
                 try await client.createContact(stranger.token, ["name": "Not yours"])
+                // Subscribed to contact.created only: an update is not sent.
+                let mine = try await client.createContact(owner.token, ["name": "Mine"])
+                _ = try await client.patch(
+                    "/api/contacts/\(mine["id"]?.stringValue ?? "")", token: owner.token, json: ["name": "Still mine"])
+                let created = try await receiver.waitFor(1) { $0.header("X-Ecosire-Event") == "contact.created" }
+                #expect(created.first?.json["data"]?["object"]?["name"] == "Mine")
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(receiver.deliveries.count == 2, "events of another organization are not delivered here")
+                #expect(receiver.deliveries.count == 3, "neither another organization's events nor unsubscribed types are delivered here")
             }
         }
     }
