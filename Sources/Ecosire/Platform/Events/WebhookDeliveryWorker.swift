@@ -28,7 +28,8 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     /// Claimed deliveries whose outcome is not recorded yet: sending and recording both count
     /// against the concurrency, so a slow database slows claiming instead of letting leases expire.
     private let outstanding = Atomic<Int>(0)
-    /// Set when a request handler queued something for now (a test event, a redelivery).
+    /// Set when there is work for now: a request queued a test event or a redelivery, or a
+    /// recorded batch freed slots.
     private let nudged = Atomic<Bool>(false)
 
     /// An endpoint failing this long without a success is disabled.
