@@ -344,6 +344,25 @@ import Testing
         }
     }
 
+    @Test func aReceiverThatStallsOrSendsNulBytesHoldsNothing() async throws {
+        try await WebhookReceiver.run { receiver, base in
+            try await TestServer.run(Self.allowPrivate.merging(["webhook.timeout.seconds": 1]) { $1 }) { client, _ in
+                let owner = try await client.register()
+                let stalling = try await client.createEndpoint(owner.token, url: base + "/hooks/trickle")["id"]?.stringValue ?? ""
+                let nul = try await client.createEndpoint(owner.token, url: base + "/hooks/nul")["id"]?.stringValue ?? ""
+                try await client.createContact(owner.token, ["name": "Both"])
+                // The whole attempt, body included, is bounded by the timeout.
+                let stalled = try await client.deliveries(of: stalling, token: owner.token) { $0.first?["attempts"] == 1 }
+                #expect(stalled.first?["status"] == "pending")
+                #expect(stalled.first?["lastError"] == "Timed out after 1 s", "\(stalled)")
+                #expect((stalled.first?["attemptLog"]?[0]?["durationMs"]?.intValue ?? 0) < 3000)
+                // A NUL in the answer is stored (as U+FFFD) on both databases.
+                let stored = try await client.deliveries(of: nul, token: owner.token) { $0.first?["status"] == "succeeded" }
+                #expect(stored.first?["attemptLog"]?[0]?["responseBody"] == "a\u{FFFD}b", "\(stored)")
+            }
+        }
+    }
+
     @Test func catalogCurlAndVerifier() async throws {
         try await WebhookReceiver.run { _, base in
             try await TestServer.run(Self.allowPrivate) { client, _ in
@@ -398,6 +417,24 @@ import Testing
                     "/api/webhooks/verify", token: owner.token,
                     json: ["payload": .string(payload), "headers": headers, "secret": "whsec_b3RoZXI="])
                 #expect(wrongSecret.json["valid"] == false)
+                // A timestamp whose distance from now overflows Int64 is out of tolerance, not a crash.
+                let extreme = "-9223372036854775808"
+                let standard = Data(
+                    HMAC<SHA256>.authenticationCode(for: Data("msg_1.\(extreme).x".utf8), using: SymmetricKey(data: Data("s".utf8))))
+                let overflow = try await client.post(
+                    "/api/webhooks/verify", token: owner.token,
+                    json: [
+                        "payload": "x", "secret": "s",
+                        "headers": [
+                            "X-Ecosire-Signature": .string("t=\(extreme),v1=" + Self.hmacHex("s", "\(extreme).x")),
+                            "webhook-id": "msg_1", "webhook-timestamp": .string(extreme),
+                            "webhook-signature": .string("v1," + standard.base64EncodedString()),
+                        ],
+                    ])
+                #expect(overflow.status == .ok)
+                #expect(overflow.json["valid"] == false)
+                let reasons = overflow.json["checks"]?.arrayValue?.compactMap { $0["reason"]?.stringValue } ?? []
+                #expect(reasons.count == 2 && reasons.allSatisfy { $0.contains("5 minutes") }, "\(overflow.text)")
                 let unsigned = try await client.post(
                     "/api/webhooks/verify", token: owner.token, json: ["payload": "{}", "headers": [:], "secret": "x"])
                 #expect(unsigned.json["valid"] == false)

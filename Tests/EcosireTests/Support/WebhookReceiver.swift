@@ -10,7 +10,8 @@ import Testing
 
 /// A real HTTP server on loopback that records the webhook deliveries it receives. The last path
 /// segment says how it answers: `ok` → 200, `fail` → 500, `gone` → 410, `busy` → 503 with
-/// `Retry-After: 3600`.
+/// `Retry-After: 3600`, `nul` → 200 with a NUL byte in the body, `trickle` → 200 and a body that
+/// starts and then stalls for seconds.
 final class WebhookReceiver: Sendable {
     struct Delivery: Sendable {
         var path: String
@@ -40,6 +41,15 @@ final class WebhookReceiver: Sendable {
             case "fail": return Response(status: .internalServerError, body: .init(byteBuffer: ByteBuffer(string: "receiver is down")))
             case "gone": return Response(status: .gone)
             case "busy": return Response(status: .serviceUnavailable, headers: [.retryAfter: "3600"])
+            case "nul": return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: Array("a\u{0}b".utf8))))
+            case "trickle":
+                return Response(
+                    status: .ok,
+                    body: ResponseBody { writer in
+                        try await writer.write(ByteBuffer(string: "partial"))
+                        try? await Task.sleep(for: .seconds(4))
+                        try await writer.finish(nil)
+                    })
             default: return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "thanks")))
             }
         }

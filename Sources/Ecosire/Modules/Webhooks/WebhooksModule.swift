@@ -296,16 +296,17 @@ struct WebhooksModule: Module {
                         """
                     ).first().map(DecodedColumns.init)
                 else { throw Self.deliveryNotFound }
-                if try row.text("status") == "pending", try !row.isNull("lease_until"), try row.integer("lease_until") > now {
-                    throw APIError.conflict("An attempt of this delivery is in flight", code: "DELIVERY_IN_FLIGHT")
-                }
                 try await requireActiveEndpoint(sql, organizationID: caller.organizationID, id: try row.text("endpoint_id"))
-                try await sql.raw(
+                // Conditional, so that a worker claiming it meanwhile keeps its lease.
+                let queued = try await sql.raw(
                     """
                     UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = \(bind: now), lease_until = NULL, updated_at = \(bind: now)
-                    WHERE id = \(bind: id)
+                    WHERE id = \(bind: id) AND (lease_until IS NULL OR lease_until <= \(bind: now)) RETURNING id
                     """
-                ).run()
+                ).first()
+                guard queued != nil else {
+                    throw APIError.conflict("An attempt of this delivery is in flight", code: "DELIVERY_IN_FLIGHT")
+                }
             }
             platform.webhooks.nudge()
             return .json(try await delivery(caller.organizationID, id, withPayload: true), status: .accepted)
@@ -351,7 +352,8 @@ struct WebhooksModule: Module {
                             .init("headers", Schema.object([], additional: .string()), required: true),
                             .init("payload", .string(), required: true),
                         ]).named("WebhookCurl"))
-                ]
+                ],
+                errors: [409]
             )
         ) { input in
             let caller = try input.caller
@@ -365,7 +367,11 @@ struct WebhooksModule: Module {
                 ).first
             else { throw Self.endpointNotFound }
             let url = try row.text("url")
-            let secret = try platform.secrets.open(row.text("secret_sealed"))
+            guard let secret = try? platform.secrets.open(row.text("secret_sealed")) else {
+                throw APIError.conflict(
+                    "The endpoint's signing secret cannot be decrypted with this server's SECRETS_KEY; rotate the secret",
+                    code: "SECRET_UNREADABLE")
+            }
             let now = platform.clock.nowMillis()
             let eventID = EventOutbox.newEventID()
             let payload = EventOutbox.envelope(id: eventID, type: type.type, created: now / 1000, object: type.example).jsonString
@@ -425,7 +431,7 @@ struct WebhooksModule: Module {
             for member in body["headers"]?.objectValue?.members ?? [] { headers[member.key] = member.value.stringValue ?? "" }
             let checks = WebhookSignatures.verify(
                 payload: body["payload"]?.stringValue ?? "", headers: headers, secret: body["secret"]?.stringValue ?? "",
-                now: platform.clock.nowMillis() / 1000)
+                licenseSecret: platform.licenseSignatures.secret, now: platform.clock.nowMillis() / 1000)
             let reason: String? =
                 checks.isEmpty
                 ? "No signature header was given (X-Ecosire-Signature, webhook-signature or X-License-Signature)"

@@ -36,7 +36,14 @@ public struct TimestampedSignature: Sendable {
         guard !signatures.isEmpty else { throw Failure.noSignatures }
         let expected = Self.sign(payload: payload, timestamp: timestamp, secret: secret)
         guard signatures.contains(where: { SecretTokens.constantTimeEquals($0, expected) }) else { throw Failure.mismatch }
-        guard abs(now - timestamp) <= tolerance else { throw Failure.timestampOutOfTolerance }
+        guard Self.within(tolerance, timestamp, of: now) else { throw Failure.timestampOutOfTolerance }
+    }
+
+    /// Whether `timestamp` is at most `tolerance` seconds from `now`; a difference too large for
+    /// Int64 (a hostile `t=-9223372036854775808`) is not.
+    static func within(_ tolerance: Int64, _ timestamp: Int64, of now: Int64) -> Bool {
+        let (difference, overflow) = now.subtractingReportingOverflow(timestamp)
+        return !overflow && difference.magnitude <= tolerance.magnitude
     }
 
     /// The header value: `t=<timestamp>` and one `v1` per secret.

@@ -31,6 +31,9 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     /// Set when there is work for now: a request queued a test event or a redelivery, or a
     /// recorded batch freed slots.
     private let nudged = Atomic<Bool>(false)
+    /// Set once the run loop has stopped claiming (at shutdown), so the record loop knows that
+    /// what is outstanding is all there will be.
+    private let claimingStopped = Atomic<Bool>(false)
 
     /// An endpoint failing this long without a success is disabled.
     static let failureWindowMillis: Int64 = 5 * 86_400_000
@@ -84,6 +87,11 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                     if room > 0 && (work.deliveries || busy) {
                         let claimed = try await claim(limit: room)
                         busy = busy || claimed.count == room
+                        if Task.isShuttingDownGracefully {
+                            // Claimed as shutdown began: hand them back rather than start them.
+                            try await release(claimed)
+                            break
+                        }
                         for delivery in claimed {
                             outstanding.add(1, ordering: .relaxed)
                             group.addTask {
@@ -107,6 +115,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             }
             // Shutdown: no new claims; the group waits for attempts in flight, then the record
             // loop writes their outcomes and ends.
+            claimingStopped.store(true, ordering: .relaxed)
         }
         try? await client.shutdown()
     }
@@ -140,7 +149,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                 }
             }
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
-            if stopping && outstanding.load(ordering: .relaxed) == 0 { return }
+            if stopping && claimingStopped.load(ordering: .relaxed) && outstanding.load(ordering: .relaxed) == 0 { return }
             if done.isEmpty { try? await Task.sleep(for: .milliseconds(outstanding.load(ordering: .relaxed) > 0 ? 2 : 20)) }
         }
     }
@@ -242,7 +251,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             ClaimedDelivery(
                 id: try row.text("id"), organizationID: try row.text("organization_id"), endpointID: try row.text("endpoint_id"),
                 eventID: try row.text("event_id"), eventType: try row.text("event_type"), payload: try row.text("payload"),
-                attempts: Int(try row.integer("attempts")), endpoint: nil)
+                attempts: Int(try row.integer("attempts")), leaseUntil: leaseUntil, endpoint: nil)
         }
         let endpointIDs = Array(Set(deliveries.map(\.endpointID)))
         let endpoints = try await database.readRows(
@@ -252,14 +261,32 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             """)
         var byID: [String: ClaimedDelivery.Endpoint] = [:]
         for row in endpoints {
-            var secrets = [try self.secrets.open(row.text("secret_sealed"))]
-            if try !row.isNull("previous_secret_sealed"), try row.integer("previous_secret_expires_at") > now {
-                secrets.append(try self.secrets.open(row.text("previous_secret_sealed")))
+            var endpoint = ClaimedDelivery.Endpoint(url: try row.text("url"), secrets: [], problem: nil)
+            do {
+                endpoint.secrets = [try self.secrets.open(row.text("secret_sealed"))]
+                if try !row.isNull("previous_secret_sealed"), try row.integer("previous_secret_expires_at") > now {
+                    endpoint.secrets.append(try self.secrets.open(row.text("previous_secret_sealed")))
+                }
+            } catch {
+                // One unreadable secret fails its own deliveries, not the batch.
+                endpoint.problem = "The signing secret cannot be decrypted with this server's SECRETS_KEY; rotate the secret"
             }
-            byID[try row.text("id")] = .init(url: try row.text("url"), secrets: secrets)
+            byID[try row.text("id")] = endpoint
         }
         for index in deliveries.indices { deliveries[index].endpoint = byID[deliveries[index].endpointID] }
         return deliveries
+    }
+
+    /// Gives claimed deliveries back (their leases cleared) without attempting them.
+    private func release(_ deliveries: [ClaimedDelivery]) async throws {
+        guard let lease = deliveries.first?.leaseUntil else { return }
+        try await database.transaction { sql in
+            try await sql.raw(
+                """
+                UPDATE webhook_deliveries SET lease_until = NULL WHERE id IN (\(binds: deliveries.map(\.id))) AND lease_until = \(bind: lease)
+                """
+            ).run()
+        }
     }
 
     // MARK: Record
@@ -285,21 +312,23 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     private func recordSuccesses(_ outcomes: [AttemptOutcome], _ sql: any SQLDatabase, now: Int64) async throws {
         guard !outcomes.isEmpty else { return }
         Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", "succeeded")]).increment(by: outcomes.count)
-        // (delivery id, response code, attempted at), typed in the first row for PostgreSQL; both
-        // databases name the columns of VALUES column1, column2, column3.
+        // (delivery id, response code, attempted at, lease), typed in the first row for PostgreSQL;
+        // both databases name the columns of VALUES column1, column2….
         let rows = outcomes.enumerated().map { index, outcome -> SQLQueryString in
             let code = Int64(outcome.responseCode ?? 200)
+            let (id, at, lease) = (outcome.delivery.id, outcome.attemptedAt, outcome.delivery.leaseUntil)
             return index == 0
-                ? "(CAST(\(bind: outcome.delivery.id) AS TEXT), CAST(\(bind: code) AS BIGINT), CAST(\(bind: outcome.attemptedAt) AS BIGINT))"
-                : "(\(bind: outcome.delivery.id), \(bind: code), \(bind: outcome.attemptedAt))"
+                ? "(CAST(\(bind: id) AS TEXT), CAST(\(bind: code) AS BIGINT), CAST(\(bind: at) AS BIGINT), CAST(\(bind: lease) AS BIGINT))"
+                : "(\(bind: id), \(bind: code), \(bind: at), \(bind: lease))"
         }
-        // Deliveries deleted with their endpoint while in flight are not returned: nothing to log.
+        // Not returned: deleted with their endpoint while in flight, or their lease ran out and
+        // another attempt owns them now. Either way there is nothing to record.
         let updated = try await sql.raw(
             """
             UPDATE webhook_deliveries SET status = 'succeeded', attempts = attempts + 1, lease_until = NULL, next_attempt_at = NULL,
                 last_response_code = outcome.column2, last_error = NULL, delivered_at = outcome.column3, updated_at = \(bind: now)
             FROM (VALUES \(SQLList(rows, separator: SQLRaw(", ")))) AS outcome
-            WHERE webhook_deliveries.id = outcome.column1
+            WHERE webhook_deliveries.id = outcome.column1 AND webhook_deliveries.lease_until = outcome.column4
             RETURNING id, attempts
             """
         ).all().map(DecodedColumns.init)
@@ -332,6 +361,12 @@ public final class WebhookDeliveryWorker: Service, Sendable {
         func count(_ label: String) {
             Counter(label: "ecosire_webhook_deliveries_total", dimensions: [("outcome", label)]).increment()
         }
+        // Only while the lease is still ours (locked on PostgreSQL until the batch commits).
+        let locking: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE" : ""
+        let held = try await sql.raw(
+            "SELECT id FROM webhook_deliveries WHERE id = \(bind: delivery.id) AND lease_until = \(bind: delivery.leaseUntil)\(locking)"
+        ).first()
+        guard held != nil else { return }
         if outcome.skipped {
             count("cancelled")
             try await sql.raw(

@@ -16,6 +16,8 @@ struct ClaimedDelivery: Sendable {
     var payload: String
     /// Attempts made before this one.
     var attempts: Int
+    /// The lease this worker holds; an outcome is recorded only while it still does.
+    var leaseUntil: Int64
     /// Nil when the endpoint was deleted or disabled since the delivery was queued.
     var endpoint: Endpoint?
 
@@ -23,6 +25,8 @@ struct ClaimedDelivery: Sendable {
         var url: String
         /// The current secret, then the previous one while it is still within its overlap.
         var secrets: [String]
+        /// Why it cannot be signed (a secret sealed under another `SECRETS_KEY`): the attempt fails.
+        var problem: String?
     }
 }
 
@@ -62,20 +66,60 @@ struct WebhookSender: Sendable {
             outcome.skipped = true
             return outcome
         }
+        if let problem = endpoint.problem {
+            outcome.error = problem
+            return outcome
+        }
         let started = ContinuousClock.now
-        await post(delivery, to: endpoint, recording: &outcome)
+        // The whole attempt — resolving, connecting, the answer's head and its body — within the
+        // timeout: async-http-client's own deadline ends with the head, and a receiver that then
+        // trickles its body must not hold a slot.
+        let timeout = self.timeout
+        let attempt = outcome
+        let answer = await withTaskGroup(of: Answer?.self) { group in
+            group.addTask { await post(delivery, to: endpoint, attempt: attempt) }
+            group.addTask {
+                try? await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let answer {
+            outcome.responseCode = answer.code
+            outcome.responseBody = answer.body.map(Self.storable)
+            outcome.error = answer.error.map(Self.storable)
+            outcome.retryAfterSeconds = answer.retryAfterSeconds
+        } else {
+            outcome.error = "Timed out after \(timeout.nanoseconds / 1_000_000_000) s"
+        }
         let elapsed = ContinuousClock.now - started
         outcome.durationMillis = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         return outcome
     }
 
-    private func post(_ delivery: ClaimedDelivery, to endpoint: ClaimedDelivery.Endpoint, recording outcome: inout AttemptOutcome) async {
+    /// What the receiver answered, or why there is no answer.
+    private struct Answer: Sendable {
+        var code: Int?
+        var body: String?
+        var error: String?
+        var retryAfterSeconds: Int64?
+    }
+
+    /// Text as PostgreSQL's TEXT accepts it (no NUL characters).
+    static func storable(_ text: String) -> String {
+        text.contains("\0") ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text
+    }
+
+    private func post(_ delivery: ClaimedDelivery, to endpoint: ClaimedDelivery.Endpoint, attempt: AttemptOutcome) async -> Answer {
+        var answer = Answer()
         let target: OutboundURLGuard.Target
         do {
             target = try await guardian.check(endpoint.url)
         } catch {
-            outcome.error = "Refused: " + error.message
-            return
+            answer.error = "Refused: " + error.message
+            return answer
         }
         let body = Array(delivery.payload.utf8)
         var request = HTTPClientRequest(url: endpoint.url)
@@ -92,30 +136,31 @@ struct WebhookSender: Sendable {
             }
         }
         for (name, value) in WebhookSignatures.headers(
-            eventType: delivery.eventType, attemptID: outcome.attemptID, messageID: delivery.eventID,
-            timestamp: outcome.attemptedAt / 1000, payload: body, secrets: endpoint.secrets, licenseSecret: licenseSecret)
+            eventType: delivery.eventType, attemptID: attempt.attemptID, messageID: delivery.eventID,
+            timestamp: attempt.attemptedAt / 1000, payload: body, secrets: endpoint.secrets, licenseSecret: licenseSecret)
         {
             request.headers.add(name: name, value: value)
         }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: timeout)
-            outcome.responseCode = Int(response.status.code)
+            answer.code = Int(response.status.code)
             if let retryAfter = response.headers.first(name: "Retry-After") {
-                outcome.retryAfterSeconds = WebhookRetrySchedule.retryAfterSeconds(retryAfter, now: clock.now())
+                answer.retryAfterSeconds = WebhookRetrySchedule.retryAfterSeconds(retryAfter, now: clock.now())
             }
             var excerpt = [UInt8]()
             for try await chunk in response.body {
                 excerpt += chunk.readableBytesView.prefix(Self.responseExcerptBytes - excerpt.count)
                 if excerpt.count >= Self.responseExcerptBytes { break }
             }
-            outcome.responseBody = String(decoding: excerpt, as: UTF8.self)
-            if !outcome.succeeded { outcome.error = "HTTP \(response.status.code)" }
+            answer.body = String(decoding: excerpt, as: UTF8.self)
+            if !(200..<300).contains(response.status.code) { answer.error = "HTTP \(response.status.code)" }
         } catch let error as HTTPClientError where error == .deadlineExceeded {
-            outcome.error = "Timed out after \(timeout.nanoseconds / 1_000_000_000) s"
+            answer.error = "Timed out after \(timeout.nanoseconds / 1_000_000_000) s"
         } catch {
-            outcome.error = Self.describe(error)
+            answer.error = Self.describe(error)
         }
+        return answer
     }
 
     /// A short, secret-free description of a transport failure.
