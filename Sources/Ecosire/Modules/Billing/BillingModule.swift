@@ -342,7 +342,7 @@ struct BillingModule: Module {
                 "cancelAtPeriodEnd": .bool(try row.boolean("cancel_at_period_end")),
                 "items": (try? JSONValue.parse(try row.text("items"))) ?? [],
                 "stripeSubscriptionId": .string(try row.text("stripe_subscription_id")),
-                "orderId": try row.isNull("order_id") ? .null : .string(try row.text("order_id")),
+                "orderId": try row.jsonText("order_id"),
                 "createdAt": .string(Timestamp.iso(millis: try row.integer("created_at"))),
             ])
         }
@@ -386,11 +386,11 @@ struct BillingModule: Module {
         return try rows.map { row in
             .object([
                 "id": .string(try row.text("id")),
-                "subscriptionId": try row.isNull("subscription_id") ? .null : .string(try row.text("subscription_id")),
+                "subscriptionId": try row.jsonText("subscription_id"),
                 "stripeInvoiceId": .string(try row.text("stripe_invoice_id")), "status": .string(try row.text("status")),
                 "amountPaid": .int(try row.integer("amount_paid")), "currency": .string(try row.text("currency")),
                 "periodStart": try Self.iso(row, "period_start"), "periodEnd": try Self.iso(row, "period_end"),
-                "hostedInvoiceUrl": try row.isNull("hosted_invoice_url") ? .null : .string(try row.text("hosted_invoice_url")),
+                "hostedInvoiceUrl": try row.jsonText("hosted_invoice_url"),
                 "paidAt": .string(Timestamp.iso(millis: try row.integer("paid_at"))),
             ])
         }

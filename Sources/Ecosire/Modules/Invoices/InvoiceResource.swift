@@ -102,12 +102,8 @@ enum InvoiceResource {
             sortable: ["amount", "dueDate", "status", "createdAt"], searchable: ["number"],
             filters: [
                 .equals("status", column: "status", schema: .enumeration(statuses), description: "Only invoices in this status"),
-                ResourceFilter(QueryParameter("contactId", .uuid, "Only this contact's invoices")) { value in
-                    "contact_id = \(bind: value.lowercased())"
-                },
-                ResourceFilter(QueryParameter("orderId", .uuid, "Only invoices of this order")) { value in
-                    "order_id = \(bind: value.lowercased())"
-                },
+                .reference("contactId", column: "contact_id", description: "Only this contact's invoices"),
+                .reference("orderId", column: "order_id", description: "Only invoices of this order"),
                 ResourceFilter(QueryParameter("from", .dateTime, "Invoice date on or after (ISO 8601)")) { value in
                     "invoice_date >= \(bind: String(value.prefix(10)))"
                 },

@@ -478,13 +478,12 @@ struct LicensesModule: Module {
             try await platform.database.readRows("SELECT COUNT(*) AS n FROM license_activations WHERE license_id = \(bind: license.id)")
             .first?.integer("n") ?? 0
         let entries = try rows.map { row -> JSONValue in
-            let deactivated = try row.isNull("deactivated_at") ? nil : try row.integer("deactivated_at")
-            let validated = try row.isNull("last_validated_at") ? nil : try row.integer("last_validated_at")
             return .object([
-                "id": .string(try row.text("id")), "domain": .string(try row.text("domain")), "active": .bool(deactivated == nil),
+                "id": .string(try row.text("id")), "domain": .string(try row.text("domain")),
+                "active": .bool(try row.isNull("deactivated_at")),
                 "activatedAt": .string(Timestamp.iso(millis: try row.integer("activated_at"))),
-                "deactivatedAt": deactivated.map { .string(Timestamp.iso(millis: $0)) } ?? .null,
-                "lastValidatedAt": validated.map { .string(Timestamp.iso(millis: $0)) } ?? .null,
+                "deactivatedAt": try row.jsonTimestamp("deactivated_at"),
+                "lastValidatedAt": try row.jsonTimestamp("last_validated_at"),
             ])
         }
         return .json(PageMeta.envelope(entries, total: Int(total), query: query))

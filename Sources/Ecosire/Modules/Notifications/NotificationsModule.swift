@@ -47,9 +47,9 @@ struct NotificationsModule: Module {
                 [
                     "id": .string(try row.text("id")), "kind": .string(try row.text("kind")), "title": .string(try row.text("title")),
                     "message": .string(try row.text("message")),
-                    "subjectId": try row.isNull("subject_id") ? .null : .string(try row.text("subject_id")),
+                    "subjectId": try row.jsonText("subject_id"),
                     "createdAt": .string(Timestamp.iso(millis: try row.integer("created_at"))),
-                    "readAt": try row.isNull("read_at") ? .null : .string(Timestamp.iso(millis: try row.integer("read_at"))),
+                    "readAt": try row.jsonTimestamp("read_at"),
                 ]
             }
             return .json(PageMeta.envelope(data, total: Int(total), query: query))

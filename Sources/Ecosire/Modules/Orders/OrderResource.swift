@@ -107,9 +107,7 @@ enum OrderResource {
             sortable: ["total", "status", "createdAt", "updatedAt"], searchable: ["reference"],
             filters: [
                 .equals("status", column: "status", schema: .enumeration(statuses), description: "Only orders in this status"),
-                ResourceFilter(QueryParameter("contactId", .uuid, "Only this contact's orders")) { value in
-                    "contact_id = \(bind: value.lowercased())"
-                },
+                .reference("contactId", column: "contact_id", description: "Only this contact's orders"),
                 .timeRange("from", column: "created_at", after: true, description: "Created at or after (ISO 8601)"),
                 .timeRange("to", column: "created_at", after: false, description: "Created at or before (ISO 8601)"),
             ],

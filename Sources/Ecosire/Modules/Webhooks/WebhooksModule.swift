@@ -488,10 +488,6 @@ struct WebhooksModule: Module {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    private static func millis(_ row: some ColumnValues, _ column: String) throws -> JSONValue {
-        try row.isNull(column) ? .null : .string(Timestamp.iso(millis: try row.integer(column)))
-    }
-
     /// Deliveries matching `whereClause` (one page when `limit` is given) with their attempts, read
     /// in one statement so that a delivery and its attempt log are from the same moment.
     private func deliveryJSON(where whereClause: SQLQueryString, limit: SQLQueryString, withPayload: Bool) async throws -> [JSONValue] {
@@ -513,11 +509,11 @@ struct WebhooksModule: Module {
                     "id": .string(id), "endpointId": .string(try row.text("endpoint_id")), "eventId": .string(try row.text("event_id")),
                     "eventType": .string(try row.text("event_type")), "test": .bool(try row.boolean("test")),
                     "status": .string(try row.text("status")), "attempts": .int(try row.integer("attempts")),
-                    "nextAttemptAt": try row.text("status") == "pending" ? try Self.millis(row, "next_attempt_at") : .null,
-                    "lastResponseCode": try row.isNull("last_response_code") ? .null : .int(try row.integer("last_response_code")),
-                    "lastError": try row.isNull("last_error") ? .null : .string(try row.text("last_error")),
-                    "deliveredAt": try Self.millis(row, "delivered_at"), "createdAt": try Self.millis(row, "created_at"),
-                    "updatedAt": try Self.millis(row, "updated_at"),
+                    "nextAttemptAt": try row.text("status") == "pending" ? try row.jsonTimestamp("next_attempt_at") : .null,
+                    "lastResponseCode": try row.jsonInteger("last_response_code"),
+                    "lastError": try row.jsonText("last_error"),
+                    "deliveredAt": try row.jsonTimestamp("delivered_at"), "createdAt": try row.jsonTimestamp("created_at"),
+                    "updatedAt": try row.jsonTimestamp("updated_at"),
                 ]
                 if withPayload { object["payload"] = .string(try row.text("payload")) }
                 deliveries.append(object)
@@ -526,10 +522,10 @@ struct WebhooksModule: Module {
             guard try !row.isNull("attempt_id") else { continue }
             attempts[attempts.count - 1].append([
                 "id": .string(try row.text("attempt_id")), "attempt": .int(try row.integer("attempt")),
-                "attemptedAt": try Self.millis(row, "attempted_at"), "durationMs": .int(try row.integer("duration_ms")),
-                "responseCode": try row.isNull("response_code") ? .null : .int(try row.integer("response_code")),
-                "responseBody": try row.isNull("response_body") ? .null : .string(try row.text("response_body")),
-                "error": try row.isNull("error") ? .null : .string(try row.text("error")), "succeeded": .bool(try row.boolean("succeeded")),
+                "attemptedAt": try row.jsonTimestamp("attempted_at"), "durationMs": .int(try row.integer("duration_ms")),
+                "responseCode": try row.jsonInteger("response_code"),
+                "responseBody": try row.jsonText("response_body"),
+                "error": try row.jsonText("error"), "succeeded": .bool(try row.boolean("succeeded")),
             ])
         }
         return zip(deliveries, attempts).map { delivery, log in

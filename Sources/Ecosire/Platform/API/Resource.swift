@@ -77,6 +77,11 @@ public struct ResourceFilter: Sendable {
         ResourceFilter(QueryParameter(name, schema, description)) { value in "\(ident: column) = \(bind: value)" }
     }
 
+    /// `column = id` for a column referencing another record by UUID (ids are stored lowercase).
+    public static func reference(_ name: String, column: String, description: String) -> ResourceFilter {
+        ResourceFilter(QueryParameter(name, .uuid, description)) { value in "\(ident: column) = \(bind: value.lowercased())" }
+    }
+
     /// `column = true|false` for a boolean column.
     public static func boolean(_ name: String, column: String, description: String) -> ResourceFilter {
         ResourceFilter(QueryParameter(name, .boolean, description)) { value in "\(ident: column) = \(bind: value == "true")" }

@@ -72,3 +72,20 @@ extension SQLDatabase {
         try await self.raw(SQLQueryString(sql)).run()
     }
 }
+
+extension ColumnValues {
+    /// A text column as JSON: its string, or null.
+    public func jsonText(_ column: String) throws -> JSONValue {
+        try isNull(column) ? .null : .string(text(column))
+    }
+
+    /// An integer column as JSON: its number, or null.
+    public func jsonInteger(_ column: String) throws -> JSONValue {
+        try isNull(column) ? .null : .int(integer(column))
+    }
+
+    /// A timestamp column (Unix milliseconds) as JSON: its ISO 8601 string, or null.
+    public func jsonTimestamp(_ column: String) throws -> JSONValue {
+        try isNull(column) ? .null : .string(Timestamp.iso(millis: integer(column)))
+    }
+}
