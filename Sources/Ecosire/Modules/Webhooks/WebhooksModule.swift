@@ -314,6 +314,9 @@ struct WebhooksModule: Module {
     }
 
     private func registerCatalog(on api: APIRouter) {
+        // The catalog does not change while the server runs: its JSON (schemas included) is built once.
+        let entries = Dictionary(uniqueKeysWithValues: catalog.types.map { ($0.type, Self.json($0)) })
+        let listing: JSONValue = ["data": .array(catalog.types.compactMap { entries[$0.type] })]
         api.add(
             Operation(
                 .get, "/api/webhooks/events", id: "listWebhookEventTypes", tag: "Webhooks", summary: "The event catalog",
@@ -325,7 +328,7 @@ struct WebhooksModule: Module {
                         schema: Schema.object([.init("data", .array(Self.eventTypeSchema), required: true)]).named("WebhookEventTypeList"))
                 ]
             )
-        ) { _ in .json(.object(["data": .array(catalog.types.map(Self.json))])) }
+        ) { _ in .json(listing) }
 
         api.add(
             Operation(
@@ -333,8 +336,8 @@ struct WebhooksModule: Module {
                 access: .open, responses: [ResponseSpec(200, "The event type", schema: Self.eventTypeSchema)]
             )
         ) { input in
-            guard let type = catalog[input.path("type")] else { throw APIError.notFound("Unknown event type") }
-            return .json(Self.json(type))
+            guard let entry = entries[input.path("type")] else { throw APIError.notFound("Unknown event type") }
+            return .json(entry)
         }
 
         api.add(
