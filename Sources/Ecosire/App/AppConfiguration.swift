@@ -55,6 +55,16 @@ public struct AppConfiguration: Sendable {
     public var secretsKey: String?
     /// Outgoing webhook delivery.
     public var webhooks: WebhookSettings
+    /// Outgoing email.
+    public var email: EmailSettings
+    /// `PUBLIC_URL`: the server's address as its users reach it, for links in emails
+    /// (`http://HOST:PORT` by default).
+    public var publicURL: String
+    /// `SITE_ORGANIZATION_ID`: the organization that receives public intake (support requests,
+    /// captured leads, newsletter sign-ups); the oldest organization when unset.
+    public var siteOrganizationID: String?
+    /// The OpenAI-compatible chat endpoint that writes answers of `POST /api/ecosire-ai/ask`.
+    public var ai: AISettings
 
     public init(reader: ConfigReader) {
         dataDirectory = reader.string(forKey: "data.dir", default: "./data")
@@ -87,6 +97,11 @@ public struct AppConfiguration: Sendable {
         uploadLimitBytes = max(1024, reader.int(forKey: "upload.limit.bytes", default: 50 << 20))
         secretsKey = reader.string(forKey: "secrets.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         webhooks = WebhookSettings(reader: reader)
+        email = EmailSettings(reader: reader)
+        let publicURL = reader.string(forKey: "public.url", default: "http://\(host):\(port)")
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        siteOrganizationID = reader.string(forKey: "site.organization.id").flatMap { $0.isEmpty ? nil : $0.lowercased() }
+        ai = AISettings(reader: reader)
     }
 
     private static func list(_ value: String?) -> [String] {
@@ -128,5 +143,26 @@ public struct WebhookSettings: Sendable {
         leaseSeconds = max(timeoutSeconds + 2, reader.int(forKey: "webhook.lease.seconds", default: timeoutSeconds + 45))
         workerEnabled = reader.bool(forKey: "webhook.worker", default: true)
         logRetentionDays = max(1, reader.int(forKey: "webhook.log.retention.days", default: 30))
+    }
+}
+
+/// The answer writer of the AI endpoint (`AI_*` variables). Without `AI_BASE_URL` answers are the
+/// retrieved passages themselves.
+public struct AISettings: Sendable {
+    /// `AI_BASE_URL`: an OpenAI-compatible API root (`https://api.openai.com/v1`); `/chat/completions` is appended.
+    public var baseURL: String?
+    /// `AI_API_KEY`: sent as a bearer token.
+    public var apiKey: String?
+    /// `AI_MODEL` (`gpt-4o-mini`).
+    public var model: String
+    /// `AI_TIMEOUT_SECONDS` (30).
+    public var timeoutSeconds: Int
+
+    public init(reader: ConfigReader) {
+        let base = reader.string(forKey: "ai.base.url").flatMap { $0.isEmpty ? nil : $0 }
+        baseURL = base.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        apiKey = reader.string(forKey: "ai.api.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        model = reader.string(forKey: "ai.model", default: "gpt-4o-mini")
+        timeoutSeconds = min(300, max(1, reader.int(forKey: "ai.timeout.seconds", default: 30)))
     }
 }

@@ -23,8 +23,10 @@ public func openDatabase(_ config: AppConfiguration, logger: Logger) async throw
 
 /// Every module's migrations in dependency order.
 func allMigrations() -> [Migration] {
-    IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all + ProductsMigrations.all + LicensesMigrations.all
-        + OrdersMigrations.all + InvoicesMigrations.all + BillingMigrations.all
+    IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all + ProductsMigrations.all + SearchMigrations.all
+        + LicensesMigrations.all
+        + OrdersMigrations.all + InvoicesMigrations.all + BillingMigrations.all + HelpdeskMigrations.all + CRMMigrations.all
+        + NewsletterMigrations.all + KnowledgeMigrations.all
 }
 
 /// Builds the whole server. `main` and the tests share this.
@@ -75,7 +77,8 @@ public func buildApplication(
             webhookLogRetentionDays: config.webhooks.logRetentionDays, logger: logger),
         platform.usage,
         platform.licenseValidations,
-        platform.webhooks
+        platform.webhooks,
+        platform.mailer
     )
     return app
 }
@@ -105,6 +108,7 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
         webhooks: WebhookDeliveryWorker(
             database: database, clock: clock, settings: config.webhooks, secrets: secrets, licenseSignatures: licenseSignatures,
             logger: logger),
+        mailer: EmailDeliveryWorker(database: database, clock: clock, settings: config.email, logger: logger),
         logger: logger
     )
 }
@@ -119,7 +123,7 @@ func registerModules(platform: Platform, api: APIRouter) {
     let modules: [any Module] = [
         IdentityModule(platform: platform),
         APIKeysModule(platform: platform),
-        ContactsModule(platform: platform),
+        ContactsModule(platform: platform, references: ContactReference.all),
         ProductsModule(platform: platform, licenses: licenses),
         LicensesModule(
             platform: platform, service: licenses, signatures: platform.licenseSignatures, catalog: catalog,
@@ -134,6 +138,11 @@ func registerModules(platform: Platform, api: APIRouter) {
             catalog: catalog),
         OperationsModule(platform: platform, migrations: MigrationRunner(migrations: allMigrations()), startedAt: platform.clock.now()),
         NotificationsModule(platform: platform),
+        HelpdeskModule(platform: platform, contacts: contacts),
+        CRMModule(platform: platform, contacts: contacts),
+        NewsletterModule(platform: platform),
+        KnowledgeModule(platform: platform),
+        EmailModule(platform: platform),
         DocsModule(platform: platform, api: api),
     ]
     for module in modules { module.register(on: api) }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SQLKit
 
 /// The shared services every module is built with. Passed through `init`; there is no container.
 public struct Platform: Sendable {
@@ -24,6 +25,8 @@ public struct Platform: Sendable {
     public let secrets: SecretBox
     /// Delivers the outbox to webhook endpoints.
     public let webhooks: WebhookDeliveryWorker
+    /// Sends the email outbox through SMTP.
+    public let mailer: EmailDeliveryWorker
     public let logger: Logger
 
     /// The checks every operation passes through.
@@ -46,6 +49,23 @@ public struct Platform: Sendable {
         decision.apply(to: &headers, now: now)
         guard decision.allowed else { throw decision.rejection(now: now) }
         return headers
+    }
+
+    /// The organization that owns public intake: `SITE_ORGANIZATION_ID`, else the oldest
+    /// organization (the first one registered). A 503 while there is none.
+    public func siteOrganizationID(_ sql: any SQLDatabase) async throws -> String {
+        let row: (any SQLRow)?
+        if let configured = config.siteOrganizationID {
+            row = try await sql.raw("SELECT id FROM organizations WHERE id = \(bind: configured)").first()
+        } else {
+            row = try await sql.raw("SELECT id FROM organizations ORDER BY created_at, id LIMIT 1").first()
+        }
+        guard let row else {
+            throw APIError(
+                .serviceUnavailable, code: "NOT_CONFIGURED",
+                message: "Public intake has no organization yet (register one, or set SITE_ORGANIZATION_ID)")
+        }
+        return try row.decode(column: "id", as: String.self)
     }
 
     /// The client address: the TCP peer, or the first untrusted hop of `X-Forwarded-For` when the

@@ -86,7 +86,7 @@ struct StripeEvents: Sendable {
             try string(session, "customer_email", required: false, in: what) ?? session["customer_details"]?["email"]?.stringValue
             ?? user.email
         let name = session["customer_details"]?["name"]?.stringValue ?? user.name
-        let contact = try await contacts.findOrCreate(sql, organizationID: organizationID, email: email, name: name)
+        let contact = try await contacts.findOrCreate(sql, organizationID: organizationID, email: email, name: name).contact
         var subscriptionID: String?
         if try string(session, "mode", required: false, in: what) == "subscription",
             let stripeSubscription = try string(session, "subscription", required: false, in: what)

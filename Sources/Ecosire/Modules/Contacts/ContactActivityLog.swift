@@ -25,13 +25,8 @@ struct ContactActivityLog: Sendable {
     func record(_ sql: any SQLDatabase, organizationID: String, contactID: String, kind: String, summary: String, data: JSONValue = .null)
         async throws
     {
-        try await sql.raw(
-            """
-            INSERT INTO contact_activities (id, organization_id, contact_id, kind, summary, data, occurred_at)
-            VALUES (\(bind: UUIDv7.generate()), \(bind: organizationID), \(bind: contactID), \(bind: kind), \(bind: summary),
-                    \(bind: data.isNull ? nil : data.jsonString), \(bind: clock.nowMillis()))
-            """
-        ).run()
+        try await ContactDirectory(clock: clock).recordActivity(
+            sql, organizationID: organizationID, contactID: contactID, kind: kind, summary: summary, data: data)
     }
 
     /// Newest first, ties by id.

@@ -10,10 +10,23 @@ import SwiftCSV
 public struct ContactReference: Sendable {
     public var table: String
     public var column: String
-    public init(table: String, column: String) {
+    /// A column holding the contact's `{id, name, email}` snapshot beside the id, rewritten to
+    /// the surviving contact's.
+    public var snapshot: String?
+    public init(table: String, column: String, snapshot: String? = nil) {
         self.table = table
         self.column = column
+        self.snapshot = snapshot
     }
+
+    /// Every contact-linked table of the server, for `ContactsModule`.
+    static let all: [ContactReference] = [
+        ContactReference(table: "orders", column: "contact_id", snapshot: "contact"),
+        ContactReference(table: "invoices", column: "contact_id", snapshot: "contact"),
+        ContactReference(table: "helpdesk_tickets", column: "contact_id", snapshot: "contact"),
+        ContactReference(table: "crm_leads", column: "contact_id"),
+        ContactReference(table: "crm_opportunities", column: "contact_id", snapshot: "contact"),
+    ]
 }
 
 /// Contacts: CRUD from the resource helper, plus merge, CSV import and the activity timeline.
@@ -126,11 +139,17 @@ struct ContactsModule: Module {
                     .notFound, code: "NOT_FOUND", message: "Duplicate contact not found",
                     details: [FieldIssue(field: "duplicateId", message: "Not found")])
             }
+            let survivor: JSONValue = [
+                "id": .string(primaryID), "name": primary["name"] ?? .null,
+                "email": primary["email"].flatMap { $0.isNull ? nil : $0 } ?? duplicate["email"] ?? .null,
+            ]
             for reference in references {
+                let snapshot: SQLQueryString =
+                    reference.snapshot.map { ", \(ident: $0) = \(bind: survivor.jsonString)" } ?? ""
                 try await sql.raw(
                     """
-                    UPDATE \(ident: reference.table) SET \(ident: reference.column) = \(bind: primaryID)
-                    WHERE \(ident: reference.column) = \(bind: duplicateID)
+                    UPDATE \(ident: reference.table) SET \(ident: reference.column) = \(bind: primaryID)\(snapshot)
+                    WHERE \(ident: reference.column) = \(bind: duplicateID) AND organization_id = \(bind: organizationID)
                     """
                 ).run()
             }

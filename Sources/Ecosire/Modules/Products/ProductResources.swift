@@ -1,3 +1,4 @@
+import Foundation
 import SQLKit
 
 /// The products and product-variants resources, described as data for the resource helper.
@@ -50,6 +51,22 @@ enum ProductResources {
             "licensePolicy", schema: licensePolicy.describe("Licenses issued for this product; null when it is not licensed"),
             storage: .json, normalize: completePolicy),
     ]
+
+    /// What the knowledge search (and the AI answer endpoint) reads of a product.
+    static func searchDocument(_ record: JSONValue) -> SearchIndex.Document {
+        let id = record["id"]?.stringValue ?? ""
+        var facts: [String] = []
+        if let description = record["description"]?.stringValue, !description.isEmpty { facts.append(description) }
+        if let sku = record["sku"]?.stringValue { facts.append("SKU: \(sku).") }
+        if let category = record["category"]?.stringValue, !category.isEmpty { facts.append("Category: \(category).") }
+        if let price = record["price"]?.intValue, let currency = record["currency"]?.stringValue {
+            let cents = String(format: "%02d", Int(price % 100))
+            facts.append("Price: \(price / 100).\(cents) \(currency.uppercased()).")
+        }
+        return SearchIndex.Document(
+            sourceType: "product", sourceID: id, title: record["name"]?.stringValue ?? "", body: facts.joined(separator: "\n"),
+            url: "/api/products/" + id)
+    }
 
     static func product(onChange: @escaping @Sendable (ResourceChange, any SQLDatabase, String) async throws -> Void) -> Resource {
         var resource = Resource(

@@ -20,7 +20,16 @@ struct ProductsModule: Module {
     init(platform: Platform, licenses: LicenseService) {
         self.platform = platform
         self.licenses = licenses
-        self.resource = ProductResources.product { change, sql, _ in
+        let clock = platform.clock
+        self.resource = ProductResources.product { change, sql, organizationID in
+            switch change {
+            case .created(let record), .updated(_, let record):
+                try await SearchIndex.upsert(
+                    sql, organizationID: organizationID, ProductResources.searchDocument(record), now: clock.nowMillis())
+                return
+            case .deleted(let record):
+                try await SearchIndex.remove(sql, sourceID: record["id"]?.stringValue ?? "")
+            }
             guard case .deleted(let record) = change, let id = record["id"]?.stringValue else { return }
             if try await licenses.count(sql, productID: id) > 0 {
                 throw APIError.conflict("The product has licenses; it cannot be deleted (take it out of stock instead)")

@@ -42,11 +42,11 @@ public struct ListQuery: Sendable {
     }
 
     /// Reads the validated parameters.
-    public init(_ input: APIInput, defaultSort: String = "createdAt") {
+    public init(_ input: APIInput, defaultSort: String = "createdAt", defaultDescending: Bool = true) {
         page = input.int("page") ?? 1
         limit = input.int("limit") ?? 20
         sortBy = input.query["sortBy"] ?? defaultSort
-        descending = (input.query["sortOrder"] ?? "desc") == "desc"
+        descending = input.query["sortOrder"].map { $0 == "desc" } ?? defaultDescending
         search = input.query["search"].flatMap { $0.isEmpty ? nil : $0 }
     }
 }

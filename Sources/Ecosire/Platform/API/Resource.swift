@@ -135,9 +135,13 @@ public struct Resource: Sendable {
     public var sortable: [String]
     /// API names searched by `search`.
     public var searchable: [String]
+    /// The order of a list without `sortBy`/`sortOrder` (newest first unless a resource has a
+    /// natural order, like pipeline stages).
+    public var defaultSort = (field: "createdAt", descending: true)
     /// Sort names that are not field names (`amount` → `total`).
     public var sortAliases: [String: String] = [:]
-    /// Updates and deletes may answer 409 beyond unique clashes (a workflow state, dependent records).
+    /// Writes may answer 409 beyond unique clashes (a workflow state, dependent records, a
+    /// combination that must be unique).
     public var conflictsOnChange = false
     public var filters: [ResourceFilter]
     /// Runs inside the transaction of every create, update and delete.

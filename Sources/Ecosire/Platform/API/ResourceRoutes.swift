@@ -13,89 +13,107 @@ public struct ResourceRoutes: Sendable {
     /// The path of one record.
     public var itemPath: String { resource.path + "/{id}" }
 
-    public func register(on api: APIRouter, writeRole: Role = .member) {
+    /// The five operations, for registering a subset (a read-only log, a list without create).
+    public enum Route: Sendable, CaseIterable {
+        case list, create, get, update, delete
+    }
+
+    /// Registers `routes` (all five by default). Reads need `readRole`, writes `writeRole`.
+    public func register(
+        on api: APIRouter, writeRole: Role = .member, readRole: Role = .viewer, routes: Set<Route> = Set(Route.allCases)
+    ) {
         let resource = self.resource
         let store = self.store
         let lowercase = resource.singular.lowercased()
         let idParameterNote = "Records of other organizations answer 404."
 
-        api.add(
-            Operation(
-                .get, resource.path, id: "list\(resource.plural)", tag: resource.tag,
-                summary: "List \(resource.plural.lowercased())",
-                query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable)
-                    + resource.filters.map(\.parameter),
-                responses: [ResponseSpec(200, "One page of \(resource.plural.lowercased())", schema: resource.listSchema)]
-            )
-        ) { input in
-            let caller = try input.caller
-            try await resource.beforeRead?(caller.organizationID)
-            let query = ListQuery(input)
-            let (page, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
-            return PageMeta.envelope(page: page, total: total, query: query)
-        }
-
-        api.add(
-            Operation(
-                .post, resource.path, id: "create\(resource.singular)", tag: resource.tag,
-                summary: "Create a \(lowercase)", access: .authenticated(minimumRole: writeRole),
-                body: .json(resource.createSchema, example: resource.example),
-                responses: [
-                    ResponseSpec(
-                        201, "The created \(lowercase)", schema: resource.recordSchema, headers: ["Location": "URL of the new record"])
-                ],
-                errors: resource.fields.contains(where: \.unique) ? [409] : []
-            )
-        ) { input in
-            let caller = try input.caller
-            let record = try await store.create(organizationID: caller.organizationID, body: input.object)
-            return .created(record, location: "\(resource.path)/\(record["id"]?.stringValue ?? "")")
-        }
-
-        api.add(
-            Operation(
-                .get, itemPath, id: "get\(resource.singular)", tag: resource.tag, summary: "Get a \(lowercase)",
-                description: idParameterNote,
-                responses: [ResponseSpec(200, "The \(lowercase)", schema: resource.recordSchema)]
-            )
-        ) { input in
-            let caller = try input.caller
-            try await resource.beforeRead?(caller.organizationID)
-            guard let record = try await store.get(organizationID: caller.organizationID, id: input.path("id")) else {
-                throw APIError.notFound("\(resource.singular) not found")
+        if routes.contains(.list) {
+            api.add(
+                Operation(
+                    .get, resource.path, id: "list\(resource.plural)", tag: resource.tag,
+                    summary: "List \(resource.plural.lowercased())", access: .authenticated(minimumRole: readRole),
+                    query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable)
+                        + resource.filters.map(\.parameter),
+                    responses: [ResponseSpec(200, "One page of \(resource.plural.lowercased())", schema: resource.listSchema)]
+                )
+            ) { input in
+                let caller = try input.caller
+                try await resource.beforeRead?(caller.organizationID)
+                let query = ListQuery(input, defaultSort: resource.defaultSort.field, defaultDescending: resource.defaultSort.descending)
+                let (page, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
+                return PageMeta.envelope(page: page, total: total, query: query)
             }
-            return .json(record)
         }
 
-        api.add(
-            Operation(
-                .patch, itemPath, id: "update\(resource.singular)", tag: resource.tag, summary: "Update a \(lowercase)",
-                description: "Only the fields present change; optional fields can be cleared with null. " + idParameterNote,
-                access: .authenticated(minimumRole: writeRole), body: .json(resource.updateSchema),
-                responses: [ResponseSpec(200, "The updated \(lowercase)", schema: resource.recordSchema)],
-                errors: resource.fields.contains(where: \.unique) || resource.conflictsOnChange ? [409] : []
-            )
-        ) { input in
-            let caller = try input.caller
-            guard let record = try await store.update(organizationID: caller.organizationID, id: input.path("id"), body: input.object)
-            else {
-                throw APIError.notFound("\(resource.singular) not found")
+        if routes.contains(.create) {
+            api.add(
+                Operation(
+                    .post, resource.path, id: "create\(resource.singular)", tag: resource.tag,
+                    summary: "Create a \(lowercase)", access: .authenticated(minimumRole: writeRole),
+                    body: .json(resource.createSchema, example: resource.example),
+                    responses: [
+                        ResponseSpec(
+                            201, "The created \(lowercase)", schema: resource.recordSchema, headers: ["Location": "URL of the new record"])
+                    ],
+                    errors: resource.fields.contains(where: \.unique) || resource.conflictsOnChange ? [409] : []
+                )
+            ) { input in
+                let caller = try input.caller
+                let record = try await store.create(organizationID: caller.organizationID, body: input.object)
+                return .created(record, location: "\(resource.path)/\(record["id"]?.stringValue ?? "")")
             }
-            return .json(record)
         }
 
-        api.add(
-            Operation(
-                .delete, itemPath, id: "delete\(resource.singular)", tag: resource.tag, summary: "Delete a \(lowercase)",
-                description: idParameterNote, access: .authenticated(minimumRole: writeRole),
-                responses: [ResponseSpec(204, "Deleted")], errors: resource.conflictsOnChange ? [409] : []
-            )
-        ) { input in
-            let caller = try input.caller
-            guard try await store.delete(organizationID: caller.organizationID, id: input.path("id")) else {
-                throw APIError.notFound("\(resource.singular) not found")
+        if routes.contains(.get) {
+            api.add(
+                Operation(
+                    .get, itemPath, id: "get\(resource.singular)", tag: resource.tag, summary: "Get a \(lowercase)",
+                    description: idParameterNote, access: .authenticated(minimumRole: readRole),
+                    responses: [ResponseSpec(200, "The \(lowercase)", schema: resource.recordSchema)]
+                )
+            ) { input in
+                let caller = try input.caller
+                try await resource.beforeRead?(caller.organizationID)
+                guard let record = try await store.get(organizationID: caller.organizationID, id: input.path("id")) else {
+                    throw APIError.notFound("\(resource.singular) not found")
+                }
+                return .json(record)
             }
-            return .noContent
+        }
+
+        if routes.contains(.update) {
+            api.add(
+                Operation(
+                    .patch, itemPath, id: "update\(resource.singular)", tag: resource.tag, summary: "Update a \(lowercase)",
+                    description: "Only the fields present change; optional fields can be cleared with null. " + idParameterNote,
+                    access: .authenticated(minimumRole: writeRole), body: .json(resource.updateSchema),
+                    responses: [ResponseSpec(200, "The updated \(lowercase)", schema: resource.recordSchema)],
+                    errors: resource.fields.contains(where: \.unique) || resource.conflictsOnChange ? [409] : []
+                )
+            ) { input in
+                let caller = try input.caller
+                guard let record = try await store.update(organizationID: caller.organizationID, id: input.path("id"), body: input.object)
+                else {
+                    throw APIError.notFound("\(resource.singular) not found")
+                }
+                return .json(record)
+            }
+        }
+
+        if routes.contains(.delete) {
+            api.add(
+                Operation(
+                    .delete, itemPath, id: "delete\(resource.singular)", tag: resource.tag, summary: "Delete a \(lowercase)",
+                    description: idParameterNote, access: .authenticated(minimumRole: writeRole),
+                    responses: [ResponseSpec(204, "Deleted")], errors: resource.conflictsOnChange ? [409] : []
+                )
+            ) { input in
+                let caller = try input.caller
+                guard try await store.delete(organizationID: caller.organizationID, id: input.path("id")) else {
+                    throw APIError.notFound("\(resource.singular) not found")
+                }
+                return .noContent
+            }
         }
     }
 }

@@ -241,6 +241,21 @@ public struct ResourceStore: Sendable {
         try await resource.prepare?(&values, ResourceWrite(sql: sql, organizationID: organizationID, before: before))
         guard !values.members.isEmpty else { return before }
         try await checkUnique(sql, organizationID: organizationID, values: values, excluding: id)
+        return try await write(sql, organizationID: organizationID, id: id, values: values, before: before)
+    }
+
+    /// Sets fields the server owns (workflow stamps such as `resolvedAt`), bypassing client
+    /// normalization and `prepare`; hooks and the `updated` event run as for any update. Nil when
+    /// the record does not exist.
+    public func set(_ sql: any SQLDatabase, organizationID: String, id: String, values: JSONObject) async throws -> JSONValue? {
+        guard let before = try await fetch(sql, organizationID: organizationID, id: id) else { return nil }
+        guard !values.members.isEmpty else { return before }
+        return try await write(sql, organizationID: organizationID, id: id, values: values, before: before)
+    }
+
+    private func write(_ sql: any SQLDatabase, organizationID: String, id: String, values: JSONObject, before: JSONValue) async throws
+        -> JSONValue?
+    {
         var assignments: [SQLQueryString] = []
         for field in resource.fields {
             guard let value = values[field.name] else { continue }

@@ -25,6 +25,12 @@ public struct SecretBox: Sendable {
         return SecretBox(key: SymmetricKey(data: data))
     }
 
+    /// A key for one purpose (signing unsubscribe links, say), derived with HKDF so that no two
+    /// uses share key material.
+    public func derivedKey(for purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(purpose.utf8), outputByteCount: 32)
+    }
+
     /// Base64 of nonce + ciphertext + tag.
     public func seal(_ secret: String) throws -> String {
         try AES.GCM.seal(Data(secret.utf8), using: key).combined!.base64EncodedString()

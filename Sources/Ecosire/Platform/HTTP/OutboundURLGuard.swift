@@ -3,6 +3,10 @@ import NIOPosix
 
 #if canImport(Glibc)
     import Glibc
+    // With NIOSSL in the build, the socket address types resolve to SwiftNIO's Linux shim module.
+    #if canImport(CNIOLinux)
+        import CNIOLinux
+    #endif
 #elseif canImport(Darwin)
     import Darwin
 #endif

@@ -183,5 +183,36 @@ enum PlatformMigrations {
                 "CREATE INDEX notifications_org ON notifications (organization_id, created_at, id)",
             ]
         ),
+        .same(
+            "platform/005-email-outbox",
+            [
+                """
+                CREATE TABLE email_outbox (
+                    id TEXT PRIMARY KEY,
+                    organization_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    to_address TEXT NOT NULL,
+                    to_name TEXT,
+                    subject TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    headers TEXT,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    lease_until BIGINT,
+                    last_error TEXT,
+                    server_response TEXT,
+                    message_id TEXT NOT NULL,
+                    related_type TEXT,
+                    related_id TEXT,
+                    sent_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX email_outbox_due ON email_outbox (status, next_attempt_at)",
+                "CREATE INDEX email_outbox_org ON email_outbox (organization_id, created_at, id)",
+            ]
+        ),
     ]
 }

@@ -1,0 +1,132 @@
+import HTTPTypes
+import SQLKit
+
+/// Helpdesk teams: who works which tickets.
+enum TeamResource {
+    static let resource: Resource = {
+        var resource = Resource(
+            singular: "Team", plural: "Teams", tag: "Helpdesk", path: "/api/helpdesk/teams", table: "helpdesk_teams",
+            fields: [
+                ResourceField("name", schema: .string(minLength: 1, maxLength: 100), required: true, unique: true),
+                ResourceField("description", schema: .string(maxLength: 2000)),
+                ResourceField(
+                    "email", schema: Schema.email.describe("Where the team receives mail"),
+                    normalize: { .string($0.stringValue?.lowercased() ?? "") }),
+                ResourceField(
+                    "memberIds", schema: Schema.array(.uuid, maxItems: 200).describe("Users of the organization"), storage: .json,
+                    default: []),
+            ],
+            sortable: ["name", "createdAt", "updatedAt"], searchable: ["name"],
+            example: ["name": "Licensing", "description": "Activation and renewal questions", "memberIds": []], eventPrefix: nil,
+            prepare: { values, write in
+                guard let members = values["memberIds"]?.arrayValue else { return }
+                var unique: [JSONValue] = []
+                for (index, member) in members.enumerated() {
+                    let id = member.stringValue?.lowercased() ?? ""
+                    try await UserDirectory.requireMember(
+                        write.sql, organizationID: write.organizationID, userID: id, field: "memberIds[\(index)]")
+                    if !unique.contains(.string(id)) { unique.append(.string(id)) }
+                }
+                values["memberIds"] = .array(unique)
+            },
+            onChange: { change, sql, organizationID in
+                guard case .deleted(let team) = change else { return }
+                let tickets =
+                    try await sql.raw(
+                        """
+                        SELECT COUNT(*) AS n FROM helpdesk_tickets
+                        WHERE organization_id = \(bind: organizationID) AND team_id = \(bind: team["id"]?.stringValue ?? "")
+                        """
+                    ).first()?.decode(column: "n", as: Int.self) ?? 0
+                if tickets > 0 { throw APIError.conflict("The team has \(tickets) ticket(s); move them to another team first") }
+                try await sql.raw(
+                    "UPDATE helpdesk_sla_policies SET team_id = NULL WHERE team_id = \(bind: team["id"]?.stringValue ?? "")"
+                ).run()
+            }
+        )
+        resource.conflictsOnChange = true
+        return resource
+    }()
+}
+
+/// SLA policies: first-response and resolution targets by priority, optionally for one team.
+enum SLAPolicyResource {
+    struct Policy: Sendable {
+        var id: String
+        var firstResponseMinutes: Int
+        var resolutionMinutes: Int
+    }
+
+    static let resource: Resource = {
+        var resource = Resource(
+            singular: "SLAPolicy", plural: "SLAPolicies", tag: "Helpdesk", path: "/api/helpdesk/sla-policies",
+            table: "helpdesk_sla_policies",
+            fields: [
+                ResourceField("name", schema: .string(minLength: 1, maxLength: 100), required: true),
+                ResourceField("priority", schema: .enumeration(TicketResource.priorities), required: true),
+                ResourceField("teamId", schema: Schema.uuid.describe("Only this team's tickets; null for every team")),
+                ResourceField(
+                    "firstResponseMinutes", schema: .integer(minimum: 1, maximum: 525_600), storage: .integer, required: true),
+                ResourceField("resolutionMinutes", schema: .integer(minimum: 1, maximum: 525_600), storage: .integer, required: true),
+                ResourceField("active", schema: .boolean, storage: .boolean, default: true),
+            ],
+            sortable: ["name", "priority", "createdAt", "updatedAt"], searchable: ["name"],
+            filters: [
+                .equals("priority", column: "priority", schema: .enumeration(TicketResource.priorities), description: "Only this priority")
+            ],
+            example: ["name": "Urgent", "priority": "urgent", "firstResponseMinutes": 60, "resolutionMinutes": 480],
+            prepare: { values, write in
+                let first = values["firstResponseMinutes"]?.intValue ?? write.before?["firstResponseMinutes"]?.intValue ?? 0
+                let resolution = values["resolutionMinutes"]?.intValue ?? write.before?["resolutionMinutes"]?.intValue ?? 0
+                if resolution < first {
+                    throw APIError.validation(field: "resolutionMinutes", "Must be at least firstResponseMinutes (\(first))")
+                }
+                if let team = values["teamId"]?.stringValue {
+                    let found = try await write.sql.raw(
+                        "SELECT id FROM helpdesk_teams WHERE id = \(bind: team.lowercased()) AND organization_id = \(bind: write.organizationID)"
+                    ).first()
+                    if found == nil { throw APIError.validation(field: "teamId", "No such team") }
+                    values["teamId"] = .string(team.lowercased())
+                }
+                // One policy per priority and team.
+                let priority = values["priority"]?.stringValue ?? write.before?["priority"]?.stringValue ?? ""
+                let team = values["teamId"].map { $0.stringValue } ?? write.before?["teamId"]?.stringValue
+                let teamCondition: SQLQueryString = team.map { "team_id = \(bind: $0)" } ?? "team_id IS NULL"
+                let clash = try await write.sql.raw(
+                    """
+                    SELECT id FROM helpdesk_sla_policies WHERE organization_id = \(bind: write.organizationID)
+                      AND priority = \(bind: priority) AND \(teamCondition) AND id <> \(bind: write.before?["id"]?.stringValue ?? "")
+                    """
+                ).first()
+                if clash != nil {
+                    throw APIError.conflict(
+                        "A policy for this priority and team already exists",
+                        details: [FieldIssue(field: "priority", message: "Already covered")])
+                }
+            }
+        )
+        resource.conflictsOnChange = true
+        return resource
+    }()
+
+    /// The active policy for a ticket: the team's own for the priority, else the one for every team.
+    static func matching(_ sql: any SQLDatabase, organizationID: String, priority: String, teamID: String?) async throws -> Policy? {
+        let rows = try await sql.raw(
+            """
+            SELECT id, team_id, first_response_minutes, resolution_minutes FROM helpdesk_sla_policies
+            WHERE organization_id = \(bind: organizationID) AND priority = \(bind: priority) AND active = \(bind: true)
+              AND (team_id IS NULL OR team_id = \(bind: teamID ?? ""))
+            """
+        ).all()
+        let ranked = try rows.map { row in
+            (
+                team: try row.decode(column: "team_id", as: String?.self),
+                policy: Policy(
+                    id: try row.decode(column: "id", as: String.self),
+                    firstResponseMinutes: try row.decode(column: "first_response_minutes", as: Int.self),
+                    resolutionMinutes: try row.decode(column: "resolution_minutes", as: Int.self))
+            )
+        }
+        return (ranked.first { $0.team != nil } ?? ranked.first)?.policy
+    }
+}
