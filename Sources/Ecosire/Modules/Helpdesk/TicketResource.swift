@@ -153,10 +153,7 @@ enum TicketResource {
         if write.before == nil || values["priority"] != nil || values["teamId"] != nil {
             let priority = values["priority"]?.stringValue ?? write.before?["priority"]?.stringValue ?? "medium"
             let team = values["teamId"].map { $0.stringValue } ?? write.before?["teamId"]?.stringValue
-            let created =
-                write.before?["createdAt"]?.stringValue.flatMap(Validators.parseDateTime).map {
-                    Int64(($0.timeIntervalSince1970 * 1000).rounded(.down))
-                } ?? now
+            let created = write.before?["createdAt"]?.stringValue.flatMap(Timestamp.millis(parsing:)) ?? now
             let policy = try await SLAPolicyResource.matching(
                 write.sql, organizationID: write.organizationID, priority: priority, teamID: team)
             values["slaPolicyId"] = policy.map { .string($0.id) } ?? .null

@@ -90,7 +90,7 @@ public struct ResourceFilter: Sendable {
     /// `column >= from` or `column <= to` over a millisecond timestamp column, from an ISO 8601 value.
     public static func timeRange(_ name: String, column: String, after: Bool, description: String) -> ResourceFilter {
         ResourceFilter(QueryParameter(name, .dateTime, description)) { value in
-            let millis = Validators.parseDateTime(value).map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? 0
+            let millis = Timestamp.millis(parsing: value) ?? 0
             return after ? "\(ident: column) >= \(bind: millis)" : "\(ident: column) <= \(bind: millis)"
         }
     }

@@ -179,7 +179,7 @@ public struct ResourceStore: Sendable {
         case (.boolean, .bool(let bool)): return bool
         case (.json, _): return value.jsonString
         case (.timestamp, _):
-            return value.stringValue.flatMap(Validators.parseDateTime).map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) }
+            return value.stringValue.flatMap(Timestamp.millis(parsing:))
         default: return value.stringValue
         }
     }

@@ -74,6 +74,13 @@ public struct WallClock: Sendable {
 
 /// Formatting of stored timestamps (Unix milliseconds) as the API's ISO 8601 strings.
 public enum Timestamp {
+    /// Unix milliseconds of an ISO 8601 input, or nil. Rounded to the nearest millisecond: the
+    /// binary fraction of a parsed `.123` can sit just below it, and flooring would lose a
+    /// millisecond on every round trip through the API.
+    public static func millis(parsing text: String) -> Int64? {
+        Validators.parseDateTime(text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+
     /// `2026-03-20T12:00:00.000Z`. Computed arithmetically (the proleptic Gregorian calendar in
     /// UTC, Hinnant's days-to-civil) because a list response formats two per record and
     /// `Date.ISO8601FormatStyle` was a measurable share of its cost.

@@ -1,0 +1,166 @@
+import Configuration
+import Ecosire
+import Foundation
+import HTTPTypes
+import Testing
+
+@Suite struct IntakeTests {
+    static let request: JSONObject = [
+        "name": "Ada Lovelace", "email": "Ada@Example.com", "subject": "Cannot activate",
+        "message": "The activation answers LICENSE_EXPIRED.\nI renewed yesterday.", "product": "Odoo Connector",
+    ]
+
+    @Test func supportRequestOpensATicketForANewContactAndAcknowledgesIt() async throws {
+        try await TestServer.run { client, _ in
+            let closed = try await client.post("/api/support", json: .object(Self.request))
+            #expect(closed.status == .serviceUnavailable, "no organization yet")
+            #expect(closed.json["code"] == "NOT_CONFIGURED")
+
+            let owner = try await client.register()
+            _ = try await client.register()  // a later organization does not receive intake
+            let answer = try await client.post("/api/support", json: .object(Self.request))
+            #expect(answer.status == .created, "\(answer.text)")
+            #expect(answer.header("X-RateLimit-Limit") == "5")
+            #expect(answer.header("X-RateLimit-Remaining") == "3")
+            let number = answer.json["ticketNumber"]?.stringValue ?? ""
+            #expect(number.range(of: #"^HD-\d{4}-0001$"#, options: .regularExpression) != nil, "\(number)")
+
+            let ticket = try await client.get("/api/helpdesk/tickets/\(answer.json["id"]!.stringValue!)", token: owner.token).json
+            #expect(ticket["ticketNumber"]?.stringValue == number)
+            #expect(ticket["channel"] == "web")
+            #expect(ticket["product"] == "Odoo Connector")
+            #expect(ticket["description"] == "The activation answers LICENSE_EXPIRED.\nI renewed yesterday.")
+            #expect(ticket["contact"]?["email"] == "ada@example.com")
+
+            let contacts = try await client.get("/api/contacts", token: owner.token).json
+            #expect(contacts["meta"]?["total"] == 1)
+            #expect(contacts["data"]?[0]?["name"] == "Ada Lovelace")
+
+            let emails = try await client.outbox(owner.token, "kind=support_acknowledgement")
+            #expect(emails.count == 1)
+            #expect(emails.first?["to"] == "ada@example.com")
+            #expect(emails.first?["status"] == "queued", "recorded even without SMTP")
+            #expect((emails.first?["subject"]?.stringValue ?? "").contains(number))
+            #expect(
+                (emails.first?["body"]?.stringValue ?? "").contains("> The activation answers LICENSE_EXPIRED.\n> I renewed yesterday."))
+
+            // The same address again: a second ticket, the same contact.
+            let second = try await client.post("/api/support", json: .object(Self.request))
+            #expect(second.json["ticketNumber"]?.stringValue?.hasSuffix("-0002") == true)
+            #expect(try await client.get("/api/contacts", token: owner.token).json["meta"]?["total"] == 1)
+        }
+    }
+
+    @Test func badSupportRequestsStoreNothing() async throws {
+        try await TestServer.run(["rate.limit.support": 100]) { client, _ in
+            let owner = try await client.register()
+            let long = String(repeating: "a", count: 10_001)
+            let cases: [(JSONObject, String)] = [
+                (Self.request.removing("subject"), "subject"),
+                (Self.request.setting("email", "not-an-email"), "email"),
+                (Self.request.setting("message", .string(long)), "message"),
+                (Self.request.setting("name", "   "), "name"),
+            ]
+            for (body, field) in cases {
+                let answer = try await client.post("/api/support", json: .object(body))
+                #expect(answer.status == .unprocessableContent, "\(field): \(answer.text)")
+                #expect(answer.contentType.hasPrefix("application/problem+json"))
+                #expect(answer.json["details"]?.arrayValue?.contains { $0["field"]?.stringValue == field } == true, "\(answer.text)")
+            }
+            #expect(try await client.get("/api/helpdesk/tickets", token: owner.token).json["meta"]?["total"] == 0)
+            #expect(try await client.get("/api/contacts", token: owner.token).json["meta"]?["total"] == 0)
+            #expect(try await client.outbox(owner.token).isEmpty)
+        }
+    }
+
+    @Test func supportIsLimitedPerClientAddress() async throws {
+        try await TestServer.run(["trusted.proxies": "127.0.0.1"]) { client, _ in
+            _ = try await client.register()
+            let from = ["X-Forwarded-For": "198.51.100.7"]
+            for remaining in (0..<5).reversed() {
+                let answer = try await client.post("/api/support", json: .object(Self.request), headers: from)
+                #expect(answer.status == .created)
+                #expect(answer.header("X-RateLimit-Remaining") == String(remaining))
+                #expect(answer.header("RateLimit-Policy") == "5;w=60")
+            }
+            let limited = try await client.post("/api/support", json: .object(Self.request), headers: from)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.json["code"] == "RATE_LIMITED")
+            #expect(Int(limited.header("Retry-After") ?? "") != nil)
+            let elsewhere = try await client.post(
+                "/api/support", json: .object(Self.request), headers: ["X-Forwarded-For": "198.51.100.8"])
+            #expect(elsewhere.status == .created)
+        }
+    }
+
+    @Test func newsletterDoubleOptInWithSingleUseTokensAndSignedUnsubscribe() async throws {
+        try await TestServer.run(["public.url": "https://shop.example.com"]) { client, _ in
+            let owner = try await client.register()
+            let first = try await client.post("/api/newsletter/subscribe", json: ["email": "Reader@Example.com", "lists": ["news"]])
+            #expect(first.status == .accepted, "\(first.text)")
+            let again = try await client.post("/api/newsletter/subscribe", json: ["email": "reader@example.com", "lists": ["news"]])
+            #expect(again.text == first.text, "a repeat looks the same")
+
+            let pending = try await client.get("/api/newsletter/subscribers?status=pending", token: owner.token).json
+            #expect(pending["meta"]?["total"] == 1)
+            #expect(pending["data"]?[0]?["email"] == "reader@example.com")
+            let confirmations = try await client.outbox(owner.token, "kind=newsletter_confirmation")
+            #expect(confirmations.count == 1, "one confirmation for two requests")
+            let text = confirmations.first?["body"]?.stringValue ?? ""
+            let prefix = "https://shop.example.com/api/newsletter/confirm?token="
+            guard let start = text.range(of: prefix) else {
+                Issue.record("no confirmation link in \(text)")
+                return
+            }
+            let token = String(text[start.upperBound...].prefix { $0.isLetter || $0.isNumber })
+
+            let wrong = try await client.get("/api/newsletter/confirm?token=nope")
+            #expect(wrong.status == .notFound)
+            #expect(wrong.json["code"] == "INVALID_TOKEN")
+            let confirmed = try await client.get("/api/newsletter/confirm?token=\(token)")
+            #expect(confirmed.status == .ok, "\(confirmed.text)")
+            #expect(confirmed.json["email"] == "reader@example.com")
+            let reused = try await client.get("/api/newsletter/confirm?token=\(token)")
+            #expect(reused.status == .notFound)
+            #expect(reused.json["code"] == "INVALID_TOKEN")
+            let subscribed = try await client.get("/api/newsletter/subscribers?status=subscribed", token: owner.token).json
+            #expect(subscribed["data"]?[0]?["confirmedAt"]?.stringValue != nil)
+
+            // Already subscribed: the same answer, and no new email.
+            let known = try await client.post("/api/newsletter/subscribe", json: ["email": "reader@example.com", "lists": ["news"]])
+            #expect(known.text == first.text)
+            #expect(try await client.outbox(owner.token, "kind=newsletter_confirmation").count == 1)
+
+            let welcome = try await client.outbox(owner.token, "kind=newsletter_welcome").first?["body"]?.stringValue ?? ""
+            guard let link = welcome.range(of: "https://shop.example.com/api/newsletter/unsubscribe?") else {
+                Issue.record("no unsubscribe link in \(welcome)")
+                return
+            }
+            let query = String(welcome[link.upperBound...].prefix { !$0.isWhitespace })
+            let tampered = try await client.request(
+                .post, "/api/newsletter/unsubscribe?" + query.replacingOccurrences(of: "token=", with: "token=x"))
+            #expect(tampered.status == .unprocessableContent)
+            #expect(tampered.json["details"]?[0]?["field"] == "token")
+            let unsubscribed = try await client.request(.post, "/api/newsletter/unsubscribe?" + query)
+            #expect(unsubscribed.status == .ok, "\(unsubscribed.text)")
+            #expect(unsubscribed.json["status"] == "unsubscribed")
+            let state = try await client.get("/api/newsletter/subscribers?status=unsubscribed", token: owner.token).json
+            #expect(state["meta"]?["total"] == 1)
+
+            let bad = try await client.post("/api/newsletter/subscribe", json: ["email": "nope"])
+            #expect(bad.status == .unprocessableContent)
+        }
+    }
+}
+
+extension JSONObject {
+    func removing(_ key: String) -> JSONObject {
+        JSONObject(members.filter { $0.key != key }.map { ($0.key, $0.value) })
+    }
+
+    func setting(_ key: String, _ value: JSONValue) -> JSONObject {
+        var copy = self
+        copy[key] = value
+        return copy
+    }
+}
