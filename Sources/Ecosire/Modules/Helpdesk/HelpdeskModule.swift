@@ -111,15 +111,15 @@ struct HelpdeskModule: Module {
                 try await sendEmail(
                     sql, organizationID: organizationID, ticket: ticket, kind: "support_acknowledgement",
                     subject: "[\(number)] We received your request: \(subject)",
+                    // The visitor's message is not echoed back: anyone can type any address into a public
+                    // form, and an acknowledgement that quotes free text would relay it.
                     text: """
                         Hello \(name),
 
-                        We received your request and opened ticket \(number). We will answer at this address; \
-                        reply to this message if you want to add anything.
+                        We received your support request and opened ticket \(number). We will answer at this address.
+                        Mention \(number) if you write to us about it.
 
-                        Subject: \(subject)
-
-                        \(Self.quoted(message))
+                        If you did not send this request, ignore this email.
                         """)
                 return ticket
             }
@@ -131,11 +131,6 @@ struct HelpdeskModule: Module {
         "name": "Ada Lovelace", "email": "ada@example.com", "subject": "Cannot activate my license",
         "message": "The activation answers LICENSE_EXPIRED although I renewed yesterday.", "product": "Odoo Connector",
     ]
-
-    /// `> `-prefixed lines.
-    static func quoted(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).map { "> " + $0 }.joined(separator: "\n")
-    }
 
     /// Queues an email to the ticket's contact and notes it on the contact's timeline; returns
     /// the outbox id (nil when the contact has no email).

@@ -94,7 +94,8 @@ struct NewsletterModule: Module {
                         schema: Schema.object([
                             .init("status", .enumeration(["subscribed"]), required: true), .init("email", .email, required: true),
                         ]).named("NewsletterConfirmation"))
-                ]
+                ],
+                errors: [404]
             )
         ) { input in
             let hash = SecretTokens.sha256Hex(input.query["token"] ?? "")
