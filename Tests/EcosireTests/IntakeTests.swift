@@ -142,6 +142,13 @@ import Testing
                 .post, "/api/newsletter/unsubscribe?" + query.replacingOccurrences(of: "token=", with: "token=x"))
             #expect(tampered.status == .unprocessableContent)
             #expect(tampered.json["details"]?[0]?["field"] == "token")
+            let page = try await client.get("/api/newsletter/unsubscribe?" + query)
+            #expect(page.status == .ok)
+            #expect(page.contentType.hasPrefix("text/html"))
+            #expect(page.text.contains("<form method=\"post\""))
+            #expect(
+                try await client.get("/api/newsletter/subscribers?status=subscribed", token: owner.token).json["meta"]?["total"] == 1,
+                "opening the link changes nothing")
             let unsubscribed = try await client.request(.post, "/api/newsletter/unsubscribe?" + query)
             #expect(unsubscribed.status == .ok, "\(unsubscribed.text)")
             #expect(unsubscribed.json["status"] == "unsubscribed")

@@ -16,7 +16,7 @@ struct CRMModule: Module {
         self.contacts = contacts
         let database = platform.database
         let clock = platform.clock
-        var stages = StageResource.resource
+        var stages = StageResource.resource(clock: clock)
         stages.beforeRead = { organizationID in
             try await database.transaction { sql in
                 try await StageResource.ensureDefaults(sql, organizationID: organizationID, now: clock.nowMillis())
@@ -72,8 +72,9 @@ struct CRMModule: Module {
                 organizationID: caller.organizationID, id: id, action: "convert", allowed: ["new", "qualified"]
             ) { sql, lead in
                 if let existing = lead["opportunityId"]?.stringValue {
-                    throw APIError(
-                        .conflict, code: "INVALID_STATE", message: "The lead was already converted (opportunity \(existing))")
+                    var error = APIError.invalidState(current: lead["status"]?.stringValue ?? "", action: "convert", noun: "a lead")
+                    error.message = "The lead was already converted (opportunity \(existing))"
+                    throw error
                 }
                 var contactID = lead["contactId"]?.stringValue
                 if contactID == nil, let email = lead["email"]?.stringValue {
@@ -174,11 +175,14 @@ struct CRMModule: Module {
 
     // MARK: Public capture
 
+    /// The same answer for a new lead, a known address and a bot.
+    static let received: JSONValue = ["status": "received"]
+
     static let captureRequest = Schema.object([
         .init("name", .string(minLength: 1, maxLength: 200), required: true),
         .init("email", .email, required: true),
         .init("company", .string(maxLength: 200)),
-        .init("phone", .string(maxLength: 50)),
+        .init("phone", .string(minLength: 1, maxLength: 50)),
         .init("message", .string(maxLength: 10_000)),
         .init("source", Schema.string(minLength: 1, maxLength: 100).describe("Default: website")),
         .init("utm", LeadResource.utm),
@@ -192,7 +196,7 @@ struct CRMModule: Module {
             Operation(
                 .post, "/api/crm/capture", id: "captureLead", tag: "Public intake", summary: "Capture a lead from a web form",
                 description:
-                    "Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization; a repeat from the same address updates its open lead instead of adding one. A filled `website_url` honeypot answers the same 201 and stores nothing. No authentication; limited per client address.",
+                    "Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.",
                 access: .open,
                 body: .json(
                     Self.captureRequest,
@@ -203,7 +207,7 @@ struct CRMModule: Module {
                 responses: [
                     ResponseSpec(
                         201, "Received",
-                        schema: Schema.object([.init("id", Schema.uuid.describe("The lead"), required: true)]).named("LeadCaptureReceipt"))
+                        schema: Schema.object([.init("status", .enumeration(["received"]), required: true)]).named("LeadCaptureReceipt"))
                 ],
                 errors: [503], rateLimit: .crmCapture
             )
@@ -211,7 +215,7 @@ struct CRMModule: Module {
             let body = input.object
             if let trap = body["website_url"]?.stringValue, !trap.isEmpty {
                 // Looks like success to the bot; nothing is stored.
-                return .json(["id": .string(UUIDv7.generate())], status: .created)
+                return .json(Self.received, status: .created)
             }
             let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             if name.isEmpty { throw APIError.validation(field: "name", "Must not be blank") }
@@ -219,7 +223,7 @@ struct CRMModule: Module {
             let phone = body["phone"]?.stringValue
             let leads = self.leads
             let contacts = self.contacts
-            let lead = try await platform.database.transaction { sql in
+            try await platform.database.transaction { sql in
                 let organizationID = try await platform.siteOrganizationID(sql)
                 let (contact, created) = try await contacts.findOrCreate(
                     sql, organizationID: organizationID, email: email, name: name, phone: phone, source: "a lead form")
@@ -246,19 +250,25 @@ struct CRMModule: Module {
                     ORDER BY created_at DESC, id DESC LIMIT 1
                     """
                 ).first()
-                if let open,
-                    let updated = try await leads.update(
-                        sql, organizationID: organizationID, id: try open.decode(column: "id", as: String.self), body: fields)
-                {
-                    return updated
+                if let open {
+                    // A public form fills gaps; it never overwrites what the team or an earlier form stored.
+                    let id = try open.decode(column: "id", as: String.self)
+                    let current = try await leads.fetch(sql, organizationID: organizationID, id: id) ?? .null
+                    let gaps = JSONObject(fields.members.filter { current[$0.key]?.isNull ?? true }.map { ($0.key, $0.value) })
+                    _ = try await leads.update(sql, organizationID: organizationID, id: id, body: gaps)
+                    if let message = body["message"]?.stringValue, !message.isEmpty, current["message"]?.stringValue != message {
+                        try await contacts.recordActivity(
+                            sql, organizationID: organizationID, contactID: contactID, kind: "note",
+                            summary: "Lead form message: " + String(message.prefix(500)), data: ["leadId": .string(id)])
+                    }
+                    return
                 }
                 let lead = try await leads.create(sql, organizationID: organizationID, body: fields)
                 try await contacts.recordActivity(
                     sql, organizationID: organizationID, contactID: contactID, kind: "note",
                     summary: "Lead captured from \(fields["source"]?.stringValue ?? "website")", data: ["leadId": lead["id"] ?? .null])
-                return lead
             }
-            return .json(["id": lead["id"] ?? .null], status: .created)
+            return .json(Self.received, status: .created)
         }
     }
 }

@@ -8,7 +8,7 @@ enum StageResource {
         ("New", 10, false), ("Qualified", 30, false), ("Proposition", 60, false), ("Won", 100, true),
     ]
 
-    static let resource: Resource = {
+    static func resource(clock: WallClock) -> Resource {
         var resource = Resource(
             singular: "Stage", plural: "Stages", tag: "CRM", path: "/api/crm/stages", table: "crm_stages",
             fields: [
@@ -23,7 +23,21 @@ enum StageResource {
             ],
             sortable: ["sequence", "name", "createdAt", "updatedAt"], searchable: ["name"],
             example: ["name": "Negotiation", "sequence": 35, "probability": 75],
+            prepare: { _, write in
+                // The defaults come first, also when an admin's first pipeline act is adding a stage.
+                if write.before == nil {
+                    try await ensureDefaults(write.sql, organizationID: write.organizationID, now: clock.nowMillis())
+                }
+            },
             onChange: { change, sql, organizationID in
+                if case .updated(let before, let after) = change, before["name"] != after["name"] {
+                    try await sql.raw(
+                        """
+                        UPDATE crm_opportunities SET stage = \(bind: after["name"]?.stringValue ?? "")
+                        WHERE organization_id = \(bind: organizationID) AND stage_id = \(bind: after["id"]?.stringValue ?? "")
+                        """
+                    ).run()
+                }
                 guard case .deleted(let stage) = change else { return }
                 let used =
                     try await sql.raw(
@@ -38,7 +52,7 @@ enum StageResource {
         resource.defaultSort = ("sequence", false)
         resource.conflictsOnChange = true
         return resource
-    }()
+    }
 
     /// Creates the default stages when the organization has none.
     static func ensureDefaults(_ sql: any SQLDatabase, organizationID: String, now: Int64) async throws {
@@ -120,9 +134,10 @@ enum LeadResource {
             eventPrefix: "lead",
             prepare: { values, write in
                 if let before = write.before, before["opportunityId"]?.stringValue != nil, values["status"] != nil {
-                    throw APIError(
-                        .conflict, code: "INVALID_STATE", message: "A converted lead keeps its status",
-                        details: [FieldIssue(field: "status", message: "The lead was converted")])
+                    var error = APIError.invalidState(
+                        current: before["status"]?.stringValue ?? "", action: "change the status of", noun: "a converted lead")
+                    error.details = [FieldIssue(field: "status", message: "The lead was converted")]
+                    throw error
                 }
                 if let contactID = values["contactId"]?.stringValue {
                     let found = try await write.sql.raw(
@@ -182,33 +197,51 @@ enum OpportunityResource {
             ],
             eventPrefix: "opportunity",
             prepare: { values, write in
-                if let before = write.before {
-                    try APIError.requireStatus(of: before, in: ["open"], action: "edit", noun: "an opportunity (reopen it first)")
-                }
-                try await contacts.attach(to: &values, write)
-                if let owner = values["ownerId"]?.stringValue {
-                    try await UserDirectory.requireMember(write.sql, organizationID: write.organizationID, userID: owner, field: "ownerId")
-                    values["ownerId"] = .string(owner.lowercased())
-                }
-                let requested = values["stageId"].map { $0.stringValue }
-                if write.before == nil || requested != nil {
-                    try await StageResource.ensureDefaults(write.sql, organizationID: write.organizationID, now: clock.nowMillis())
-                    let stage: StageResource.Stage?
-                    if let id = requested ?? nil {
-                        stage = try await StageResource.find(write.sql, organizationID: write.organizationID, id: id)
-                        if stage == nil { throw APIError.validation(field: "stageId", "No such stage") }
-                    } else {
-                        stage = try await StageResource.find(write.sql, organizationID: write.organizationID, won: false)
-                    }
-                    guard let stage else { throw APIError.validation(field: "stageId", "The pipeline has no open stage") }
-                    if stage.won { throw APIError.validation(field: "stageId", "Use POST /api/crm/opportunities/{id}/won to win a deal") }
-                    values["stageId"] = .string(stage.id)
-                    values["stage"] = .string(stage.name)
-                    if values["probability"] == nil { values["probability"] = .int(Int64(stage.probability)) }
-                }
+                try await prepareOpportunity(&values, write, contacts: contacts, clock: clock)
+            },
+            onChange: { change, sql, organizationID in
+                // A deleted deal frees its lead to be converted again.
+                guard case .deleted(let opportunity) = change, let id = opportunity["id"]?.stringValue else { return }
+                try await sql.raw(
+                    """
+                    UPDATE crm_leads SET opportunity_id = NULL
+                    WHERE organization_id = \(bind: organizationID) AND opportunity_id = \(bind: id)
+                    """
+                ).run()
             }
         )
         resource.conflictsOnChange = true
         return resource
+    }
+
+    private static func prepareOpportunity(
+        _ values: inout JSONObject, _ write: ResourceWrite, contacts: ContactDirectory, clock: WallClock
+    ) async throws {
+        do {
+            if let before = write.before {
+                try APIError.requireStatus(of: before, in: ["open"], action: "edit", noun: "an opportunity (reopen it first)")
+            }
+            try await contacts.attach(to: &values, write)
+            if let owner = values["ownerId"]?.stringValue {
+                try await UserDirectory.requireMember(write.sql, organizationID: write.organizationID, userID: owner, field: "ownerId")
+                values["ownerId"] = .string(owner.lowercased())
+            }
+            let requested = values["stageId"].map { $0.stringValue }
+            if write.before == nil || requested != nil {
+                try await StageResource.ensureDefaults(write.sql, organizationID: write.organizationID, now: clock.nowMillis())
+                let stage: StageResource.Stage?
+                if let id = requested ?? nil {
+                    stage = try await StageResource.find(write.sql, organizationID: write.organizationID, id: id)
+                    if stage == nil { throw APIError.validation(field: "stageId", "No such stage") }
+                } else {
+                    stage = try await StageResource.find(write.sql, organizationID: write.organizationID, won: false)
+                }
+                guard let stage else { throw APIError.validation(field: "stageId", "The pipeline has no open stage") }
+                if stage.won { throw APIError.validation(field: "stageId", "Use POST /api/crm/opportunities/{id}/won to win a deal") }
+                values["stageId"] = .string(stage.id)
+                values["stage"] = .string(stage.name)
+                if values["probability"] == nil { values["probability"] = .int(Int64(stage.probability)) }
+            }
+        }
     }
 }

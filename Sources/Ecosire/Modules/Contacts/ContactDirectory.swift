@@ -56,13 +56,26 @@ public struct ContactDirectory: Sendable {
         let id = UUIDv7.generate()
         let now = clock.nowMillis()
         let displayName = (name?.isEmpty == false ? name! : String(email.split(separator: "@").first ?? Substring(email)))
-        try await sql.raw(
+        // Two first requests from one address (a double-clicked form) must not collide on the
+        // unique email: the later one finds the earlier one's contact.
+        let inserted = try await sql.raw(
             """
             INSERT INTO contacts (id, organization_id, name, email, phone, type, tags, created_at, updated_at)
             VALUES (\(bind: id), \(bind: organizationID), \(bind: String(displayName.prefix(255))), \(bind: email), \(bind: phone), 'person', '[]',
                     \(bind: now), \(bind: now))
+            ON CONFLICT (organization_id, email) DO NOTHING
+            RETURNING id
             """
-        ).run()
+        ).first()
+        if inserted == nil {
+            guard
+                let row = try await sql.raw(
+                    "SELECT id FROM contacts WHERE organization_id = \(bind: organizationID) AND email = \(bind: email)"
+                ).first(),
+                let found = try await reference(sql, organizationID: organizationID, id: try row.decode(column: "id", as: String.self))
+            else { throw APIError.internalError }
+            return (found, false)
+        }
         try await recordActivity(
             sql, organizationID: organizationID, contactID: id, kind: "created", summary: "Contact created from " + source)
         return (.object(["id": .string(id), "name": .string(String(displayName.prefix(255))), "email": .string(email)]), true)

@@ -22,7 +22,8 @@ public struct ContactReference: Sendable {
     /// Every contact-linked table of the server, for `ContactsModule`.
     static let all: [ContactReference] = [
         ContactReference(table: "orders", column: "contact_id", snapshot: "contact"),
-        ContactReference(table: "invoices", column: "contact_id", snapshot: "contact"),
+        // An issued invoice keeps the billed party as it was.
+        ContactReference(table: "invoices", column: "contact_id"),
         ContactReference(table: "helpdesk_tickets", column: "contact_id", snapshot: "contact"),
         ContactReference(table: "crm_leads", column: "contact_id"),
         ContactReference(table: "crm_opportunities", column: "contact_id", snapshot: "contact"),

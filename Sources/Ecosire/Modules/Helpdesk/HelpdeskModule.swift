@@ -110,17 +110,17 @@ struct HelpdeskModule: Module {
                 let number = ticket["ticketNumber"]?.stringValue ?? ""
                 try await sendEmail(
                     sql, organizationID: organizationID, ticket: ticket, kind: "support_acknowledgement",
-                    subject: "[\(number)] We received your request: \(subject)",
-                    // The visitor's message is not echoed back: anyone can type any address into a public
-                    // form, and an acknowledgement that quotes free text would relay it.
+                    subject: "[\(number)] We received your request",
+                    // Nothing the visitor typed is echoed back (message, subject, name): anyone can type
+                    // any address into a public form, and free text would be relayed to it.
                     text: """
-                        Hello \(name),
+                        Hello,
 
                         We received your support request and opened ticket \(number). We will answer at this address.
                         Mention \(number) if you write to us about it.
 
                         If you did not send this request, ignore this email.
-                        """)
+                        """, addressByName: false)
                 return ticket
             }
             return .json(["id": ticket["id"] ?? .null, "ticketNumber": ticket["ticketNumber"] ?? .null], status: .created)
@@ -132,16 +132,21 @@ struct HelpdeskModule: Module {
         "message": "The activation answers LICENSE_EXPIRED although I renewed yesterday.", "product": "Odoo Connector",
     ]
 
-    /// Queues an email to the ticket's contact and notes it on the contact's timeline; returns
-    /// the outbox id (nil when the contact has no email).
+    /// Queues an email to the ticket's contact (its address as it is now, not the ticket's
+    /// snapshot) and notes it on the contact's timeline; returns the outbox id (nil when the contact
+    /// has no email).
     @discardableResult
     private func sendEmail(
-        _ sql: any SQLDatabase, organizationID: String, ticket: JSONValue, kind: String, subject: String, text: String
+        _ sql: any SQLDatabase, organizationID: String, ticket: JSONValue, kind: String, subject: String, text: String,
+        addressByName: Bool = true
     ) async throws -> String? {
-        guard let contact = ticket["contact"], let email = contact["email"]?.stringValue, let contactID = contact["id"]?.stringValue
+        guard let contactID = ticket["contactId"]?.stringValue,
+            let contact = try await contacts.reference(sql, organizationID: organizationID, id: contactID),
+            let email = contact["email"]?.stringValue
         else { return nil }
         let id = try await outbox.enqueue(
-            sql, organizationID: organizationID, to: EmailAddress(address: email, name: contact["name"]?.stringValue),
+            sql, organizationID: organizationID,
+            to: EmailAddress(address: email, name: addressByName ? contact["name"]?.stringValue : nil),
             subject: subject, text: text, kind: kind,
             related: EmailOutbox.Related(type: "ticket", id: ticket["id"]?.stringValue ?? ""))
         try await contacts.recordActivity(
@@ -295,7 +300,9 @@ struct HelpdeskModule: Module {
             var emailID: String?
             let author = try await UserDirectory.name(sql, organizationID: caller.organizationID, userID: caller.userID)
             if !isInternal {
-                guard ticket["contact"]?["email"]?.stringValue != nil else {
+                guard let contactID = ticket["contactId"]?.stringValue,
+                    try await contacts.reference(sql, organizationID: caller.organizationID, id: contactID)?["email"]?.stringValue != nil
+                else {
                     throw APIError.validation(field: "internal", "A public reply needs a contact with an email address")
                 }
                 if ticket["firstRespondedAt"]?.isNull ?? true { changes["firstRespondedAt"] = .string(Timestamp.iso(millis: now)) }

@@ -39,8 +39,13 @@ enum TeamResource {
                         """
                     ).first()?.decode(column: "n", as: Int.self) ?? 0
                 if tickets > 0 { throw APIError.conflict("The team has \(tickets) ticket(s); move them to another team first") }
+                // The team's own policies go with it (turning them into every-team policies could
+                // duplicate one for the same priority).
                 try await sql.raw(
-                    "UPDATE helpdesk_sla_policies SET team_id = NULL WHERE team_id = \(bind: team["id"]?.stringValue ?? "")"
+                    """
+                    DELETE FROM helpdesk_sla_policies
+                    WHERE organization_id = \(bind: organizationID) AND team_id = \(bind: team["id"]?.stringValue ?? "")
+                    """
                 ).run()
             }
         )
@@ -116,6 +121,7 @@ enum SLAPolicyResource {
             SELECT id, team_id, first_response_minutes, resolution_minutes FROM helpdesk_sla_policies
             WHERE organization_id = \(bind: organizationID) AND priority = \(bind: priority) AND active = \(bind: true)
               AND (team_id IS NULL OR team_id = \(bind: teamID ?? ""))
+            ORDER BY created_at, id
             """
         ).all()
         let ranked = try rows.map { row in

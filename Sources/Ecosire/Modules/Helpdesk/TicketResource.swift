@@ -72,10 +72,9 @@ enum TicketResource {
     /// Throws 409 `INVALID_STATE` unless the workflow allows `from` → `to`.
     static func requireTransition(from: String, to: String) throws {
         guard from == to || transitions[from]?.contains(to) == true else {
-            throw APIError(
-                .conflict, code: "INVALID_STATE",
-                message: "A ticket cannot move from \(from) to \(to)",
-                details: [FieldIssue(field: "status", message: "Current status is \(from)")])
+            var error = APIError.invalidState(current: from, action: "move to \(to)", noun: "a ticket")
+            error.details = [FieldIssue(field: "status", message: "Current status is \(from)")]
+            throw error
         }
     }
 

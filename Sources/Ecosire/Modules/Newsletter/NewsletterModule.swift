@@ -53,6 +53,7 @@ struct NewsletterModule: Module {
     func register(on api: APIRouter) {
         ResourceRoutes(resource: subscribers.resource, store: subscribers).register(
             on: api, writeRole: .admin, readRole: .member, routes: [.list, .get, .delete])
+        registerUnsubscribePage(on: api)
 
         api.add(
             Operation(
@@ -173,6 +174,38 @@ struct NewsletterModule: Module {
         }
     }
 
+    /// `GET` of the unsubscribe link (a click in a mail program): a page whose button POSTs the
+    /// same link. A GET never unsubscribes, because mail scanners open links on their own.
+    private func registerUnsubscribePage(on api: APIRouter) {
+        api.add(
+            Operation(
+                .get, "/api/newsletter/unsubscribe", id: "newsletterUnsubscribePage", tag: "Public intake",
+                summary: "The unsubscribe page", access: .open,
+                query: [
+                    QueryParameter("email", .email, "The subscribed address", required: true),
+                    QueryParameter("token", .string(minLength: 1, maxLength: 200), "The link's signature", required: true),
+                ],
+                responses: [ResponseSpec(200, "HTML")], undocumented: true
+            )
+        ) { input in
+            func escaped(_ text: String) -> String {
+                text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                    .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+            }
+            let email = input.query["email"] ?? ""
+            let action = "/api/newsletter/unsubscribe?" + Self.unsubscribeQuery(email: email, token: input.query["token"] ?? "")
+            let html = """
+                <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>Unsubscribe</title></head><body>
+                <h1>Unsubscribe</h1>
+                <p>Stop sending the newsletter to <strong>\(escaped(email))</strong>?</p>
+                <form method="post" action="\(escaped(action))"><button type="submit">Unsubscribe</button></form>
+                </body></html>
+                """
+            return DocsModule.page(html, csp: "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+        }
+    }
+
     // MARK: Subscribe
 
     private func subscribe(_ input: APIInput) async throws {
@@ -236,14 +269,16 @@ struct NewsletterModule: Module {
     }
 
     func unsubscribeLink(organizationID: String, email: String) -> String {
+        platform.config.publicURL + "/api/newsletter/unsubscribe?"
+            + Self.unsubscribeQuery(email: email, token: signature(organizationID: organizationID, email: email))
+    }
+
+    /// `email=…&token=…`, percent-encoded.
+    static func unsubscribeQuery(email: String, token: String) -> String {
         var components = URLComponents()
-        components.queryItems = [
-            URLQueryItem(name: "email", value: email),
-            URLQueryItem(name: "token", value: signature(organizationID: organizationID, email: email)),
-        ]
+        components.queryItems = [URLQueryItem(name: "email", value: email), URLQueryItem(name: "token", value: token)]
         // `+` is a space to form decoders; keep it literal.
-        let query = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-        return platform.config.publicURL + "/api/newsletter/unsubscribe?" + query
+        return (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
     }
 
     static func unsubscribeHeaders(_ link: String) -> [(String, String)] {

@@ -25,12 +25,15 @@ public struct ListQuery: Sendable {
 
     /// The standard list parameters; `sortBy` lists the allowed values so a bad one is a 400 that
     /// names them.
-    public static func parameters(sortable: [String], searchable: [String]) -> [QueryParameter] {
+    public static func parameters(
+        sortable: [String], searchable: [String], defaultSort: (field: String, descending: Bool) = ("createdAt", true)
+    ) -> [QueryParameter] {
         var parameters = [
             QueryParameter("page", Schema.integer(minimum: 1, maximum: 1_000_000).example(1), "Page number, 1-based"),
             QueryParameter("limit", Schema.integer(minimum: 1, maximum: 100).example(20), "Records per page, 1 to 100 (default 20)"),
-            QueryParameter("sortBy", .enumeration(sortable), "Field to sort by (default createdAt)"),
-            QueryParameter("sortOrder", .enumeration(["asc", "desc"]), "Sort direction (default desc)"),
+            QueryParameter("sortBy", .enumeration(sortable), "Field to sort by (default \(defaultSort.field))"),
+            QueryParameter(
+                "sortOrder", .enumeration(["asc", "desc"]), "Sort direction (default \(defaultSort.descending ? "desc" : "asc"))"),
         ]
         if !searchable.isEmpty {
             parameters.append(

@@ -32,7 +32,8 @@ public struct ResourceRoutes: Sendable {
                 Operation(
                     .get, resource.path, id: "list\(resource.plural)", tag: resource.tag,
                     summary: "List \(resource.plural.lowercased())", access: .authenticated(minimumRole: readRole),
-                    query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable)
+                    query: ListQuery.parameters(
+                        sortable: resource.sortable, searchable: resource.searchable, defaultSort: resource.defaultSort)
                         + resource.filters.map(\.parameter),
                     responses: [ResponseSpec(200, "One page of \(resource.plural.lowercased())", schema: resource.listSchema)]
                 )

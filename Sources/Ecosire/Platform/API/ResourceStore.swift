@@ -284,6 +284,13 @@ public struct ResourceStore: Sendable {
         work: @escaping @Sendable (any SQLDatabase, JSONValue) async throws -> T
     ) async throws -> T {
         try await database.transaction { sql in
+            // Concurrent actions on one record run one after the other (SQLite serialises every
+            // write transaction already), so each sees the status the previous one left.
+            if database.dialect == .postgres {
+                _ = try await sql.raw(
+                    "SELECT id FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID) FOR UPDATE"
+                ).first()
+            }
             guard let record = try await fetch(sql, organizationID: organizationID, id: id) else {
                 throw APIError.notFound("\(resource.singular) not found")
             }

@@ -59,10 +59,20 @@ public final class EmailDeliveryWorker: Service, Sendable {
     /// Leases up to a batch of due messages (queued and due, or sending with an expired lease).
     func claim() async throws -> [ClaimedEmail] {
         let now = clock.nowMillis()
-        let lease = now + Int64(settings.timeoutSeconds + 30) * 1000
+        // Connecting and the conversation are each bounded by the timeout; the lease outlasts both.
+        let lease = now + Int64(2 * settings.timeoutSeconds + 30) * 1000
         let lock: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         let rows = try await database.transaction { sql in
+            // A message whose lease ran out on its last attempt (a crash mid-send, an outcome that
+            // could not be written) is not sent again: it fails.
             try await sql.raw(
+                """
+                UPDATE email_outbox SET status = 'failed', lease_until = NULL, updated_at = \(bind: now),
+                    last_error = COALESCE(last_error, 'The outcome of the last attempt was never recorded')
+                WHERE status = 'sending' AND lease_until < \(bind: now) AND attempts >= \(bind: settings.maxAttempts)
+                """
+            ).run()
+            return try await sql.raw(
                 """
                 UPDATE email_outbox SET status = 'sending', lease_until = \(bind: lease), attempts = attempts + 1, updated_at = \(bind: now)
                 WHERE id IN (

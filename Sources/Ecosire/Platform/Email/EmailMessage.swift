@@ -53,11 +53,23 @@ public struct EmailMessage: Sendable {
         String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
     }
 
-    /// An RFC 2047 encoded word when the text is not plain printable ASCII.
+    /// RFC 2047 encoded words when the text is not plain ASCII: at most 45 bytes of UTF-8 each
+    /// (60 characters of base64, so each word stays under 75), whole characters only, folded onto
+    /// continuation lines so no header line grows past the limits.
     static func encodedWord(_ value: String) -> String {
         let safe = headerSafe(value)
         if safe.unicodeScalars.allSatisfy({ $0.isASCII }) { return safe }
-        return "=?UTF-8?B?" + Data(safe.utf8).base64EncodedString() + "?="
+        var words: [String] = []
+        var chunk = ""
+        for character in safe {
+            if chunk.utf8.count + String(character).utf8.count > 45 {
+                words.append(chunk)
+                chunk = ""
+            }
+            chunk.append(character)
+        }
+        if !chunk.isEmpty { words.append(chunk) }
+        return words.map { "=?UTF-8?B?" + Data($0.utf8).base64EncodedString() + "?=" }.joined(separator: "\r\n ")
     }
 
     static func mailbox(_ mailbox: EmailAddress) -> String {

@@ -96,10 +96,13 @@ public struct SMTPClient: Sendable {
                     if bytes.count == 3 || bytes[3] != UInt8(ascii: "-") { return (code, texts.joined(separator: "\n")) }
                 }
             }
+            // Until MAIL FROM, a refusal is about our configuration or the server (a rotated
+            // password, TLS), not the message: retried, so fixing SMTP_URL lets the queue drain.
+            var aboutMessage = false
             func expect(_ answer: (code: Int, text: String), _ accepted: Set<Int>, after step: String) throws {
                 guard !accepted.contains(answer.code) else { return }
                 let text = "\(step): \(answer.code) \(answer.text.prefix(300))"
-                throw answer.code >= 500 ? SMTPFailure.permanent(text) : SMTPFailure.transient(text)
+                throw answer.code >= 500 && aboutMessage ? SMTPFailure.permanent(text) : SMTPFailure.transient(text)
             }
             func command(_ text: String, _ accepted: Set<Int>, step: String) async throws -> (code: Int, text: String) {
                 try await outbound.write(ByteBuffer(string: text + "\r\n"))
@@ -111,7 +114,7 @@ public struct SMTPClient: Sendable {
             try expect(try await reply(), [220], after: "greeting")
             var extensions = try await command("EHLO " + heloName, [250], step: "EHLO").text.uppercased()
             if case .startTLS(let required) = endpoint.security {
-                if extensions.contains("STARTTLS") {
+                if Self.offers("STARTTLS", in: extensions) {
                     _ = try await command("STARTTLS", [220], step: "STARTTLS")
                     let context = try Self.tlsContext()
                     let sni = Self.sniName(endpoint.host)
@@ -122,15 +125,15 @@ public struct SMTPClient: Sendable {
                     secure = true
                     extensions = try await command("EHLO " + heloName, [250], step: "EHLO").text.uppercased()
                 } else if required {
-                    throw SMTPFailure.permanent("The SMTP server does not offer STARTTLS and SMTP_URL requires it")
+                    throw SMTPFailure.transient("The SMTP server does not offer STARTTLS and SMTP_URL requires it")
                 }
             }
             if let username = endpoint.username {
                 guard secure || endpoint.isLoopback else {
-                    throw SMTPFailure.permanent("Refusing to send SMTP credentials over an unencrypted connection")
+                    throw SMTPFailure.transient("Refusing to send SMTP credentials over an unencrypted connection")
                 }
                 let password = endpoint.password ?? ""
-                let mechanisms = extensions.split(separator: "\n").first { $0.hasPrefix("AUTH") } ?? ""
+                let mechanisms = extensions.split(separator: "\n").dropFirst().first { $0.hasPrefix("AUTH") } ?? ""
                 if mechanisms.contains("PLAIN") || !mechanisms.contains("LOGIN") {
                     let token = Data(("\0" + username + "\0" + password).utf8).base64EncodedString()
                     _ = try await command("AUTH PLAIN " + token, [235], step: "AUTH PLAIN")
@@ -140,6 +143,7 @@ public struct SMTPClient: Sendable {
                     _ = try await command(Data(password.utf8).base64EncodedString(), [235], step: "AUTH LOGIN")
                 }
             }
+            aboutMessage = true
             _ = try await command("MAIL FROM:<\(Self.envelope(message.from.address))>", [250], step: "MAIL FROM")
             _ = try await command("RCPT TO:<\(Self.envelope(message.to.address))>", [250, 251], step: "RCPT TO")
             _ = try await command("DATA", [354], step: "DATA")
@@ -149,6 +153,11 @@ public struct SMTPClient: Sendable {
             _ = try? await command("QUIT", [221], step: "QUIT")
             return "\(accepted.code) \(accepted.text.prefix(300))"
         }
+    }
+
+    /// Whether the EHLO answer lists `keyword` (its first line is the server's greeting, not an extension).
+    static func offers(_ keyword: String, in extensions: String) -> Bool {
+        extensions.split(separator: "\n").dropFirst().contains { $0 == keyword || $0.hasPrefix(keyword + " ") }
     }
 
     /// An address as it may appear inside `<…>` of MAIL FROM and RCPT TO.

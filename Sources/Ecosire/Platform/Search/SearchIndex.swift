@@ -85,7 +85,7 @@ public struct SearchIndex: Sendable {
             rows = try await database.readRows(
                 """
                 SELECT d.source_type, d.source_id, d.title, d.body, d.url, CAST(-bm25(search_documents_fts, 4.0, 1.0) * 1000000 AS INTEGER) AS score
-                FROM search_documents_fts JOIN search_documents d ON d.rowid = search_documents_fts.rowid
+                FROM search_documents_fts JOIN search_documents d ON d.doc_id = search_documents_fts.rowid
                 WHERE search_documents_fts MATCH \(bind: match) AND d.organization_id = \(bind: organizationID)
                 ORDER BY score DESC, d.source_id LIMIT \(bind: limit)
                 """)

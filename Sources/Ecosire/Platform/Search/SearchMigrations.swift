@@ -5,32 +5,35 @@ enum SearchMigrations {
         Migration(
             "platform/006-search-documents",
             sqlite: [
-                table(extra: ""),
+                // An explicit INTEGER PRIMARY KEY: FTS5 follows rows by rowid, and VACUUM may
+                // renumber implicit ones.
+                table(id: "doc_id INTEGER PRIMARY KEY,\n    source_id TEXT NOT NULL UNIQUE", extra: ""),
                 "CREATE INDEX search_documents_org ON search_documents (organization_id)",
                 """
                 CREATE VIRTUAL TABLE search_documents_fts USING fts5(
-                    title, body, content='search_documents', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2')
+                    title, body, content='search_documents', content_rowid='doc_id', tokenize='porter unicode61 remove_diacritics 2')
                 """,
                 """
                 CREATE TRIGGER search_documents_insert AFTER INSERT ON search_documents BEGIN
-                    INSERT INTO search_documents_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+                    INSERT INTO search_documents_fts (rowid, title, body) VALUES (new.doc_id, new.title, new.body);
                 END
                 """,
                 """
                 CREATE TRIGGER search_documents_delete AFTER DELETE ON search_documents BEGIN
-                    INSERT INTO search_documents_fts (search_documents_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+                    INSERT INTO search_documents_fts (search_documents_fts, rowid, title, body) VALUES ('delete', old.doc_id, old.title, old.body);
                 END
                 """,
                 """
                 CREATE TRIGGER search_documents_update AFTER UPDATE ON search_documents BEGIN
-                    INSERT INTO search_documents_fts (search_documents_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
-                    INSERT INTO search_documents_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+                    INSERT INTO search_documents_fts (search_documents_fts, rowid, title, body) VALUES ('delete', old.doc_id, old.title, old.body);
+                    INSERT INTO search_documents_fts (rowid, title, body) VALUES (new.doc_id, new.title, new.body);
                 END
                 """,
                 backfillProducts,
             ],
             postgres: [
                 table(
+                    id: "source_id TEXT PRIMARY KEY",
                     extra: """
                         ,
                             document tsvector GENERATED ALWAYS AS (
@@ -44,10 +47,10 @@ enum SearchMigrations {
     ]
 
     /// The table, the same in both dialects but for PostgreSQL's `tsvector` column.
-    static func table(extra: String) -> String {
+    static func table(id: String, extra: String) -> String {
         """
         CREATE TABLE search_documents (
-            source_id TEXT PRIMARY KEY,
+            \(id),
             organization_id TEXT NOT NULL,
             source_type TEXT NOT NULL,
             title TEXT NOT NULL,
