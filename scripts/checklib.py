@@ -82,3 +82,18 @@ def run_checks(checks, before_each=None, after_failure=None):
             if after_failure:
                 after_failure()
     return failures
+
+
+def read_body(handler):
+    """The body of a request to a `BaseHTTPRequestHandler`, sent with a length or chunked."""
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        body = b""
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return body
+            body += handler.rfile.read(size)
+            handler.rfile.readline()
+    return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))

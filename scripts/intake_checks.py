@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from checklib import equal, expect, free_port, request, run_checks
+from checklib import equal, expect, free_port, read_body, request, run_checks
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
@@ -205,18 +205,7 @@ class FakeAI(BaseHTTPRequestHandler):
     calls = []  # (headers, request JSON, the answer's content or None)
 
     def do_POST(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            raw = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                raw += self.rfile.read(size)
-                self.rfile.readline()
-        else:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        raw = read_body(self)
         try:
             payload = json.loads(raw)
         except ValueError:

@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from checklib import equal, expect, free_port, request, run_checks
+from checklib import equal, expect, free_port, read_body, request, run_checks
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -124,18 +124,7 @@ class Receiver(BaseHTTPRequestHandler):
     delays = {}  # path → seconds to wait before answering
 
     def do_POST(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            body = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                body += self.rfile.read(size)
-                self.rfile.readline()
-        else:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = read_body(self)
         with Receiver.lock:
             Receiver.hooks.append(Hook(self.path, self.headers.items(), body, self.client_address[1]))
         delay = Receiver.delays.get(self.path, 0)
