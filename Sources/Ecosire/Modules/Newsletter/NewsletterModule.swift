@@ -180,12 +180,12 @@ struct NewsletterModule: Module {
         api.add(
             Operation(
                 .get, "/api/newsletter/unsubscribe", id: "newsletterUnsubscribePage", tag: "Public intake",
-                summary: "The unsubscribe page", access: .open,
+                summary: "The unsubscribe page", description: "What opening the link shows; it changes nothing by itself.", access: .open,
                 query: [
                     QueryParameter("email", .email, "The subscribed address", required: true),
                     QueryParameter("token", .string(minLength: 1, maxLength: 200), "The link's signature", required: true),
                 ],
-                responses: [ResponseSpec(200, "HTML")], undocumented: true
+                responses: [ResponseSpec(200, "A page whose button sends the unsubscribe POST", schema: .string(), mediaType: "text/html")]
             )
         ) { input in
             func escaped(_ text: String) -> String {
