@@ -1,7 +1,9 @@
 """What the end-to-end check scripts share: HTTP calls that never raise on error statuses, the
 assertions, and the runner that prints one ✔/✘ line per check."""
 import json
+import signal
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -97,3 +99,40 @@ def read_body(handler):
             body += handler.rfile.read(size)
             handler.rfile.readline()
     return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+
+
+def wait_healthy(process, base, who="the server", seconds=30):
+    """Waits until `base` answers `GET /api/health` with 200; fails if `process` exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{who} exited with {process.returncode} at start")
+        try:
+            if request(base + "/api/health", "GET", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{who} did not answer GET /api/health within {seconds} s")
+
+
+def stop_process(process):
+    """SIGTERM, then SIGKILL after 10 s; nothing when it is not running."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def log_tail(path, lines):
+    """The last `lines` lines of a log file, indented for a check's failure message."""
+    try:
+        with open(path, "rb") as log:
+            text = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("      " + line for line in text[-lines:])

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from checklib import equal, expect, free_port, read_body, request, run_checks
+from checklib import equal, expect, free_port, log_tail, read_body, request, run_checks, stop_process, wait_healthy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
@@ -267,26 +267,11 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen([self.binary, "serve"], env=self.env, cwd=self.work, stdout=self.log,
                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited with {self.process.returncode} at start")
-            try:
-                if self.call("GET", "/api/health", timeout=2).status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("the server did not answer GET /api/health within 30 s")
+        wait_healthy(self.process, self.base)
+        return self
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self.log:
             self.log.close()
 
@@ -294,12 +279,7 @@ class Server:
         return request(self.base + path, method, body, token=token, headers=headers, raw=raw, timeout=timeout)
 
     def tail(self, lines=15):
-        try:
-            with open(self.log_path, "rb") as log:
-                text = log.read().decode(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join("      " + line for line in text[-lines:])
+        return log_tail(self.log_path, lines)
 
 
 # ---------------------------------------------------------------- checks: support

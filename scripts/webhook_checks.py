@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from checklib import equal, expect, free_port, read_body, request, run_checks
+from checklib import equal, expect, free_port, log_tail, read_body, request, run_checks, stop_process, wait_healthy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -186,31 +186,15 @@ class Server:
             log.flush()
             self.process = subprocess.Popen([ctx["binary"], "serve"], env=dict(self.env, PORT=str(self.port)), cwd=self.dir,
                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} server exited with {self.process.returncode} at start")
-            try:
-                if call(self.base, "GET", "/api/health", timeout=2).status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"{self.name} server did not answer GET /api/health within 30 s")
+        wait_healthy(self.process, self.base, f"{self.name} server")
+        return self
 
     def kill9(self):
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
     def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def call(self, method, path, body=None, **options):
         self.touched = True
@@ -245,12 +229,7 @@ class Server:
             page += 1
 
     def tail(self, lines=12):
-        try:
-            with open(self.log_path, "rb") as log:
-                text = log.read().decode(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join("      " + line for line in text[-lines:])
+        return log_tail(self.log_path, lines)
 
 
 def main_server():
