@@ -23,7 +23,7 @@ struct CRMModule: Module {
             }
         }
         self.stages = ResourceStore(resource: stages, database: database, clock: clock)
-        self.leads = ResourceStore(resource: LeadResource.resource(), database: database, clock: clock)
+        self.leads = ResourceStore(resource: LeadResource.resource(contacts: contacts), database: database, clock: clock)
         self.opportunities = ResourceStore(
             resource: OpportunityResource.resource(contacts: contacts, clock: clock), database: database, clock: clock)
     }

@@ -118,7 +118,7 @@ enum LeadResource {
         ResourceField("lostReason", schema: .string(maxLength: 500)),
     ]
 
-    static func resource() -> Resource {
+    static func resource(contacts: ContactDirectory) -> Resource {
         var resource = Resource(
             singular: "Lead", plural: "Leads", tag: "CRM", path: "/api/crm/leads", table: "crm_leads", fields: fields,
             sortable: ["createdAt", "updatedAt", "name", "score", "status"], searchable: ["name", "email", "company"],
@@ -139,13 +139,7 @@ enum LeadResource {
                     error.details = [FieldIssue(field: "status", message: "The lead was converted")]
                     throw error
                 }
-                if let contactID = values["contactId"]?.stringValue {
-                    let found = try await write.sql.raw(
-                        "SELECT id FROM contacts WHERE id = \(bind: contactID.lowercased()) AND organization_id = \(bind: write.organizationID)"
-                    ).first()
-                    if found == nil { throw APIError.validation(field: "contactId", "No such contact") }
-                    values["contactId"] = .string(contactID.lowercased())
-                }
+                try await contacts.check(in: &values, write)
             }
         )
         resource.conflictsOnChange = true

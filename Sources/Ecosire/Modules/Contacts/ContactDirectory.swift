@@ -21,12 +21,19 @@ public struct ContactDirectory: Sendable {
     /// a 422 naming `contactId` when it names no contact of the organization.
     public func attach(to values: inout JSONObject, _ write: ResourceWrite) async throws {
         if values["contactId"]?.isNull == true { values["contact"] = .null }
-        guard let contactID = values["contactId"]?.stringValue?.lowercased() else { return }
+        if let contact = try await check(in: &values, write) { values["contact"] = contact }
+    }
+
+    /// Checks a write's `contactId` (when it has one) names a contact of the organization and
+    /// stores it lowercase; returns the contact's reference. A 422 naming `contactId` otherwise.
+    @discardableResult
+    public func check(in values: inout JSONObject, _ write: ResourceWrite) async throws -> JSONValue? {
+        guard let contactID = values["contactId"]?.stringValue?.lowercased() else { return nil }
         guard let contact = try await reference(write.sql, organizationID: write.organizationID, id: contactID) else {
             throw APIError.validation(field: "contactId", "No such contact")
         }
         values["contactId"] = .string(contactID)
-        values["contact"] = contact
+        return contact
     }
 
     /// Appends an entry to the contact's timeline, inside the caller's transaction.

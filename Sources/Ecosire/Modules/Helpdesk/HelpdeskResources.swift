@@ -3,6 +3,17 @@ import SQLKit
 
 /// Helpdesk teams: who works which tickets.
 enum TeamResource {
+    /// Checks a write's `teamId` (when it has one) names a team of the organization, and stores it
+    /// lowercase; a 422 naming `teamId` otherwise.
+    static func checkTeam(in values: inout JSONObject, _ write: ResourceWrite) async throws {
+        guard let team = values["teamId"]?.stringValue?.lowercased() else { return }
+        let found = try await write.sql.raw(
+            "SELECT id FROM helpdesk_teams WHERE id = \(bind: team) AND organization_id = \(bind: write.organizationID)"
+        ).first()
+        if found == nil { throw APIError.validation(field: "teamId", "No such team") }
+        values["teamId"] = .string(team)
+    }
+
     static let resource: Resource = {
         var resource = Resource(
             singular: "Team", plural: "Teams", tag: "Helpdesk", path: "/api/helpdesk/teams", table: "helpdesk_teams",
@@ -86,13 +97,7 @@ enum SLAPolicyResource {
                 if resolution < first {
                     throw APIError.validation(field: "resolutionMinutes", "Must be at least firstResponseMinutes (\(first))")
                 }
-                if let team = values["teamId"]?.stringValue {
-                    let found = try await write.sql.raw(
-                        "SELECT id FROM helpdesk_teams WHERE id = \(bind: team.lowercased()) AND organization_id = \(bind: write.organizationID)"
-                    ).first()
-                    if found == nil { throw APIError.validation(field: "teamId", "No such team") }
-                    values["teamId"] = .string(team.lowercased())
-                }
+                try await TeamResource.checkTeam(in: &values, write)
                 // One policy per priority and team.
                 let priority = values["priority"]?.stringValue ?? write.before?["priority"]?.stringValue ?? ""
                 let team = values["teamId"].map { $0.stringValue } ?? write.before?["teamId"]?.stringValue

@@ -136,13 +136,7 @@ enum TicketResource {
             try await UserDirectory.requireMember(write.sql, organizationID: write.organizationID, userID: assignee, field: "assigneeId")
             values["assigneeId"] = .string(assignee.lowercased())
         }
-        if let team = values["teamId"]?.stringValue {
-            let found = try await write.sql.raw(
-                "SELECT id FROM helpdesk_teams WHERE id = \(bind: team.lowercased()) AND organization_id = \(bind: write.organizationID)"
-            ).first()
-            if found == nil { throw APIError.validation(field: "teamId", "No such team") }
-            values["teamId"] = .string(team.lowercased())
-        }
+        try await TeamResource.checkTeam(in: &values, write)
         if write.before == nil {
             let year = Calendar.utc.component(.year, from: clock.now())
             let number = try await ReferenceSequence.next(write.sql, organizationID: write.organizationID, name: "HD", year: year)
