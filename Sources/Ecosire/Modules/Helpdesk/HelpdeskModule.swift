@@ -300,17 +300,16 @@ struct HelpdeskModule: Module {
             var emailID: String?
             let author = try await UserDirectory.name(sql, organizationID: caller.organizationID, userID: caller.userID)
             if !isInternal {
-                guard let contactID = ticket["contactId"]?.stringValue,
-                    try await contacts.reference(sql, organizationID: caller.organizationID, id: contactID)?["email"]?.stringValue != nil
-                else {
-                    throw APIError.validation(field: "internal", "A public reply needs a contact with an email address")
-                }
-                if ticket["firstRespondedAt"]?.isNull ?? true { changes["firstRespondedAt"] = .string(Timestamp.iso(millis: now)) }
                 let number = ticket["ticketNumber"]?.stringValue ?? ""
                 emailID = try await sendEmail(
                     sql, organizationID: caller.organizationID, ticket: ticket, kind: "ticket_reply",
                     subject: "Re: [\(number)] \(ticket["subject"]?.stringValue ?? "")",
                     text: text + "\n\n-- \n\(author ?? "Support") · ticket \(number)")
+                // Nothing was queued; the transaction rolls back whatever came before.
+                guard emailID != nil else {
+                    throw APIError.validation(field: "internal", "A public reply needs a contact with an email address")
+                }
+                if ticket["firstRespondedAt"]?.isNull ?? true { changes["firstRespondedAt"] = .string(Timestamp.iso(millis: now)) }
             }
             if let target = requested ?? (!isInternal && current == "new" ? "in_progress" : nil), target != current {
                 try TicketResource.requireTransition(from: current, to: target)
