@@ -183,13 +183,8 @@ public struct OrderService: Sendable {
 
     /// Sets the status and records `order.updated`.
     func setStatus(_ sql: any SQLDatabase, order: JSONValue, organizationID: String, status: String) async throws {
-        let id = order["id"]?.stringValue ?? ""
-        try await sql.raw(
-            "UPDATE orders SET status = \(bind: status), updated_at = \(bind: clock.nowMillis()) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)"
-        ).run()
-        if let after = try await store.fetch(sql, organizationID: organizationID, id: id) {
-            try await EventOutbox(clock: clock).record(sql, organizationID: organizationID, type: "order.updated", object: after)
-        }
+        _ = try await store.set(
+            sql, organizationID: organizationID, id: order["id"]?.stringValue ?? "", values: ["status": .string(status)])
     }
 
     /// One license per unit of each digital product with a license policy.
