@@ -551,11 +551,17 @@ def render_ts_api(groups):
             out.append(method)
         out.append("}")
         out.append("")
-    out.append("/** Every namespace: its property name on the client, its class and its tag. */")
-    out.append("export const namespaces = [")
+    out.append("/** Every namespace of the API as a property; `EcosireClient` extends this. */")
+    out.append("export class Namespaces {")
     for name, class_name, tag in namespace_list:
-        out.append(f'  ["{name}", {class_name}, "{tag}"],')
-    out.append("] as const;")
+        out.append(f"  /** The {tag} operations. */")
+        out.append(f"  readonly {name}: {class_name};")
+    out.append("")
+    out.append("  constructor(http: HttpCore) {")
+    for name, class_name, tag in namespace_list:
+        out.append(f"    this.{name} = new {class_name}(http);")
+    out.append("  }")
+    out.append("}")
     out.append("")
     return "\n".join(out)
 

@@ -76,8 +76,9 @@ public struct AccessLayer: Sendable {
             let response: Response
             do {
                 response = try await handler()
-            } catch let error as APIError where error.status.code < 500 {
-                // A refusal by the handler is the request's result too, and is replayed as such.
+            } catch let error as APIError where error.status.code < 500 && error.status != .tooManyRequests {
+                // A refusal by the handler is the request's result too, and is replayed as such;
+                // a rate-limit refusal is not (the request did not run, so a retry must run it).
                 return try await idempotency.complete(
                     owner: owner, key: key, response: error.render(instance: request.uri.path, requestID: context.requestID))
             } catch {

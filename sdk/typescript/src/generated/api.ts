@@ -2204,25 +2204,66 @@ export class WebhooksApi {
   }
 }
 
-/** Every namespace: its property name on the client, its class and its tag. */
-export const namespaces = [
-  ["apiKeys", ApiKeysApi, "API Keys"],
-  ["auth", AuthApi, "Auth"],
-  ["billing", BillingApi, "Billing"],
-  ["crm", CrmApi, "CRM"],
-  ["contacts", ContactsApi, "Contacts"],
-  ["docs", DocsApi, "Docs"],
-  ["email", EmailApi, "Email"],
-  ["helpdesk", HelpdeskApi, "Helpdesk"],
-  ["invoices", InvoicesApi, "Invoices"],
-  ["knowledge", KnowledgeApi, "Knowledge"],
-  ["licenses", LicensesApi, "Licenses"],
-  ["newsletter", NewsletterApi, "Newsletter"],
-  ["notifications", NotificationsApi, "Notifications"],
-  ["operations", OperationsApi, "Operations"],
-  ["orders", OrdersApi, "Orders"],
-  ["products", ProductsApi, "Products"],
-  ["publicIntake", PublicIntakeApi, "Public intake"],
-  ["users", UsersApi, "Users"],
-  ["webhooks", WebhooksApi, "Webhooks"],
-] as const;
+/** Every namespace of the API as a property; `EcosireClient` extends this. */
+export class Namespaces {
+  /** The API Keys operations. */
+  readonly apiKeys: ApiKeysApi;
+  /** The Auth operations. */
+  readonly auth: AuthApi;
+  /** The Billing operations. */
+  readonly billing: BillingApi;
+  /** The CRM operations. */
+  readonly crm: CrmApi;
+  /** The Contacts operations. */
+  readonly contacts: ContactsApi;
+  /** The Docs operations. */
+  readonly docs: DocsApi;
+  /** The Email operations. */
+  readonly email: EmailApi;
+  /** The Helpdesk operations. */
+  readonly helpdesk: HelpdeskApi;
+  /** The Invoices operations. */
+  readonly invoices: InvoicesApi;
+  /** The Knowledge operations. */
+  readonly knowledge: KnowledgeApi;
+  /** The Licenses operations. */
+  readonly licenses: LicensesApi;
+  /** The Newsletter operations. */
+  readonly newsletter: NewsletterApi;
+  /** The Notifications operations. */
+  readonly notifications: NotificationsApi;
+  /** The Operations operations. */
+  readonly operations: OperationsApi;
+  /** The Orders operations. */
+  readonly orders: OrdersApi;
+  /** The Products operations. */
+  readonly products: ProductsApi;
+  /** The Public intake operations. */
+  readonly publicIntake: PublicIntakeApi;
+  /** The Users operations. */
+  readonly users: UsersApi;
+  /** The Webhooks operations. */
+  readonly webhooks: WebhooksApi;
+
+  constructor(http: HttpCore) {
+    this.apiKeys = new ApiKeysApi(http);
+    this.auth = new AuthApi(http);
+    this.billing = new BillingApi(http);
+    this.crm = new CrmApi(http);
+    this.contacts = new ContactsApi(http);
+    this.docs = new DocsApi(http);
+    this.email = new EmailApi(http);
+    this.helpdesk = new HelpdeskApi(http);
+    this.invoices = new InvoicesApi(http);
+    this.knowledge = new KnowledgeApi(http);
+    this.licenses = new LicensesApi(http);
+    this.newsletter = new NewsletterApi(http);
+    this.notifications = new NotificationsApi(http);
+    this.operations = new OperationsApi(http);
+    this.orders = new OrdersApi(http);
+    this.products = new ProductsApi(http);
+    this.publicIntake = new PublicIntakeApi(http);
+    this.users = new UsersApi(http);
+    this.webhooks = new WebhooksApi(http);
+  }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The TypeScript SDK's checks: `deno check` under the package's strict settings, then its test
+suite (sdk/typescript/test) against the real binary.
+
+usage: sdk_checks.py BIN WORKDIR [--postgres URL]
+
+The server runs with short windows so that the tests meet real limits quickly: access tokens live
+2 s (refresh), license validation allows 3 calls per 2-second window (429 and Retry-After), and
+webhook endpoints may point at loopback (deliveries to the tests' own receiver). Prints one ✔/✘
+line per check and per Deno test; the exit status is the number of failures.
+"""
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+
+from checklib import free_port, log_tail, stop_process, wait_healthy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SDK = os.path.join(ROOT, "sdk", "typescript")
+RESULT = re.compile(r"^(.+?) \.\.\. (ok|FAILED)")
+
+
+def run(command, env=None):
+    return subprocess.run(command, cwd=SDK, env=env, capture_output=True, text=True)
+
+
+def main():
+    binary, work = os.path.abspath(sys.argv[1]), sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    failures = 0
+    deno = shutil.which("deno")
+    if deno is None:
+        print("✘ deno is installed (pip install deno)")
+        return 1
+
+    check = run([deno, "check", "src/mod.ts", "test/"])
+    print(("✔" if check.returncode == 0 else "✘") + " the TypeScript SDK type-checks under strict settings (deno check)")
+    if check.returncode != 0:
+        failures += 1
+        print(check.stdout + check.stderr)
+
+    shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
+    port = free_port()
+    license_secret = secrets.token_urlsafe(32)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT_", "QUOTA_", "WEBHOOK_", "SMTP_"))}
+    env = dict(
+        inherited,
+        DATA_DIR=os.path.join(work, "data"),
+        PORT=str(port),
+        HOST="127.0.0.1",
+        LOG_LEVEL="warning",
+        BCRYPT_COST="4",
+        ACCESS_TOKEN_TTL="2",
+        RATE_LIMIT_WINDOW="2",
+        RATE_LIMIT_LICENSE_VALIDATE="3",
+        WEBHOOK_ALLOW_PRIVATE_URLS="true",
+        WEBHOOK_POLL_MILLIS="50",
+        ECOSIRE_LICENSE_SECRET=license_secret,
+    )
+    if "--postgres" in sys.argv:
+        env["DATABASE_URL"] = sys.argv[sys.argv.index("--postgres") + 1]
+    log_path = os.path.join(work, "server.log")
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([binary, "serve"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(server, f"http://127.0.0.1:{port}")
+            tests = run(
+                [deno, "test", "--allow-net=127.0.0.1", "--allow-env", "--no-check", "test/"],
+                env=dict(os.environ, ECOSIRE_BASE_URL=f"http://127.0.0.1:{port}/api", ECOSIRE_LICENSE_SECRET=license_secret,
+                         NO_COLOR="1"),
+            )
+        finally:
+            stop_process(server)
+    output = tests.stdout + tests.stderr
+    results = [RESULT.match(line) for line in output.splitlines()]
+    results = [match for match in results if match]
+    for match in results:
+        ok = match.group(2) == "ok"
+        failures += 0 if ok else 1
+        print(("✔ " if ok else "✘ ") + "TypeScript SDK: " + match.group(1).strip())
+    if tests.returncode != 0 or not results:
+        if not results:
+            failures += 1
+            print("✘ the TypeScript SDK's tests ran")
+        print(output[-6000:])
+        print(log_tail(log_path, 40))
+    return failures
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+/**
+ * `@ecosire/sdk`: the Ecosire API client for TypeScript and JavaScript (Node 18+, Deno, Bun,
+ * browsers). No runtime dependencies: standard `fetch` and WebCrypto.
+ *
+ * @module
+ */
+export { Auth, EcosireClient } from "./client.ts";
+export type { ClientOptions, RequestOptions, RetryPolicy } from "./http.ts";
+export { EcosireError, type FieldIssue } from "./errors.ts";
+export { type Page, paginate } from "./pagination.ts";
+export {
+  constructEvent,
+  type StandardWebhookHeaders,
+  verifyEcosireSignature,
+  verifyLicenseSignature,
+  verifyStandardWebhook,
+  type VerifyOptions,
+  WebhookVerificationError,
+  type WebhookEvent,
+  type WebhookFailure,
+} from "./webhooks.ts";
+export type * from "./generated/schema.ts";
+export * from "./generated/api.ts";
