@@ -12,8 +12,9 @@ final class ClientCore: Sendable {
         self.credentials = credentials
         // Refreshing goes through a client without the auth middleware, so a refused refresh
         // cannot trigger another refresh.
+        let configuration = Configuration(dateTranscoder: ISO8601Transcoder())
         let sessions = Client(
-            serverURL: serverURL, transport: transport,
+            serverURL: serverURL, configuration: configuration, transport: transport,
             middlewares: [ProblemMiddleware(), IdempotencyMiddleware(), RetryMiddleware(policy: retryPolicy)])
         let refresh: @Sendable (String) async throws -> Components.Schemas.Session = { refreshToken in
             try await sessions.refreshToken(.init(body: .json(.init(refreshToken: refreshToken)))).ok.body.json
@@ -21,7 +22,7 @@ final class ClientCore: Sendable {
         // Outermost first: errors see the final answer, the key is added once for all attempts, and
         // each attempt carries the current token.
         client = Client(
-            serverURL: serverURL, transport: transport,
+            serverURL: serverURL, configuration: configuration, transport: transport,
             middlewares: [
                 ProblemMiddleware(), IdempotencyMiddleware(), RetryMiddleware(policy: retryPolicy),
                 AuthMiddleware(credentials: credentials, refresh: refresh),

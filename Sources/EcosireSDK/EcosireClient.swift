@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 
@@ -28,22 +29,27 @@ public final class EcosireClient: Sendable {
     ///   - apiKey: An API key (`ecos_live_…` or `ecos_test_…`), sent unless a session is active.
     ///   - accessToken: An access token obtained elsewhere.
     ///   - retryPolicy: How failed requests are retried.
-    ///   - transport: The HTTP transport; AsyncHTTPClient's shared client by default.
+    ///   - timeout: How long one attempt may take, connecting included (AsyncHTTPClient keeps
+    ///     retrying a refused connection until then).
+    ///   - transport: The HTTP transport; AsyncHTTPClient's shared client by default (then
+    ///     `timeout` applies).
     public init(
         baseURL: URL, apiKey: String? = nil, accessToken: String? = nil, retryPolicy: RetryPolicy = .default,
-        transport: (any ClientTransport)? = nil
+        timeout: Duration = .seconds(30), transport: (any ClientTransport)? = nil
     ) {
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
         core = ClientCore(
-            serverURL: Self.serverURL(baseURL), transport: transport ?? AsyncHTTPClientTransport(),
+            serverURL: Self.serverURL(baseURL),
+            transport: transport ?? AsyncHTTPClientTransport(configuration: .init(timeout: .milliseconds(milliseconds))),
             credentials: Credentials(apiKey: apiKey, accessToken: accessToken), retryPolicy: retryPolicy)
     }
 
     /// A client signed in with email and password.
     public static func login(
-        baseURL: URL, email: String, password: String, retryPolicy: RetryPolicy = .default,
+        baseURL: URL, email: String, password: String, retryPolicy: RetryPolicy = .default, timeout: Duration = .seconds(30),
         transport: (any ClientTransport)? = nil
     ) async throws -> EcosireClient {
-        let client = EcosireClient(baseURL: baseURL, retryPolicy: retryPolicy, transport: transport)
+        let client = EcosireClient(baseURL: baseURL, retryPolicy: retryPolicy, timeout: timeout, transport: transport)
         try await client.auth.login(email: email, password: password)
         return client
     }

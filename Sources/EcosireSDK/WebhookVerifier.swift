@@ -168,8 +168,13 @@ public struct WebhookEvent: Sendable {
         self.payload = payload
     }
 
-    /// `data.object` decoded as `type`, such as `Components.Schemas.Contact` for `contact.created`.
+    /// `data.object` decoded as `type`, such as `Components.Schemas.Contact` for `contact.created`
+    /// (dates as the API writes them).
     public func object<Value: Decodable>(as type: Value.Type) throws -> Value {
-        try JSONDecoder().decode(Object<Value>.self, from: payload).data.object
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            try ISO8601Transcoder().decode(try decoder.singleValueContainer().decode(String.self))
+        }
+        return try decoder.decode(Object<Value>.self, from: payload).data.object
     }
 }
