@@ -9,7 +9,7 @@ import {
   verifyLicenseSignature,
   verifyStandardWebhook,
   WebhookVerificationError,
-} from "../src/mod.ts";
+} from "@ecosire/sdk";
 
 /** `fetch` that records the status of every answer (0 for a failed connection). */
 function recordingFetch(statuses: number[]): typeof fetch {

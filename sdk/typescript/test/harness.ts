@@ -1,6 +1,6 @@
 // Shared set-up of the SDK tests: a fresh account on the live server named by ECOSIRE_BASE_URL
 // (scripts/sdk_checks.py starts it), with an API key and a licensed product.
-import { EcosireClient } from "../src/mod.ts";
+import { EcosireClient } from "@ecosire/sdk";
 
 export const baseUrl = Deno.env.get("ECOSIRE_BASE_URL") ?? "http://127.0.0.1:8080/api";
 

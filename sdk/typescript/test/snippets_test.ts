@@ -3,7 +3,7 @@
 // snippet a reader sees has run here against a live server, and its results are asserted below it.
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { baseUrl, eventually, newAccount, newLicenseKey, Receiver } from "./harness.ts";
-import { constructEvent, EcosireClient, EcosireError, WebhookVerificationError } from "../src/mod.ts";
+import { constructEvent, EcosireClient, EcosireError, WebhookVerificationError } from "@ecosire/sdk";
 
 Deno.test("authenticate", async () => {
   const { email, password, apiKey } = await newAccount();
