@@ -495,6 +495,8 @@ def ts_method(operation):
     fields = [f'operationId: "{operation["id"]}"', f'method: "{operation["method"].upper()}"'] + fields
     if kind != "json":
         fields.append(f'response: "{kind}"')
+    if kind in ("text", "binary"):
+        fields.append(f'accept: "{operation["response_type"]}"')
     if operation["public"]:
         fields.append("public: true")
     if operation["idempotent_post"]:

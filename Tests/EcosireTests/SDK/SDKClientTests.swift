@@ -53,6 +53,14 @@ import Testing
         }
     }
 
+    @Test func answersThatAreNotJSONComeBackAsBodies() async throws {
+        try await TestServer.run { server, _ in
+            let client = EcosireClient(baseURL: server.baseURL)
+            let yaml = String(decoding: try await Data(collecting: client.docs.getOpenAPIYAML(), upTo: 4 << 20), as: UTF8.self)
+            #expect(yaml.contains("\nopenapi: 3.0.3\n"))
+        }
+    }
+
     @Test func paginationVisitsEveryRecordExactlyOnce() async throws {
         try await TestServer.run { server, _ in
             let client = try await server.sdkAccount().owner

@@ -50,6 +50,8 @@ export interface RequestSpec extends RequestOptions {
   contentType?: string;
   /** How to read a success: JSON (default), nothing, text or bytes. */
   response?: "json" | "none" | "text" | "binary";
+  /** The success's media type when it is not JSON (`application/pdf`…). */
+  accept?: string;
   /** Takes no credentials: the client sends none. */
   public?: boolean;
   /** A POST that accepts `Idempotency-Key`, and so may be retried. */
@@ -99,7 +101,8 @@ export class HttpCore {
   /** Sends one operation call; resolves with its success body, rejects with `EcosireError`. */
   async request<T>(spec: RequestSpec): Promise<T> {
     const headers = new Headers(spec.headers);
-    headers.set("Accept", "application/json");
+    // Errors come as application/problem+json whatever the success's type.
+    headers.set("Accept", `${spec.accept ?? "application/json"}, application/problem+json`);
     let body: BodyInit | null = null;
     if (spec.body !== undefined) {
       if (spec.contentType === "multipart/form-data") {

@@ -190,3 +190,11 @@ Deno.test("the verifiers accept real deliveries and refuse altered ones", async 
     await receiver.close();
   }
 });
+
+Deno.test("answers that are not JSON come back as text or bytes", async () => {
+  const client = new EcosireClient({ baseUrl });
+  const yaml = await client.docs.getOpenAPIYAML();
+  assert(yaml.includes("\nopenapi: 3.0.3\n"), yaml.slice(0, 80));
+  const metrics = await client.operations.getMetrics();
+  assert(metrics.includes("# TYPE"), metrics.slice(0, 80));
+});

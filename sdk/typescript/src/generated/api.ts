@@ -678,7 +678,7 @@ export class DocsApi {
    * `GET /api/openapi.yaml`
    */
   getOpenAPIYAML(options: RequestOptions = {}): Promise<string> {
-    return this.http.request<string>({ operationId: "getOpenAPIYAML", method: "GET", path: "/api/openapi.yaml", response: "text", public: true, ...options });
+    return this.http.request<string>({ operationId: "getOpenAPIYAML", method: "GET", path: "/api/openapi.yaml", response: "text", accept: "application/yaml", public: true, ...options });
   }
 }
 
@@ -1137,7 +1137,7 @@ export class InvoicesApi {
    * `GET /api/invoices/{id}/pdf`
    */
   getPdf(id: string, options: RequestOptions = {}): Promise<Uint8Array> {
-    return this.http.request<Uint8Array>({ operationId: "getInvoicePdf", method: "GET", path: `/api/invoices/${encodeURIComponent(id)}/pdf`, response: "binary", ...options });
+    return this.http.request<Uint8Array>({ operationId: "getInvoicePdf", method: "GET", path: `/api/invoices/${encodeURIComponent(id)}/pdf`, response: "binary", accept: "application/pdf", ...options });
   }
 
   /**
@@ -1545,7 +1545,7 @@ export class OperationsApi {
    * `GET /metrics`
    */
   getMetrics(options: RequestOptions = {}): Promise<string> {
-    return this.http.request<string>({ operationId: "getMetrics", method: "GET", path: "/metrics", response: "text", public: true, ...options });
+    return this.http.request<string>({ operationId: "getMetrics", method: "GET", path: "/metrics", response: "text", accept: "text/plain", public: true, ...options });
   }
 
   /**
@@ -1802,7 +1802,7 @@ export class ProductsApi {
    * `GET /api/products/{id}/files/{fileId}/download`
    */
   downloadFile(id: string, fileId: string, options: RequestOptions = {}): Promise<Uint8Array> {
-    return this.http.request<Uint8Array>({ operationId: "downloadProductFile", method: "GET", path: `/api/products/${encodeURIComponent(id)}/files/${encodeURIComponent(fileId)}/download`, response: "binary", ...options });
+    return this.http.request<Uint8Array>({ operationId: "downloadProductFile", method: "GET", path: `/api/products/${encodeURIComponent(id)}/files/${encodeURIComponent(fileId)}/download`, response: "binary", accept: "application/zip", ...options });
   }
 
   /**
@@ -1943,7 +1943,7 @@ export class PublicIntakeApi {
    * `GET /api/newsletter/unsubscribe`
    */
   newsletterUnsubscribePage(query: NewsletterUnsubscribePageQuery, options: RequestOptions = {}): Promise<string> {
-    return this.http.request<string>({ operationId: "newsletterUnsubscribePage", method: "GET", path: "/api/newsletter/unsubscribe", query, response: "text", public: true, ...options });
+    return this.http.request<string>({ operationId: "newsletterUnsubscribePage", method: "GET", path: "/api/newsletter/unsubscribe", query, response: "text", accept: "text/html", public: true, ...options });
   }
 
   /**
