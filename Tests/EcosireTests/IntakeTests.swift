@@ -11,7 +11,9 @@ import Testing
     ]
 
     @Test func supportRequestOpensATicketForANewContactAndAcknowledgesIt() async throws {
-        try await TestServer.run { client, _ in
+        // A frozen clock keeps both requests in one rate-limit window, so Remaining is exact.
+        let frozen = Date()
+        try await TestServer.run(clock: WallClock { frozen }) { client, _ in
             let closed = try await client.post("/api/support", json: .object(Self.request))
             #expect(closed.status == .serviceUnavailable, "no organization yet")
             #expect(closed.json["code"] == "NOT_CONFIGURED")
