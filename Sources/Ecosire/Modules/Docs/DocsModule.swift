@@ -116,20 +116,25 @@ struct DocsModule: Module {
     }
 }
 
-/// The document is built once, on first request, after every route is registered.
+/// Each form of the document is built once, on its first request, after every route is
+/// registered; the JSON does not wait for the (much slower) YAML.
 final class DocumentCache: Sendable {
-    private let cached = Mutex<(json: Data, yaml: String)?>(nil)
+    private let json = Mutex<Data?>(nil)
+    private let yaml = Mutex<String?>(nil)
 
-    private func build(_ api: APIRouter) throws -> (json: Data, yaml: String) {
-        if let value = cached.withLock({ $0 }) { return value }
-        let builder = OpenAPIDocumentBuilder(operations: api.operations)
-        let value = (try builder.jsonData(), try builder.yaml())
-        cached.withLock { $0 = value }
+    func json(_ api: APIRouter) throws -> Data {
+        if let value = json.withLock({ $0 }) { return value }
+        let value = try OpenAPIDocumentBuilder(operations: api.operations).jsonData()
+        json.withLock { $0 = value }
         return value
     }
 
-    func json(_ api: APIRouter) throws -> Data { try build(api).json }
-    func yaml(_ api: APIRouter) throws -> String { try build(api).yaml }
+    func yaml(_ api: APIRouter) throws -> String {
+        if let value = yaml.withLock({ $0 }) { return value }
+        let value = try OpenAPIDocumentBuilder(operations: api.operations).yaml()
+        yaml.withLock { $0 = value }
+        return value
+    }
 }
 
 /// Every error code the platform produces, for the error reference.
