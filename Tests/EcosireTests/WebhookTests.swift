@@ -355,7 +355,8 @@ import Testing
                 let stalled = try await client.deliveries(of: stalling, token: owner.token) { $0.first?["attempts"] == 1 }
                 #expect(stalled.first?["status"] == "pending")
                 #expect(stalled.first?["lastError"] == "Timed out after 1 s", "\(stalled)")
-                #expect((stalled.first?["attemptLog"]?[0]?["durationMs"]?.intValue ?? 0) < 3000)
+                // Well under the receiver's 6-second stall, with room for a loaded machine.
+                #expect((stalled.first?["attemptLog"]?[0]?["durationMs"]?.intValue ?? 0) < 5000)
                 // A NUL in the answer is stored (as U+FFFD) on both databases.
                 let stored = try await client.deliveries(of: nul, token: owner.token) { $0.first?["status"] == "succeeded" }
                 #expect(stored.first?["attemptLog"]?[0]?["responseBody"] == "a\u{FFFD}b", "\(stored)")

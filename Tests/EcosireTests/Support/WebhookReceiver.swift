@@ -11,7 +11,7 @@ import Testing
 /// A real HTTP server on loopback that records the webhook deliveries it receives. The last path
 /// segment says how it answers: `ok` → 200, `fail` → 500, `gone` → 410, `busy` → 503 with
 /// `Retry-After: 3600`, `nul` → 200 with a NUL byte in the body, `trickle` → 200 and a body that
-/// starts and then stalls for seconds.
+/// starts and then stalls for 6 seconds.
 final class WebhookReceiver: Sendable {
     struct Delivery: Sendable {
         var path: String
@@ -47,7 +47,7 @@ final class WebhookReceiver: Sendable {
                     status: .ok,
                     body: ResponseBody { writer in
                         try await writer.write(ByteBuffer(string: "partial"))
-                        try? await Task.sleep(for: .seconds(4))
+                        try? await Task.sleep(for: .seconds(6))
                         try await writer.finish(nil)
                     })
             default: return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "thanks")))
