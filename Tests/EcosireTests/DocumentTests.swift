@@ -1,3 +1,4 @@
+import Configuration
 import Ecosire
 import Foundation
 import HTTPTypes
@@ -18,6 +19,30 @@ struct DocumentTests {
                 exported.trimmingCharacters(in: .whitespacesAndNewlines) == served.text.trimmingCharacters(in: .whitespacesAndNewlines),
                 "openapi/openapi.json is stale: run `swift run ecosire openapi --output openapi/openapi.json`"
             )
+        }
+    }
+
+    @Test("the developer portal shows the tested SDK snippets, this server's limits and the error codes, under a strict CSP")
+    func developerPortal() async throws {
+        try await TestServer.run(["rate.limit.support": 7]) { client, _ in
+            let page = try await client.get("/developers")
+            #expect(page.status == .ok)
+            #expect(page.contentType == "text/html; charset=utf-8")
+            let policy = page.header("Content-Security-Policy") ?? ""
+            #expect(policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"), "\(policy)")
+            for title in [
+                "Authenticate", "List contacts with paging", "Create an API key", "Validate and activate a license",
+                "Create and verify a webhook endpoint", "Handle errors and rate limits",
+            ] {
+                #expect(page.text.contains(title), "\(title)")
+            }
+            // Code is escaped, not interpreted.
+            #expect(page.text.contains("Promise&lt;Response&gt;"))
+            #expect(page.text.contains("const session = await client.auth.login({ email, password });"))
+            #expect(page.text.contains("<tr><td>POST /api/support</td><td>7</td><td>client IP</td></tr>"))
+            #expect(page.text.contains("<tr id=\"error-VALIDATION_FAILED\"><td><code>VALIDATION_FAILED</code></td><td>422</td>"))
+            let css = try await client.get("/static/site.css")
+            #expect(css.status == .ok && css.contentType == "text/css; charset=utf-8")
         }
     }
 

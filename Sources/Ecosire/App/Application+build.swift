@@ -58,7 +58,7 @@ public func buildApplication(
                 allowCredentials: config.corsOrigins != ["*"]))
     }
 
-    registerModules(platform: platform, api: api)
+    try registerModules(platform: platform, api: api)
 
     var app = Application(
         router: router,
@@ -114,7 +114,8 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
 }
 
 /// Every module, registered on `api`. The one list of what the server contains.
-func registerModules(platform: Platform, api: APIRouter) {
+func registerModules(platform: Platform, api: APIRouter) throws {
+    let pages = try PageRenderer()
     let licenses = LicenseService(database: platform.database, clock: platform.clock)
     let catalog = ProductCatalog(database: platform.database)
     let contacts = ContactDirectory(clock: platform.clock)
@@ -144,6 +145,7 @@ func registerModules(platform: Platform, api: APIRouter) {
         KnowledgeModule(platform: platform),
         EmailModule(platform: platform),
         DocsModule(platform: platform, api: api),
+        DeveloperPortalModule(platform: platform, pages: pages),
     ]
     for module in modules { module.register(on: api) }
     WebhooksModule(platform: platform, catalog: EventCatalog(modules.flatMap(\.eventTypes))).register(on: api)
@@ -161,7 +163,7 @@ public func buildOpenAPIDocument() async throws -> OpenAPIDocumentBuilder {
     let platform = try await makePlatform(config, database: database, clock: .system, logger: logger)
     let api = APIRouter(
         router: Router(context: AppRequestContext.self), authenticator: platform.authenticator, access: platform.accessLayer())
-    registerModules(platform: platform, api: api)
+    try registerModules(platform: platform, api: api)
     try await database.shutdown()
     return OpenAPIDocumentBuilder(operations: api.operations)
 }
