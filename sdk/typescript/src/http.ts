@@ -125,6 +125,7 @@ export class HttpCore {
     for (let attempt = 0; ; attempt += 1) {
       const canRetry = attempt < this.retry.maxRetries;
       // Read per attempt: a refresh by a concurrent call replaces the token.
+      const usingAccessToken = authenticate && this.accessToken !== undefined;
       const credential = authenticate ? (this.accessToken ?? this.apiKey) : undefined;
       if (credential !== undefined) headers.set("Authorization", `Bearer ${credential}`);
       let response: Response;
@@ -138,7 +139,7 @@ export class HttpCore {
       }
       if (response.ok) return await read<T>(response, spec.response ?? "json");
 
-      if (response.status === 401 && !refreshed && credential !== undefined && credential === this.accessToken) {
+      if (response.status === 401 && !refreshed && usingAccessToken && credential !== undefined) {
         refreshed = true;
         const renewed = await this.refreshedToken(credential);
         if (renewed !== undefined) {
