@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the SDKs' namespace layer from openapi/openapi.json.
+"""Generates both SDKs' code from openapi/openapi.json (scripts/generate-sdk runs it).
 
 - Sources/EcosireSDK/Generated/{Client,Types*}.swift: swift-openapi-generator's client (its path
   is the first argument), generated from a copy of the document without its error responses (the

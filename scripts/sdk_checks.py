@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The TypeScript SDK's checks: `deno check` under the package's strict settings, then its test
-suite (sdk/typescript/test) against the real binary.
+"""The TypeScript SDK's checks: `deno check` under the package's strict settings, `deno lint` and
+`deno fmt --check` (generated code excluded), then its test suite (sdk/typescript/test) against the
+real binary.
 
 usage: sdk_checks.py BIN WORKDIR [--postgres URL]
 
@@ -36,11 +37,16 @@ def main():
         print("✘ deno is installed (pip install deno)")
         return 1
 
-    check = run([deno, "check", "src/mod.ts", "test/"])
-    print(("✔" if check.returncode == 0 else "✘") + " the TypeScript SDK type-checks under strict settings (deno check)")
-    if check.returncode != 0:
-        failures += 1
-        print(check.stdout + check.stderr)
+    for command, what in (
+        ([deno, "check", "src/mod.ts", "test/"], "the TypeScript SDK type-checks under strict settings (deno check)"),
+        ([deno, "lint"], "the TypeScript SDK passes deno lint"),
+        ([deno, "fmt", "--check"], "the TypeScript SDK is formatted (deno fmt)"),
+    ):
+        result = run(command)
+        print(("✔ " if result.returncode == 0 else "✘ ") + what)
+        if result.returncode != 0:
+            failures += 1
+            print(result.stdout + result.stderr)
 
     shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
     port = free_port()

@@ -73,13 +73,12 @@ export class EcosireError extends Error {
       const value = problem[key];
       return typeof value === "string" ? value : undefined;
     };
-    const details = Array.isArray(problem["details"])
-      ? (problem["details"] as unknown[]).filter(isFieldIssue)
-      : [];
+    const details = Array.isArray(problem["details"]) ? (problem["details"] as unknown[]).filter(isFieldIssue) : [];
     return new EcosireError({
       status: response.status,
       code: text_("code") ?? `HTTP_${response.status}`,
-      message: text_("message") ?? text_("detail") ?? text_("title") ?? (response.statusText || `HTTP ${response.status}`),
+      message: text_("message") ?? text_("detail") ?? text_("title") ??
+        (response.statusText || `HTTP ${response.status}`),
       details,
       requestId: response.headers.get("X-Request-Id") ?? text_("requestId"),
       retryAfter: parseRetryAfter(response.headers.get("Retry-After")),

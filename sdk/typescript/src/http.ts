@@ -122,7 +122,7 @@ export class HttpCore {
 
     const authenticate = !spec.public && !headers.has("Authorization");
     let refreshed = false;
-    for (let attempt = 0; ; attempt += 1) {
+    for (let attempt = 0;; attempt += 1) {
       const canRetry = attempt < this.retry.maxRetries;
       // Read per attempt: a refresh by a concurrent call replaces the token.
       const usingAccessToken = authenticate && this.accessToken !== undefined;

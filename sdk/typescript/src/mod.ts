@@ -13,11 +13,11 @@ export {
   type StandardWebhookHeaders,
   verifyEcosireSignature,
   verifyLicenseSignature,
-  verifyStandardWebhook,
   type VerifyOptions,
-  WebhookVerificationError,
+  verifyStandardWebhook,
   type WebhookEvent,
   type WebhookFailure,
+  WebhookVerificationError,
 } from "./webhooks.ts";
 export type * from "./generated/schema.ts";
 export * from "./generated/api.ts";

@@ -17,7 +17,7 @@ export async function* paginate<T>(
   firstPage: number,
   fetchPage: (page: number) => Promise<Page<T>>,
 ): AsyncGenerator<T, void, undefined> {
-  for (let page = firstPage; ; page += 1) {
+  for (let page = firstPage;; page += 1) {
     const result = await fetchPage(page);
     yield* result.data;
     if (result.data.length === 0 || page >= result.meta.totalPages) return;

@@ -10,7 +10,11 @@
  */
 
 /** Why a signature was refused. */
-export type WebhookFailure = "missing_header" | "malformed_header" | "timestamp_out_of_tolerance" | "no_matching_signature";
+export type WebhookFailure =
+  | "missing_header"
+  | "malformed_header"
+  | "timestamp_out_of_tolerance"
+  | "no_matching_signature";
 
 /** A refused webhook signature, with the reason. */
 export class WebhookVerificationError extends Error {
@@ -89,7 +93,11 @@ function checkTolerance(timestamp: number, options: VerifyOptions): void {
   }
 }
 
-async function anyMatches(key: CryptoKey, signatures: Uint8Array<ArrayBuffer>[], message: Uint8Array<ArrayBuffer>): Promise<boolean> {
+async function anyMatches(
+  key: CryptoKey,
+  signatures: Uint8Array<ArrayBuffer>[],
+  message: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
   for (const signature of signatures) {
     if (await crypto.subtle.verify("HMAC", key, signature, message)) return true;
   }
@@ -118,8 +126,12 @@ export async function verifyEcosireSignature(
       if (signature) signatures.push(signature);
     }
   }
-  if (timestamp === undefined) throw new WebhookVerificationError("malformed_header", "X-Ecosire-Signature has no t=<unix seconds>");
-  if (signatures.length === 0) throw new WebhookVerificationError("malformed_header", "X-Ecosire-Signature has no v1=<hex> signature");
+  if (timestamp === undefined) {
+    throw new WebhookVerificationError("malformed_header", "X-Ecosire-Signature has no t=<unix seconds>");
+  }
+  if (signatures.length === 0) {
+    throw new WebhookVerificationError("malformed_header", "X-Ecosire-Signature has no v1=<hex> signature");
+  }
   checkTolerance(timestamp, options);
   const key = await hmacKey(encoder.encode(secret));
   if (!(await anyMatches(key, signatures, concat(`${timestamp}.`, payload)))) {
@@ -146,9 +158,14 @@ export async function verifyStandardWebhook(
   const timestamp = header("webhook-timestamp");
   const signature = header("webhook-signature");
   if (!id || !timestamp || !signature) {
-    throw new WebhookVerificationError("missing_header", "webhook-id, webhook-timestamp and webhook-signature are all required");
+    throw new WebhookVerificationError(
+      "missing_header",
+      "webhook-id, webhook-timestamp and webhook-signature are all required",
+    );
   }
-  if (!/^\d+$/.test(timestamp)) throw new WebhookVerificationError("malformed_header", "webhook-timestamp is not Unix seconds");
+  if (!/^\d+$/.test(timestamp)) {
+    throw new WebhookVerificationError("malformed_header", "webhook-timestamp is not Unix seconds");
+  }
   checkTolerance(Number(timestamp), options);
   const keyBytes = fromBase64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
   if (!keyBytes) throw new WebhookVerificationError("malformed_header", "The secret is not whsec_<base64>");
@@ -157,7 +174,9 @@ export async function verifyStandardWebhook(
     .filter(([version, value]) => version === "v1" && value !== undefined)
     .map(([, value]) => fromBase64(value ?? ""))
     .filter((value): value is Uint8Array<ArrayBuffer> => value !== undefined);
-  if (signatures.length === 0) throw new WebhookVerificationError("malformed_header", "webhook-signature has no v1,<base64> signature");
+  if (signatures.length === 0) {
+    throw new WebhookVerificationError("malformed_header", "webhook-signature has no v1,<base64> signature");
+  }
   if (!(await anyMatches(await hmacKey(keyBytes), signatures, concat(`${id}.${timestamp}.`, payload)))) {
     throw new WebhookVerificationError("no_matching_signature", "No v1 signature matches this payload and secret");
   }
@@ -176,7 +195,10 @@ export async function verifyLicenseSignature(
   const signature = fromHex(signatureHeader.trim());
   if (!signature) throw new WebhookVerificationError("malformed_header", "X-License-Signature is not hex");
   if (!(await anyMatches(await hmacKey(encoder.encode(licenseSecret)), [signature], bytes(payload)))) {
-    throw new WebhookVerificationError("no_matching_signature", "X-License-Signature does not match this payload and secret");
+    throw new WebhookVerificationError(
+      "no_matching_signature",
+      "X-License-Signature does not match this payload and secret",
+    );
   }
 }
 

@@ -95,7 +95,11 @@ Deno.test("a lost answer to a POST is retried with the same Idempotency-Key and 
     const upstream = new URL(baseUrl);
     target.protocol = upstream.protocol;
     target.host = upstream.host;
-    const forwarded = await fetch(target, { method: request.method, headers: request.headers, body: await request.text() });
+    const forwarded = await fetch(target, {
+      method: request.method,
+      headers: request.headers,
+      body: await request.text(),
+    });
     const first = request.method === "POST" && !keys.includes(key);
     keys.push(key);
     if (first) {
@@ -162,7 +166,10 @@ Deno.test("the verifiers accept real deliveries and refuse altered ones", async 
     return new Response(null, { status: 204 });
   };
   try {
-    const endpoint = await client.webhooks.createEndpoint({ url: `${receiver.url}/hooks`, events: ["license.activated"] });
+    const endpoint = await client.webhooks.createEndpoint({
+      url: `${receiver.url}/hooks`,
+      events: ["license.activated"],
+    });
     const licenseKey = await newLicenseKey(owner);
     await client.licenses.activate({ key: licenseKey, domain: "shop.example.com" });
     await eventually(() => deliveries.length > 0, "the license.activated delivery");
@@ -184,7 +191,13 @@ Deno.test("the verifiers accept real deliveries and refuse altered ones", async 
     ].map((promise) => promise.then(() => "verified", (error: unknown) => error)));
     assertEquals(
       failures.map((failure) => failure instanceof WebhookVerificationError ? failure.reason : String(failure)),
-      ["no_matching_signature", "no_matching_signature", "no_matching_signature", "timestamp_out_of_tolerance", "missing_header"],
+      [
+        "no_matching_signature",
+        "no_matching_signature",
+        "no_matching_signature",
+        "timestamp_out_of_tolerance",
+        "missing_header",
+      ],
     );
   } finally {
     await receiver.close();

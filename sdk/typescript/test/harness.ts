@@ -20,7 +20,12 @@ export async function newAccount(): Promise<Account> {
   // Access tokens live 2 s on the test server; the owner's helpers use an admin API key instead.
   const signedIn = new EcosireClient({ baseUrl, accessToken: session.token });
   const created = await signedIn.apiKeys.create({ name: "sdk tests", scope: "admin" });
-  return { email, password, apiKey: created.api_key.key, owner: new EcosireClient({ baseUrl, apiKey: created.api_key.key }) };
+  return {
+    email,
+    password,
+    apiKey: created.api_key.key,
+    owner: new EcosireClient({ baseUrl, apiKey: created.api_key.key }),
+  };
 }
 
 /** A license key of a licensed product, granted by `owner`. */

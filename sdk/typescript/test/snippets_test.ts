@@ -94,7 +94,7 @@ Deno.test("create and verify a webhook endpoint", async () => {
   const publicUrl = receiver.url;
   const seen: string[] = [];
   try {
-    // handleWebhook (a function declaration in the snippet) is hoisted, so it serves from the start.
+    // Serves from the start; handleWebhook (declared in the snippet) exists before any delivery.
     receiver.handle = async (request) => {
       const response = await handleWebhook(request);
       seen.push(`${response.status}`);
@@ -109,7 +109,7 @@ Deno.test("create and verify a webhook endpoint", async () => {
     const secret = endpoint.secret; // whsec_…
 
     // In your HTTP handler: verify the raw body before trusting it.
-    async function handleWebhook(request: Request): Promise<Response> {
+    const handleWebhook = async (request: Request): Promise<Response> => {
       const body = await request.text();
       try {
         const event = await constructEvent(body, request.headers.get("X-Ecosire-Signature"), secret);
@@ -119,7 +119,7 @@ Deno.test("create and verify a webhook endpoint", async () => {
         if (error instanceof WebhookVerificationError) return new Response(error.reason, { status: 400 });
         throw error;
       }
-    }
+    };
 
     // Send yourself a signed example event.
     await client.webhooks.sendTest(endpoint.id, { type: "contact.created" });

@@ -128,7 +128,7 @@ extension SDKSnippet {
             const secret = endpoint.secret; // whsec_…
 
             // In your HTTP handler: verify the raw body before trusting it.
-            async function handleWebhook(request: Request): Promise<Response> {
+            const handleWebhook = async (request: Request): Promise<Response> => {
               const body = await request.text();
               try {
                 const event = await constructEvent(body, request.headers.get("X-Ecosire-Signature"), secret);
@@ -138,7 +138,7 @@ extension SDKSnippet {
                 if (error instanceof WebhookVerificationError) return new Response(error.reason, { status: 400 });
                 throw error;
               }
-            }
+            };
 
             // Send yourself a signed example event.
             await client.webhooks.sendTest(endpoint.id, { type: "contact.created" });
