@@ -6,7 +6,7 @@ real binary.
 usage: sdk_checks.py BIN WORKDIR [--postgres URL]
 
 The server runs with short windows so that the tests meet real limits quickly: access tokens live
-2 s (refresh), license validation allows 3 calls per 2-second window (429 and Retry-After), and
+3 s (refresh), license validation allows 3 calls per 2-second window (429 and Retry-After), and
 webhook endpoints may point at loopback (deliveries to the tests' own receiver). Prints one ✔/✘
 line per check and per Deno test; the exit status is the number of failures.
 """
@@ -59,7 +59,7 @@ def main():
         HOST="127.0.0.1",
         LOG_LEVEL="warning",
         BCRYPT_COST="4",
-        ACCESS_TOKEN_TTL="2",
+        ACCESS_TOKEN_TTL="3",
         RATE_LIMIT_WINDOW="2",
         RATE_LIMIT_LICENSE_VALIDATE="3",
         WEBHOOK_ALLOW_PRIVATE_URLS="true",

@@ -103,11 +103,12 @@ import Testing
     }
 
     @Test func anExpiredAccessTokenIsRefreshedOnceAndTheCallSucceeds() async throws {
-        try await TestServer.run(["access.token.ttl": 1]) { server, _ in
+        // 3-second tokens: long enough for the renewed one to be used on a loaded machine.
+        try await TestServer.run(["access.token.ttl": 3]) { server, _ in
             let account = try await server.sdkAccount()
             let client = EcosireClient(baseURL: account.baseURL)
             let first = try await client.auth.login(email: account.email, password: account.password)
-            try await Task.sleep(for: .milliseconds(2100))
+            try await Task.sleep(for: .milliseconds(4100))
             async let contacts = client.contacts.list()
             async let me = client.users.getCurrentUser()
             #expect(try await contacts.meta.page == 1)

@@ -142,8 +142,8 @@ Deno.test("an expired access token is refreshed once and the call succeeds", asy
   const { email, password } = await newAccount();
   const client = new EcosireClient({ baseUrl });
   const first = await client.auth.login({ email, password });
-  // The server runs with ACCESS_TOKEN_TTL=2.
-  await new Promise((resolve) => setTimeout(resolve, 3100));
+  // The server runs with ACCESS_TOKEN_TTL=3.
+  await new Promise((resolve) => setTimeout(resolve, 4100));
   const [a, b] = await Promise.all([client.contacts.list(), client.users.getCurrentUser()]);
   assertEquals(a.meta.page, 1);
   assertEquals(b.email, email);

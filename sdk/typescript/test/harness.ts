@@ -17,7 +17,7 @@ export async function newAccount(): Promise<Account> {
   const password = "correct horse battery staple";
   const owner = new EcosireClient({ baseUrl });
   const session = await owner.auth.register({ email, password, name: "SDK Owner", organizationName: "SDK Tests" });
-  // Access tokens live 2 s on the test server; the owner's helpers use an admin API key instead.
+  // Access tokens live 3 s on the test server; the owner's helpers use an admin API key instead.
   const signedIn = new EcosireClient({ baseUrl, accessToken: session.token });
   const created = await signedIn.apiKeys.create({ name: "sdk tests", scope: "admin" });
   return {
