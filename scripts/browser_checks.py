@@ -10,10 +10,9 @@ is one). Prints one ✔/✘ line per check; the exit status is the number of fai
 """
 import os
 import shutil
-import subprocess
 import sys
 
-from checklib import free_port, log_tail, run_checks, stop_process, wait_healthy
+from checklib import log_tail, run_checks, serving
 
 WIDTHS = (375, 1440)
 
@@ -36,18 +35,20 @@ def main():
     binary, work = os.path.abspath(sys.argv[1]), sys.argv[2]
     shots = os.path.join(work, "screenshots")
     os.makedirs(shots, exist_ok=True)
-    shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT_", "DATABASE_"))}
-    env = dict(inherited, DATA_DIR=os.path.join(work, "data"), PORT=str(port), HOST="127.0.0.1", LOG_LEVEL="warning",
-               RATE_LIMIT_SUPPORT="7")
     log_path = os.path.join(work, "server.log")
-    log = open(log_path, "wb")
-    server = subprocess.Popen([binary, "serve"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with serving(binary, work, {"RATE_LIMIT_SUPPORT": "7"}, drop=("RATE_LIMIT_", "DATABASE_")) as (base, log_path):
+            return check_pages(base, shots)
+    except Exception as error:  # the browser or server did not start
+        print(f"✘ browser checks could not run: {error}")
+        print(log_tail(log_path, 30))
+        return 1
+
+
+def check_pages(base, shots):
+    """Runs the page checks against the server at `base`; returns the number of failures."""
     driver = None
     try:
-        wait_healthy(server, base)
         driver = browser()
         from selenium.webdriver.common.by import By
 
@@ -102,15 +103,9 @@ def main():
         failures += run_checks([readable_without_javascript])
         print(f"    screenshots in {shots}")
         return failures
-    except Exception as error:  # the browser or server did not start
-        print(f"✘ browser checks could not run: {error}")
-        print(log_tail(log_path, 30))
-        return 1
     finally:
         if driver is not None:
             driver.quit()
-        stop_process(server)
-        log.close()
 
 
 if __name__ == "__main__":

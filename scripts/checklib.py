@@ -1,6 +1,10 @@
 """What the end-to-end check scripts share: HTTP calls that never raise on error statuses, the
-assertions, and the runner that prints one ✔/✘ line per check."""
+assertions, the runner that prints one ✔/✘ line per check, polling, the fake servers' JSON answers,
+and starting and stopping the server under test."""
+import contextlib
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,6 +105,28 @@ def read_body(handler):
     return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
 
 
+def send_json(handler, status, body):
+    """Answers a `BaseHTTPRequestHandler`'s request with `body` as JSON."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def poll(condition, timeout, what, interval=0.1):
+    """Waits until condition() is truthy (and returns it); fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
 def wait_healthy(process, base, who="the server", seconds=30):
     """Waits until `base` answers `GET /api/health` with 200; fails if `process` exits first."""
     deadline = time.monotonic() + seconds
@@ -116,13 +142,13 @@ def wait_healthy(process, base, who="the server", seconds=30):
     raise AssertionError(f"{who} did not answer GET /api/health within {seconds} s")
 
 
-def stop_process(process):
-    """SIGTERM, then SIGKILL after 10 s; nothing when it is not running."""
+def stop_process(process, timeout=10):
+    """SIGTERM, then SIGKILL after `timeout` seconds; nothing when it is not running."""
     if process is None or process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -136,3 +162,25 @@ def log_tail(path, lines):
     except OSError:
         return ""
     return "\n".join("      " + line for line in text[-lines:])
+
+
+@contextlib.contextmanager
+def serving(binary, work, env, drop=()):
+    """Runs `BINARY serve` on a free loopback port with DATA_DIR=WORK/data (wiped first), the
+    inherited environment without variables starting with any of `drop`, and `env` over it; yields
+    (base URL, log path) once it is healthy, and stops it afterwards."""
+    shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
+    os.makedirs(work, exist_ok=True)
+    port = free_port()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop))}
+    environment = dict(inherited, DATA_DIR=os.path.join(work, "data"), PORT=str(port), HOST="127.0.0.1",
+                       LOG_LEVEL="warning", BCRYPT_COST="4", **env)
+    log_path = os.path.join(work, "server.log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([binary, "serve"], env=environment, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_healthy(process, base)
+            yield base, log_path
+        finally:
+            stop_process(process)

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from checklib import equal, expect, free_port, request, run_checks
+from checklib import equal, expect, free_port, request, run_checks, send_json, stop_process, wait_healthy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import stripe
@@ -121,12 +120,7 @@ class FakeStripe(BaseHTTPRequestHandler):
         self.answer(status, body)
 
     def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *args):
         pass
@@ -383,26 +377,14 @@ def main():
     server = subprocess.Popen([binary, "serve"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
     failures = 0
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                raise SystemExit(f"✘ server exited with {server.returncode}; see {log.name}")
-            try:
-                if call("GET", "/api/health").status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("✘ server did not answer GET /api/health within 30 s")
+        try:
+            wait_healthy(server, BASE)
+        except AssertionError as error:
+            raise SystemExit(f"✘ {error}; see {log.name}")
         failures = run_checks(CHECKS)
     finally:
         stopped = server.poll() is None
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=15)
         fake.shutdown()
         log.close()
     if stopped:

@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 import urllib.parse
-from checklib import equal, expect, free_port, log_tail, read_body, request, run_checks, stop_process, wait_healthy
+from checklib import (equal, expect, free_port, log_tail, poll, read_body, request, run_checks, send_json, stop_process,
+                      wait_healthy)
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
@@ -41,18 +42,6 @@ def client(n):
 
 
 # ---------------------------------------------------------------- helpers
-
-def poll(condition, timeout, what, interval=0.1):
-    """Waits until condition() is truthy (and returns it); fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
 
 def public(method, path, body=None, ip=None, raw=None):
     """An unauthenticated call from client address `ip`."""
@@ -228,12 +217,7 @@ class FakeAI(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
         with FakeAI.lock:
             FakeAI.calls.append((headers, payload, content))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *args):
         pass

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 
-from checklib import free_port, log_tail, stop_process, wait_healthy
+from checklib import log_tail, serving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SDK = os.path.join(ROOT, "sdk", "typescript")
@@ -48,17 +48,8 @@ def main():
             failures += 1
             print(result.stdout + result.stderr)
 
-    shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
-    port = free_port()
     license_secret = secrets.token_urlsafe(32)
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT_", "QUOTA_", "WEBHOOK_", "SMTP_"))}
     env = dict(
-        inherited,
-        DATA_DIR=os.path.join(work, "data"),
-        PORT=str(port),
-        HOST="127.0.0.1",
-        LOG_LEVEL="warning",
-        BCRYPT_COST="4",
         ACCESS_TOKEN_TTL="3",
         RATE_LIMIT_WINDOW="2",
         RATE_LIMIT_LICENSE_VALIDATE="3",
@@ -68,18 +59,11 @@ def main():
     )
     if "--postgres" in sys.argv:
         env["DATABASE_URL"] = sys.argv[sys.argv.index("--postgres") + 1]
-    log_path = os.path.join(work, "server.log")
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([binary, "serve"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(server, f"http://127.0.0.1:{port}")
-            tests = run(
-                [deno, "test", "--allow-net=127.0.0.1", "--allow-env", "--no-check", "test/"],
-                env=dict(os.environ, ECOSIRE_BASE_URL=f"http://127.0.0.1:{port}/api", ECOSIRE_LICENSE_SECRET=license_secret,
-                         NO_COLOR="1"),
-            )
-        finally:
-            stop_process(server)
+    with serving(binary, work, env, drop=("RATE_LIMIT_", "QUOTA_", "WEBHOOK_", "SMTP_")) as (base, log_path):
+        tests = run(
+            [deno, "test", "--allow-net=127.0.0.1", "--allow-env", "--no-check", "test/"],
+            env=dict(os.environ, ECOSIRE_BASE_URL=base + "/api", ECOSIRE_LICENSE_SECRET=license_secret, NO_COLOR="1"),
+        )
     output = tests.stdout + tests.stderr
     results = [RESULT.match(line) for line in output.splitlines()]
     results = [match for match in results if match]
