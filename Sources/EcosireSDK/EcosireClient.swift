@@ -37,10 +37,9 @@ public final class EcosireClient: Sendable {
         baseURL: URL, apiKey: String? = nil, accessToken: String? = nil, retryPolicy: RetryPolicy = .default,
         timeout: Duration = .seconds(30), transport: (any ClientTransport)? = nil
     ) {
-        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
         core = ClientCore(
             serverURL: Self.serverURL(baseURL),
-            transport: transport ?? AsyncHTTPClientTransport(configuration: .init(timeout: .milliseconds(milliseconds))),
+            transport: transport ?? AsyncHTTPClientTransport(configuration: .init(timeout: .milliseconds(timeout.wholeMilliseconds))),
             credentials: Credentials(apiKey: apiKey, accessToken: accessToken), retryPolicy: retryPolicy)
     }
 

@@ -36,8 +36,7 @@ public struct RetryPolicy: Sendable {
     func delay(attempt: Int, retryAfter: Int?) -> Duration {
         if let retryAfter { return .seconds(retryAfter) }
         let ceiling = min(maxDelay, baseDelay * (1 << min(attempt, 20)))
-        let milliseconds = ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000
-        return .milliseconds(Int64.random(in: 0...max(milliseconds, 0)))
+        return .milliseconds(Int64.random(in: 0...max(ceiling.wholeMilliseconds, 0)))
     }
 
     /// `Retry-After` in whole seconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -51,4 +50,9 @@ public struct RetryPolicy: Sendable {
         guard let date = formatter.date(from: trimmed) else { return nil }
         return max(Int(date.timeIntervalSince(now).rounded(.up)), 0)
     }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (rounded down).
+    var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
