@@ -11,11 +11,17 @@ struct PageRenderer: Sendable {
     static let contentSecurityPolicy =
         "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+    /// Every template, by the name pages render it with.
+    static let templates: [(String, [UInt8])] = [
+        ("layout", PackageResources.layout_mustache),
+        ("developers", PackageResources.developers_mustache),
+    ]
+
     private let library: MustacheLibrary
 
     init() throws {
         var library = MustacheLibrary()
-        for (name, bytes) in [("layout", PackageResources.layout_mustache), ("developers", PackageResources.developers_mustache)] {
+        for (name, bytes) in Self.templates {
             library.register(try MustacheTemplate(string: String(decoding: bytes, as: UTF8.self)), named: name)
         }
         self.library = library
