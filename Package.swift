@@ -90,7 +90,18 @@ let package = Package(
             resources: [
                 .embedInCode("Web/Templates/layout.mustache"),
                 .embedInCode("Web/Templates/developers.mustache"),
+                .embedInCode("Web/Templates/dashboard-nav.mustache"),
+                .embedInCode("Web/Templates/dashboard-error.mustache"),
+                .embedInCode("Web/Templates/sign-in.mustache"),
+                .embedInCode("Web/Templates/api-keys.mustache"),
+                .embedInCode("Web/Templates/api-key-revoke.mustache"),
+                .embedInCode("Web/Templates/api-key-usage.mustache"),
+                .embedInCode("Web/Templates/webhooks.mustache"),
+                .embedInCode("Web/Templates/webhook-fields.mustache"),
+                .embedInCode("Web/Templates/webhook.mustache"),
+                .embedInCode("Web/Templates/licenses.mustache"),
                 .embedInCode("Web/Static/site.css"),
+                .embedInCode("Web/Static/app.js"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -146,6 +146,7 @@ func registerModules(platform: Platform, api: APIRouter) throws {
         EmailModule(platform: platform),
         DocsModule(platform: platform, api: api),
         DeveloperPortalModule(platform: platform, pages: pages),
+        DashboardModule(platform: platform, pages: pages),
     ]
     for module in modules { module.register(on: api) }
     WebhooksModule(platform: platform, catalog: EventCatalog(modules.flatMap(\.eventTypes))).register(on: api)

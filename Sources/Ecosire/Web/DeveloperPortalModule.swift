@@ -19,10 +19,13 @@ struct DeveloperPortalModule: Module {
         }
         api.add(
             Operation(
-                .get, "/static/site.css", id: "siteStylesheet", tag: "Docs", summary: "The pages' stylesheet", access: .open,
-                responses: [ResponseSpec(200, "CSS")], undocumented: true)
-        ) { _ in
-            PageRenderer.stylesheet()
+                .get, "/static/{name}", id: "pageAsset", tag: "Docs", summary: "The pages' stylesheet and script", access: .open,
+                responses: [ResponseSpec(200, "CSS or JavaScript")], undocumented: true)
+        ) { input in
+            guard let response = PageRenderer.asset(input.path("name")) else {
+                throw APIError(.notFound, code: "NOT_FOUND", message: "No such file")
+            }
+            return response
         }
     }
 

@@ -15,6 +15,16 @@ struct PageRenderer: Sendable {
     static let templates: [(String, [UInt8])] = [
         ("layout", PackageResources.layout_mustache),
         ("developers", PackageResources.developers_mustache),
+        ("dashboard-nav", PackageResources.dashboard_nav_mustache),
+        ("dashboard-error", PackageResources.dashboard_error_mustache),
+        ("sign-in", PackageResources.sign_in_mustache),
+        ("api-keys", PackageResources.api_keys_mustache),
+        ("api-key-revoke", PackageResources.api_key_revoke_mustache),
+        ("api-key-usage", PackageResources.api_key_usage_mustache),
+        ("webhooks", PackageResources.webhooks_mustache),
+        ("webhook-fields", PackageResources.webhook_fields_mustache),
+        ("webhook", PackageResources.webhook_mustache),
+        ("licenses", PackageResources.licenses_mustache),
     ]
 
     private let library: MustacheLibrary
@@ -39,10 +49,17 @@ struct PageRenderer: Sendable {
         return response
     }
 
-    /// The stylesheet.
-    static func stylesheet() -> Response {
-        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.site_css)))
-        response.headers[.contentType] = "text/css; charset=utf-8"
+    /// The stylesheet and the pages' one script, by file name.
+    static let assets: [String: (bytes: [UInt8], contentType: String)] = [
+        "site.css": (PackageResources.site_css, "text/css; charset=utf-8"),
+        "app.js": (PackageResources.app_js, "text/javascript; charset=utf-8"),
+    ]
+
+    /// A static asset, or nil for an unknown name.
+    static func asset(_ name: String) -> Response? {
+        guard let asset = assets[name] else { return nil }
+        var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+        response.headers[.contentType] = asset.contentType
         response.headers[.cacheControl] = "public, max-age=300"
         return response
     }

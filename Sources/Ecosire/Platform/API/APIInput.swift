@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// What a handler gets: the request, its context (with the caller), and the query and body already
 /// checked against the operation's description.
@@ -62,4 +63,23 @@ extension Response {
 
     /// 204 with no body.
     public static var noContent: Response { Response(status: .noContent) }
+}
+
+extension Response {
+    /// The whole body, written out (responses from handlers, which are small and already built).
+    public func collectedBody() async throws -> ByteBuffer {
+        let collector = BodyCollector()
+        try await body.write(collector)
+        return collector.buffer.withLock { $0 }
+    }
+}
+
+/// Collects a response body that is kept (idempotency replays) or read in-process (pages).
+private final class BodyCollector: ResponseBodyWriter, Sendable {
+    let buffer = Mutex(ByteBuffer())
+    func write(_ buffer: ByteBuffer) async throws {
+        var incoming = buffer
+        self.buffer.withLock { $0.writeBuffer(&incoming) }
+    }
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

@@ -17,6 +17,8 @@ public final class APIRouter: @unchecked Sendable {
     // before the server starts; afterwards the array is only read.
     public let router: Router<AppRequestContext>
     public private(set) var operations: [Operation] = []
+    /// The handlers by operation id, for `invoke`.
+    private var handlers: [String: (Operation, Handler)] = [:]
     private let authenticator: any Authenticating
     private let access: AccessLayer
     private let limits: BodyLimits
@@ -41,6 +43,7 @@ public final class APIRouter: @unchecked Sendable {
             "duplicate operationId \(operation.operationID)"
         )
         operations.append(operation)
+        handlers[operation.operationID] = (operation, handler)
         let authenticator = self.authenticator
         let access = self.access
         let limits = self.limits
@@ -96,6 +99,36 @@ public final class APIRouter: @unchecked Sendable {
         }
     }
 
+    /// Runs an operation in-process on behalf of a server-rendered page: the same role, scope, query
+    /// and body checks and the same handler as over HTTP, so pages hold no business rules of their
+    /// own. Rate limits, idempotency and usage accounting are left out: they belong to the page's
+    /// own request. `request` is the page's request (handlers read its cookies and client address).
+    public func invoke(
+        _ operationID: String, as caller: Caller?, path: [String: String] = [:], query: [String: String] = [:], body: JSONValue? = nil,
+        request: Request, context: AppRequestContext
+    ) async throws -> Response {
+        guard let (operation, handler) = handlers[operationID] else {
+            preconditionFailure("no operation \(operationID)")
+        }
+        var context = context
+        context.caller = caller
+        if case .authenticated(let minimumRole) = operation.access {
+            guard let caller else { throw APIError.unauthorized() }
+            try caller.require(role: minimumRole)
+            try caller.require(scope: operation.requiredScope)
+        }
+        for name in operation.pathParameters {
+            guard let value = path[name] else { preconditionFailure("\(operationID) needs path parameter \(name)") }
+            context.coreContext.parameters[Substring(name)] = Substring(value)
+        }
+        let validQuery = try Self.parseQuery(query.map { ($0.key, $0.value) }, operation: operation)
+        if case .json(let schema, let required, _)? = operation.body {
+            if let body { try schema.enforce(body) } else if required { throw APIError.badRequest("A JSON request body is required") }
+        }
+        let input = APIInput(request: request, context: context, query: validQuery, body: body, text: nil)
+        return try await handler(input)
+    }
+
     /// What makes two requests "the same" for idempotency: method, path, query and parsed body.
     static func fingerprint(_ request: Request, query: [String: String], body: JSONValue?, text: String?) -> String {
         var parts = [request.method.rawValue, request.uri.path]
@@ -117,10 +150,13 @@ public final class APIRouter: @unchecked Sendable {
     // MARK: Query
 
     static func parseQuery(_ request: Request, operation: Operation) throws -> [String: String] {
+        try parseQuery(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, operation: operation)
+    }
+
+    static func parseQuery(_ pairs: [(String, String)], operation: Operation) throws -> [String: String] {
         var values: [String: String] = [:]
         var issues: [FieldIssue] = []
-        for (rawName, rawValue) in request.uri.queryParameters {
-            let name = String(rawName)
+        for (name, value) in pairs {
             guard let parameter = operation.query.first(where: { $0.name == name }) else {
                 issues.append(FieldIssue(field: name, message: "Unknown query parameter"))
                 continue
@@ -129,7 +165,6 @@ public final class APIRouter: @unchecked Sendable {
                 issues.append(FieldIssue(field: name, message: "Given more than once"))
                 continue
             }
-            let value = String(rawValue)
             values[name] = value
             let typed: JSONValue
             switch parameter.schema.kind {

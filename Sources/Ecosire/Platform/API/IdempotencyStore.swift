@@ -88,10 +88,8 @@ public struct IdempotencyStore: Sendable {
 
     /// Stores the response of a claimed request and returns an equivalent one to send.
     public func complete(owner: String, key: String, response: Response) async throws -> Response {
-        let collector = BodyCollector()
         var response = response
-        try await response.body.write(collector)
-        let body = collector.buffer.withLock { String(buffer: $0) }
+        let body = String(buffer: try await response.collectedBody())
         var headers = JSONObject()
         for name in Self.keptHeaders {
             if let value = response.headers[name] { headers[name.canonicalName] = .string(value) }
@@ -132,16 +130,6 @@ public struct IdempotencyStore: Sendable {
             status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body))
         )
     }
-}
-
-/// Collects a response body that is about to be stored.
-private final class BodyCollector: ResponseBodyWriter, Sendable {
-    let buffer = Mutex(ByteBuffer())
-    func write(_ buffer: ByteBuffer) async throws {
-        var incoming = buffer
-        self.buffer.withLock { $0.writeBuffer(&incoming) }
-    }
-    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }
 
 extension HTTPField.Name {

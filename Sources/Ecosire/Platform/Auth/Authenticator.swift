@@ -47,6 +47,12 @@ public struct Authenticator: Authenticating {
         throw APIError.unauthorized()
     }
 
+    /// The caller of a cookie session without the CSRF check, for server-rendered pages, whose
+    /// forms carry their own token (see `DashboardSessions`).
+    public func cookieCaller(token: String) async -> Caller? {
+        try? await caller(fromJWT: token, credential: .cookie)
+    }
+
     private func caller(fromJWT token: String, credential: CredentialKind) async throws -> Caller {
         guard let claims = await tokens.verify(token), let role = Role(rawValue: claims.role) else {
             throw APIError.unauthorized("Invalid or expired token")
