@@ -91,9 +91,11 @@ struct DashboardModule: Module {
         return try pages.page("sign-in", context)
     }
 
-    /// Only dashboard paths of this server, so a link cannot send someone elsewhere after signing in.
+    /// Only the dashboard and the portal of this server, so a link cannot send someone elsewhere
+    /// after signing in.
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/dashboard"), !next.contains("//"), !next.contains("\\") else { return "/dashboard/api-keys" }
+        guard let next, next.hasPrefix("/dashboard") || next.hasPrefix("/developers"), !next.contains("//"), !next.contains("\\")
+        else { return "/dashboard/api-keys" }
         return next
     }
 }

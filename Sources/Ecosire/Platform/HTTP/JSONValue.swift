@@ -192,6 +192,22 @@ extension JSONValue {
         return String(buffer: buffer)
     }
 
+    /// The JSON text indented by two spaces, members in their order (for pages showing payloads).
+    public func prettyString(indent: String = "") -> String {
+        let inner = indent + "  "
+        switch self {
+        case .array(let values) where !values.isEmpty:
+            return "[\n" + values.map { inner + $0.prettyString(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .object(let object) where !object.members.isEmpty:
+            let members = object.members.map { member in
+                inner + JSONValue.string(member.key).jsonString + ": " + member.value.prettyString(indent: inner)
+            }
+            return "{\n" + members.joined(separator: ",\n") + "\n" + indent + "}"
+        default:
+            return jsonString
+        }
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Writes `string` as a JSON string literal.

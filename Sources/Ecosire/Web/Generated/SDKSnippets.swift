@@ -26,6 +26,15 @@ extension SDKSnippet {
 
             // All subsequent calls auto-attach the token
             const contacts = await client.contacts.list();
+            """#,
+            curl: #"""
+            # Log in: the answer carries a JWT (`token`, valid 15 minutes) and a single-use `refreshToken`.
+            TOKEN=$(curl -sS --fail-with-body -X POST "$BASE_URL/api/auth/login" \
+              -H "Content-Type: application/json" \
+              -d "{\"email\": \"$EMAIL\", \"password\": \"$PASSWORD\"}" | jq -r .token)
+
+            # Every other call carries it as a bearer token.
+            curl -sS --fail-with-body "$BASE_URL/api/users/me" -H "Authorization: Bearer $TOKEN"
             """#),
         SDKSnippet(
             number: 2, name: "list-contacts", title: "List contacts with paging",
@@ -50,6 +59,21 @@ extension SDKSnippet {
             for await (const contact of client.contacts.listAll({ limit: 2, sortBy: "name", sortOrder: "asc" })) {
               names.push(contact.name);
             }
+            """#,
+            curl: #"""
+            # One page: `data` holds the contacts, `meta` the total and the page count.
+            curl -sS --fail-with-body "$BASE_URL/api/contacts?page=1&limit=2&sortBy=name&sortOrder=asc" \
+              -H "Authorization: Bearer $TOKEN" | jq '{names: [.data[].name], meta}'
+
+            # Every page: follow meta.totalPages.
+            page=1
+            while :; do
+              body=$(curl -sS --fail-with-body "$BASE_URL/api/contacts?page=$page&limit=2&sortBy=name&sortOrder=asc" \
+                -H "Authorization: Bearer $TOKEN")
+              echo "$body" | jq -r '.data[].name'
+              [ "$page" -ge "$(echo "$body" | jq .meta.totalPages)" ] && break
+              page=$((page + 1))
+            done
             """#),
         SDKSnippet(
             number: 3, name: "create-api-key", title: "Create an API key",
@@ -76,6 +100,16 @@ extension SDKSnippet {
 
             const reporting = new EcosireClient({ baseUrl, apiKey: api_key.key });
             const firstPage = await reporting.contacts.list({ limit: 10 });
+            """#,
+            curl: #"""
+            # The secret (`key`, ecos_live_…) is in this answer only: store it in your secret manager.
+            API_KEY=$(curl -sS --fail-with-body -X POST "$BASE_URL/api/api-keys" \
+              -H "Authorization: Bearer $TOKEN" \
+              -H "Content-Type: application/json" \
+              -d '{"name": "Reporting (read only)", "scope": "read_only", "expires_at": "2030-01-01T00:00:00Z"}' |
+              jq -r .api_key.key)
+
+            curl -sS --fail-with-body "$BASE_URL/api/contacts?limit=10" -H "Authorization: Bearer $API_KEY"
             """#),
         SDKSnippet(
             number: 4, name: "license", title: "Validate and activate a license",
@@ -96,6 +130,16 @@ extension SDKSnippet {
               const activation = await client.licenses.activate({ key: licenseKey, domain: "shop.example.com" });
               console.log(`activated ${activation.activationsCount} of ${activation.activationsLimit}`);
             }
+            """#,
+            curl: #"""
+            # From the licensed software: validate and activate need no credentials.
+            curl -sS --fail-with-body -X POST "$BASE_URL/api/licenses/validate" \
+              -H "Content-Type: application/json" \
+              -d "{\"key\": \"$LICENSE_KEY\", \"domain\": \"shop.example.com\"}"
+
+            curl -sS --fail-with-body -X POST "$BASE_URL/api/licenses/activate" \
+              -H "Content-Type: application/json" \
+              -d "{\"key\": \"$LICENSE_KEY\", \"domain\": \"shop.example.com\"}"
             """#),
         SDKSnippet(
             number: 5, name: "webhooks", title: "Create and verify a webhook endpoint",
@@ -142,6 +186,20 @@ extension SDKSnippet {
 
             // Send yourself a signed example event.
             await client.webhooks.sendTest(endpoint.id, { type: "contact.created" });
+            """#,
+            curl: #"""
+            # Register your endpoint; its signing secret (whsec_…) is shown only in this answer.
+            endpoint=$(curl -sS --fail-with-body -X POST "$BASE_URL/api/webhooks/endpoints" \
+              -H "Authorization: Bearer $TOKEN" \
+              -H "Content-Type: application/json" \
+              -d "{\"url\": \"$PUBLIC_URL/hooks/ecosire\", \"events\": [\"contact.created\", \"license.activated\"]}")
+            ENDPOINT_ID=$(echo "$endpoint" | jq -r .id)
+            WEBHOOK_SECRET=$(echo "$endpoint" | jq -r .secret)
+
+            # Send yourself a signed example event, then read the delivery log.
+            curl -sS --fail-with-body -X POST "$BASE_URL/api/webhooks/endpoints/$ENDPOINT_ID/test" \
+              -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"type": "contact.created"}'
+            curl -sS --fail-with-body "$BASE_URL/api/webhooks/endpoints/$ENDPOINT_ID/deliveries" -H "Authorization: Bearer $TOKEN"
             """#),
         SDKSnippet(
             number: 6, name: "errors", title: "Handle errors and rate limits",
@@ -172,6 +230,16 @@ extension SDKSnippet {
               for (const issue of error.details) console.log(`${issue.field}: ${issue.message}`);
               console.log(error.requestId); // quote it when asking for support
             }
+            """#,
+            curl: #"""
+            # Every error is application/problem+json with a stable `code`; validation errors name each field.
+            curl -sS -X POST "$BASE_URL/api/contacts" \
+              -H "Authorization: Bearer $TOKEN" \
+              -H "Content-Type: application/json" \
+              -d '{"name": "", "email": "not-an-email"}' | jq '{status, code, details, requestId}'
+
+            # Rate limits: every answer says how many calls are left; a 429 adds Retry-After (seconds).
+            curl -sS -o /dev/null -D - "$BASE_URL/api/contacts" -H "Authorization: Bearer $TOKEN" | grep -i '^x-ratelimit'
             """#),
     ]
 }
