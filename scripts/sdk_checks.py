@@ -64,6 +64,7 @@ def main():
             [deno, "test", "--allow-net=127.0.0.1", "--allow-env", "--no-check", "test/"],
             env=dict(os.environ, ECOSIRE_BASE_URL=base + "/api", ECOSIRE_LICENSE_SECRET=license_secret, NO_COLOR="1"),
         )
+    failures += curl_snippets(binary, work)
     output = tests.stdout + tests.stderr
     results = [RESULT.match(line) for line in output.splitlines()]
     results = [match for match in results if match]
@@ -78,6 +79,24 @@ def main():
         print(output[-6000:])
         print(log_tail(log_path, 40))
     return failures
+
+
+def curl_snippets(binary, work):
+    """Runs sdk/curl/snippets_test.sh (the README's and the portal's curl snippets) against a server
+    with the default token lifetime and limits; returns 0 or 1."""
+    script = os.path.join(os.path.dirname(SDK), "curl", "snippets_test.sh")
+    with serving(binary, os.path.join(work, "curl"), {"WEBHOOK_ALLOW_PRIVATE_URLS": "true"},
+                 drop=("RATE_LIMIT_", "QUOTA_", "WEBHOOK_", "SMTP_", "ACCESS_TOKEN_")) as (base, log_path):
+        result = subprocess.run(["bash", script], env=dict(os.environ, BASE_URL=base, PUBLIC_URL="http://127.0.0.1:9"),
+                                capture_output=True, text=True, timeout=120)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith(("✔", "✘"))]
+    if result.returncode == 0 and lines:
+        print(lines[-1])
+        return 0
+    print("✘ curl snippets: " + (lines[-1] if lines else f"exit {result.returncode}"))
+    print(result.stderr[-3000:])
+    print(log_tail(log_path, 20))
+    return 1
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ curl -sS --fail-with-body -X POST "$BASE_URL/api/webhooks/endpoints/$ENDPOINT_ID
 curl -sS --fail-with-body "$BASE_URL/api/webhooks/endpoints/$ENDPOINT_ID/deliveries" -H "Authorization: Bearer $TOKEN"
 # end-snippet
 check webhooks-secret "${WEBHOOK_SECRET:0:6}" "whsec_"
-check webhooks-delivery "$(curl -sS "$BASE_URL/api/webhooks/endpoints/$ENDPOINT_ID/deliveries" -H "Authorization: Bearer $TOKEN" | jq -r '.data[0].eventType')" "contact.created"
+check webhooks-delivery "$(curl -sS "$BASE_URL/api/webhooks/endpoints/$ENDPOINT_ID/deliveries" -H "Authorization: Bearer $TOKEN" | jq -r '[.data[] | select(.test) | .eventType] | join(",")')" "contact.created"
 
 # snippet:errors
 # Every error is application/problem+json with a stable `code`; validation errors name each field.
