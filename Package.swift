@@ -100,6 +100,7 @@ let package = Package(
                 .embedInCode("Web/Templates/webhook-fields.mustache"),
                 .embedInCode("Web/Templates/webhook.mustache"),
                 .embedInCode("Web/Templates/licenses.mustache"),
+                .embedInCode("Web/Templates/pager.mustache"),
                 .embedInCode("Web/Static/site.css"),
                 .embedInCode("Web/Static/app.js"),
             ],

@@ -134,6 +134,7 @@ def check_pages(base, shots, receiver_url):
         target = find(selector) if isinstance(selector, str) else selector
         target.click()
         WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+        WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def console_errors():
         return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

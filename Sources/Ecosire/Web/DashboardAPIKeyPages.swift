@@ -97,20 +97,18 @@ struct DashboardAPIKeyPages: Sendable {
                 date: day["date"]?.stringValue ?? "", requests: Int(day["requests"]?.intValue ?? 0),
                 errors: Int(day["errors"]?.intValue ?? 0))
         }
-        let totalPages = Int(audit["meta"]?["total_pages"]?.intValue ?? 1)
         let totalRequests = days.reduce(0) { $0 + $1.requests }
         let totalErrors = days.reduce(0) { $0 + $1.errors }
-        var context: [String: Any] = [
+        let context: [String: Any] = [
             "key": PageFormat.withTimes(key["api_key"] ?? .null, ["created_at", "expires_at", "last_used_at", "revoked_at"]),
             "usage": usage["usage"]?.templateValue ?? [:],
             "errorPercent": String(format: "%.1f", totalRequests == 0 ? 0 : Double(totalErrors) * 100 / Double(totalRequests)),
             "chart": UsageChart(days: days).svg(),
             "days": days.reversed().filter { $0.requests > 0 }.map { ["date": $0.date, "requests": $0.requests, "errors": $0.errors] },
             "audit": (audit["audit"]?.arrayValue ?? []).map { PageFormat.withTimes($0, ["occurred_at"]) },
-            "page": page, "totalPages": max(totalPages, 1), "total": Int(audit["meta"]?["total"]?.intValue ?? 0),
+            "pager": DashboardPages.pager("Audit log pages", page: page, meta: audit["meta"]),
+            "total": Int(audit["meta"]?["total"]?.intValue ?? 0),
         ]
-        if page > 1 { context["previousPage"] = page - 1 }
-        if page < totalPages { context["nextPage"] = page + 1 }
         return try await site.render("api-key-usage", visit, context, section: "keys")
     }
 }

@@ -24,10 +24,10 @@ struct DashboardLicensePages: Sendable {
                 }
                 rows.append(row)
             }
-            let totalPages = Int(licenses["meta"]?["totalPages"]?.intValue ?? 1)
-            var context: [String: Any] = ["licenses": rows, "hasLicenses": !rows.isEmpty, "page": page, "totalPages": max(totalPages, 1)]
-            if page > 1 { context["previousPage"] = page - 1 }
-            if page < totalPages { context["nextPage"] = page + 1 }
+            let context: [String: Any] = [
+                "licenses": rows, "hasLicenses": !rows.isEmpty,
+                "pager": DashboardPages.pager("License pages", page: page, meta: licenses["meta"]),
+            ]
             return try await site.render("licenses", visit, context, section: "licenses")
         }
     }

@@ -49,9 +49,7 @@ struct DashboardModule: Module {
                 let session = try await api.invoke(
                     "login", as: nil, body: ["email": .string(form.email ?? ""), "password": .string(form.password ?? "")],
                     request: input.request, context: input.context)
-                var response = Response.seeOther(next)
-                for cookie in session.headers[values: .setCookie] { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
-                return response
+                return Response.seeOther(next, cookies: session.headers[values: .setCookie])
             } catch let error as APIError where error.status.code < 500 {
                 let message =
                     error.status == .unprocessableContent || error.status == .badRequest
@@ -73,9 +71,7 @@ struct DashboardModule: Module {
                 try visit.requireFormToken(form.csrf)
             }
             let cleared = try await api.invoke("logout", as: nil, request: input.request, context: input.context)
-            var response = Response.seeOther("/dashboard/login?notice=signed-out")
-            for cookie in cleared.headers[values: .setCookie] { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
-            return response
+            return Response.seeOther("/dashboard/login?notice=signed-out", cookies: cleared.headers[values: .setCookie])
         }
 
         DashboardAPIKeyPages(site: site, clock: platform.clock).register()

@@ -80,6 +80,16 @@ struct DashboardPages: Sendable {
         ]
     }
 
+    /// The pager partial's values for `page` of a list whose `meta` has `totalPages` (or the API-keys
+    /// resource's `total_pages`); `label` names the list for screen readers.
+    static func pager(_ label: String, page: Int, meta: JSONValue?) -> [String: Any] {
+        let totalPages = max(Int(meta?["totalPages"]?.intValue ?? meta?["total_pages"]?.intValue ?? 1), 1)
+        var pager: [String: Any] = ["label": label, "page": page, "totalPages": totalPages]
+        if page > 1 { pager["previousPage"] = page - 1 }
+        if page < totalPages { pager["nextPage"] = page + 1 }
+        return pager
+    }
+
     private func errorPage(_ error: APIError, visit: DashboardVisit) throws -> Response {
         var response = try pages.page(
             "dashboard-error",

@@ -104,10 +104,12 @@ enum HTMLForm {
 
 /// Redirects for the pages (303 so the browser follows with GET).
 extension Response {
-    static func seeOther(_ location: String) -> Response {
+    /// To `location`, setting the given `Set-Cookie` values (a session started or ended).
+    static func seeOther(_ location: String, cookies: [String] = []) -> Response {
         var response = Response(status: .seeOther)
         response.headers[.location] = location
         response.headers[.cacheControl] = "no-store"
+        for cookie in cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return response
     }
 }

@@ -122,7 +122,6 @@ struct DashboardWebhookPages: Sendable {
         let deliveries = try await visit.call(
             "listWebhookDeliveries", path: ["id": id], query: ["page": String(page), "limit": "20"])
         let events = Set((endpoint["events"]?.arrayValue ?? []).compactMap(\.stringValue))
-        let totalPages = Int(deliveries["meta"]?["totalPages"]?.intValue ?? 1)
         var context: [String: Any] = [
             "endpoint": PageFormat.withTimes(endpoint, ["createdAt", "updatedAt", "failingSince", "previousSecretExpiresAt"]),
             "eventTypes": try await eventTypes(visit, selected: events), "allEvents": events.contains("*"),
@@ -131,10 +130,8 @@ struct DashboardWebhookPages: Sendable {
                 row["failed"] = delivery["status"]?.stringValue == "failed"
                 return row
             },
-            "page": page, "totalPages": max(totalPages, 1),
+            "pager": DashboardPages.pager("Delivery log pages", page: page, meta: deliveries["meta"]),
         ]
-        if page > 1 { context["previousPage"] = page - 1 }
-        if page < totalPages { context["nextPage"] = page + 1 }
         if let value = secret?.stringValue {
             context["issued"] = [
                 "heading": rotated ? "Your new signing secret" : "Your endpoint's signing secret", "value": value,

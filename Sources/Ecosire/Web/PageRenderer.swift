@@ -25,6 +25,7 @@ struct PageRenderer: Sendable {
         ("webhook-fields", PackageResources.webhook_fields_mustache),
         ("webhook", PackageResources.webhook_mustache),
         ("licenses", PackageResources.licenses_mustache),
+        ("pager", PackageResources.pager_mustache),
     ]
 
     private let library: MustacheLibrary
