@@ -90,6 +90,7 @@ let package = Package(
             resources: [
                 .embedInCode("Web/Templates/layout.mustache"),
                 .embedInCode("Web/Templates/developers.mustache"),
+                .embedInCode("Web/Templates/status.mustache"),
                 .embedInCode("Web/Static/site.css"),
             ],
             swiftSettings: swiftSettings

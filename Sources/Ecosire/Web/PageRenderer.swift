@@ -15,6 +15,7 @@ struct PageRenderer: Sendable {
     static let templates: [(String, [UInt8])] = [
         ("layout", PackageResources.layout_mustache),
         ("developers", PackageResources.developers_mustache),
+        ("status", PackageResources.status_mustache),
     ]
 
     private let library: MustacheLibrary
