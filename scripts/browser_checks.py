@@ -89,7 +89,23 @@ def check_pages(base, shots):
             assert rows.get("POST /api/support") == "7", rows
             assert rows.get("any other authenticated endpoint") == "100", rows
 
-        failures = run_checks([portal_at(width) for width in WIDTHS] + [limits_from_configuration])
+        def status_at(width):
+            def check():
+                open_page("/status", width)
+                banner = driver.find_element(By.CSS_SELECTOR, ".status-banner").text
+                assert banner == "All systems operational", banner
+                rows = [th.text for th in driver.find_elements(By.CSS_SELECTOR, ".status-components th[scope=row]")]
+                assert rows == ["API", "Database", "Webhook delivery", "Email delivery"], rows
+                overflow = driver.execute_script(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 0, f"the page is {overflow}px wider than the {width}px window"
+                errors = console_errors()
+                assert not errors, errors
+            check.__doc__ = f"/status at {width}px: every component, no sideways scrolling, no console errors"
+            return check
+
+        failures = run_checks(
+            [portal_at(width) for width in WIDTHS] + [limits_from_configuration] + [status_at(width) for width in WIDTHS])
         driver.quit()
         driver = browser(javascript=False)
 
