@@ -101,6 +101,7 @@ let package = Package(
                 .embedInCode("Web/Templates/webhook.mustache"),
                 .embedInCode("Web/Templates/licenses.mustache"),
                 .embedInCode("Web/Templates/pager.mustache"),
+                .embedInCode("Web/Templates/status.mustache"),
                 .embedInCode("Web/Static/site.css"),
                 .embedInCode("Web/Static/app.js"),
             ],

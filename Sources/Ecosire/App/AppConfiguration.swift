@@ -65,6 +65,9 @@ public struct AppConfiguration: Sendable {
     public var siteOrganizationID: String?
     /// The OpenAI-compatible chat endpoint that writes answers of `POST /api/ecosire-ai/ask`.
     public var ai: AISettings
+    /// `STATUS_SAMPLE_SECONDS`: how often component status is sampled for `/api/status` (60,
+    /// at most 60 so every minute gets a sample; 0 turns the sampler off on this instance).
+    public var statusSampleSeconds: Int
 
     public init(reader: ConfigReader) {
         dataDirectory = reader.string(forKey: "data.dir", default: "./data")
@@ -102,6 +105,7 @@ public struct AppConfiguration: Sendable {
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         siteOrganizationID = reader.string(forKey: "site.organization.id").flatMap { $0.isEmpty ? nil : $0.lowercased() }
         ai = AISettings(reader: reader)
+        statusSampleSeconds = min(60, max(0, reader.int(forKey: "status.sample.seconds", default: 60)))
     }
 
     private static func list(_ value: String?) -> [String] {

@@ -26,7 +26,7 @@ func allMigrations() -> [Migration] {
     IdentityMigrations.all + PlatformMigrations.all + ContactsMigrations.all + ProductsMigrations.all + SearchMigrations.all
         + LicensesMigrations.all
         + OrdersMigrations.all + InvoicesMigrations.all + BillingMigrations.all + HelpdeskMigrations.all + CRMMigrations.all
-        + NewsletterMigrations.all + KnowledgeMigrations.all
+        + NewsletterMigrations.all + KnowledgeMigrations.all + StatusMigrations.all
 }
 
 /// Builds the whole server. `main` and the tests share this.
@@ -78,7 +78,8 @@ public func buildApplication(
         platform.usage,
         platform.licenseValidations,
         platform.webhooks,
-        platform.mailer
+        platform.mailer,
+        StatusSampler(database: database, clock: clock, config: config, logger: logger)
     )
     return app
 }
@@ -147,6 +148,7 @@ func registerModules(platform: Platform, api: APIRouter) throws {
         DocsModule(platform: platform, api: api),
         DeveloperPortalModule(platform: platform, pages: pages),
         DashboardModule(platform: platform, pages: pages),
+        StatusModule(platform: platform, pages: pages),
     ]
     for module in modules { module.register(on: api) }
     WebhooksModule(platform: platform, catalog: EventCatalog(modules.flatMap(\.eventTypes))).register(on: api)

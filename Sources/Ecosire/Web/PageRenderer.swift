@@ -26,6 +26,7 @@ struct PageRenderer: Sendable {
         ("webhook", PackageResources.webhook_mustache),
         ("licenses", PackageResources.licenses_mustache),
         ("pager", PackageResources.pager_mustache),
+        ("status", PackageResources.status_mustache),
     ]
 
     private let library: MustacheLibrary

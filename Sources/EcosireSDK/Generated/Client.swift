@@ -13283,6 +13283,76 @@ public struct Client: APIProtocol {
             }
         )
     }
+    /// Component status, uptime and incidents
+    ///
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    ///
+    /// - Remark: HTTP `GET /api/status`.
+    /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
+    public func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output {
+        try await client.send(
+            input: input,
+            forOperation: Operations.GetStatus.id,
+            serializer: { input in
+                let path = try converter.renderedPath(
+                    template: "/api/status",
+                    parameters: []
+                )
+                var request: HTTPTypes.HTTPRequest = .init(
+                    soar_path: path,
+                    method: .get
+                )
+                suppressMutabilityWarning(&request)
+                converter.setAcceptHeader(
+                    in: &request.headerFields,
+                    contentTypes: input.headers.accept
+                )
+                return (request, nil)
+            },
+            deserializer: { response, responseBody in
+                switch response.status.code {
+                case 200:
+                    let headers: Operations.GetStatus.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                        in: response.headerFields,
+                        name: "X-Request-Id",
+                        as: Swift.String.self
+                    ))
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Operations.GetStatus.Output.Ok.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas.SystemStatus.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .json(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .ok(.init(
+                        headers: headers,
+                        body: body
+                    ))
+                default:
+                    return .undocumented(
+                        statusCode: response.status.code,
+                        .init(
+                            headerFields: response.headerFields,
+                            body: responseBody
+                        )
+                    )
+                }
+            }
+        )
+    }
     /// Submit a support request
     ///
     /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.

@@ -1120,6 +1120,15 @@ public struct OperationsAPI: Sendable {
     public func getReadiness() async throws -> Components.Schemas.Readiness {
         try await core.perform { client in return try await client.getReadiness(.init()).ok.body.json }
     }
+
+    /// Component status, uptime and incidents
+    ///
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    ///
+    /// `GET /api/status`
+    public func getStatus() async throws -> Components.Schemas.SystemStatus {
+        try await core.perform { client in return try await client.getStatus(.init()).ok.body.json }
+    }
 }
 
 /// The Orders operations (tag `Orders` of the API document).
@@ -1629,7 +1638,7 @@ extension EcosireClient {
     /// Notifications: list, read.
     public var notifications: NotificationsAPI { NotificationsAPI(core: core) }
 
-    /// Operations: getHealth, getMetrics, getReadiness.
+    /// Operations: getHealth, getMetrics, getReadiness, getStatus.
     public var operations: OperationsAPI { OperationsAPI(core: core) }
 
     /// Orders: cancel, complete, confirm, create, delete, deliver, get, invoice, listInvoices, list, start, update.
@@ -1663,6 +1672,7 @@ enum OperationFacts {
         "getOpenAPIJSON",
         "getOpenAPIYAML",
         "getReadiness",
+        "getStatus",
         "getWebhookEventType",
         "listWebhookEventTypes",
         "login",

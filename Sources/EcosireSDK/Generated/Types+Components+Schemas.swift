@@ -981,6 +981,14 @@ extension Components {
                 case url
             }
         }
+        /// How a component is doing; the report's own status is the worst of its components'
+        ///
+        /// - Remark: Generated from `#/components/schemas/ComponentStatus`.
+        @frozen public enum ComponentStatus: String, Codable, Hashable, Sendable, CaseIterable {
+            case operational = "operational"
+            case degraded = "degraded"
+            case outage = "outage"
+        }
         /// - Remark: Generated from `#/components/schemas/Contact`.
         public struct Contact: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Contact/address`.
@@ -5731,6 +5739,163 @@ extension Components {
                 case meta
             }
         }
+        /// - Remark: Generated from `#/components/schemas/StatusComponent`.
+        public struct StatusComponent: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/checkedAt`.
+            public var checkedAt: Foundation.Date
+            /// What the check saw
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/detail`.
+            public var detail: Swift.String
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/label`.
+            public var label: Swift.String
+            /// How long the check's query took (database only)
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/latencyMs`.
+            public var latencyMs: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/name`.
+            @frozen public enum NamePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case api = "api"
+                case database = "database"
+                case webhooks = "webhooks"
+                case email = "email"
+            }
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/name`.
+            public var name: Components.Schemas.StatusComponent.NamePayload
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/status`.
+            public var status: Components.Schemas.ComponentStatus
+            /// Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read.
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/uptime`.
+            public struct UptimePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/StatusComponent/uptime/last24Hours`.
+                public var last24Hours: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/StatusComponent/uptime/last30Days`.
+                public var last30Days: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/StatusComponent/uptime/last90Days`.
+                public var last90Days: Swift.Double
+                /// Creates a new `UptimePayload`.
+                ///
+                /// - Parameters:
+                ///   - last24Hours:
+                ///   - last30Days:
+                ///   - last90Days:
+                public init(
+                    last24Hours: Swift.Double,
+                    last30Days: Swift.Double,
+                    last90Days: Swift.Double
+                ) {
+                    self.last24Hours = last24Hours
+                    self.last30Days = last30Days
+                    self.last90Days = last90Days
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case last24Hours
+                    case last30Days
+                    case last90Days
+                }
+            }
+            /// Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read.
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusComponent/uptime`.
+            public var uptime: Components.Schemas.StatusComponent.UptimePayload?
+            /// Creates a new `StatusComponent`.
+            ///
+            /// - Parameters:
+            ///   - checkedAt:
+            ///   - detail: What the check saw
+            ///   - label:
+            ///   - latencyMs: How long the check's query took (database only)
+            ///   - name:
+            ///   - status:
+            ///   - uptime: Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read.
+            public init(
+                checkedAt: Foundation.Date,
+                detail: Swift.String,
+                label: Swift.String,
+                latencyMs: Swift.Double? = nil,
+                name: Components.Schemas.StatusComponent.NamePayload,
+                status: Components.Schemas.ComponentStatus,
+                uptime: Components.Schemas.StatusComponent.UptimePayload? = nil
+            ) {
+                self.checkedAt = checkedAt
+                self.detail = detail
+                self.label = label
+                self.latencyMs = latencyMs
+                self.name = name
+                self.status = status
+                self.uptime = uptime
+            }
+            public enum CodingKeys: String, CodingKey {
+                case checkedAt
+                case detail
+                case label
+                case latencyMs
+                case name
+                case status
+                case uptime
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/StatusIncident`.
+        public struct StatusIncident: Codable, Hashable, Sendable {
+            /// The component's name
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/component`.
+            public var component: Swift.String
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/id`.
+            public var id: Swift.String
+            /// Null while the incident is ongoing
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/resolvedAt`.
+            public var resolvedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/startedAt`.
+            public var startedAt: Foundation.Date
+            /// The worst status during the incident
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case degraded = "degraded"
+                case outage = "outage"
+            }
+            /// The worst status during the incident
+            ///
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/status`.
+            public var status: Components.Schemas.StatusIncident.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/StatusIncident/summary`.
+            public var summary: Swift.String
+            /// Creates a new `StatusIncident`.
+            ///
+            /// - Parameters:
+            ///   - component: The component's name
+            ///   - id:
+            ///   - resolvedAt: Null while the incident is ongoing
+            ///   - startedAt:
+            ///   - status: The worst status during the incident
+            ///   - summary:
+            public init(
+                component: Swift.String,
+                id: Swift.String,
+                resolvedAt: Foundation.Date? = nil,
+                startedAt: Foundation.Date,
+                status: Components.Schemas.StatusIncident.StatusPayload,
+                summary: Swift.String
+            ) {
+                self.component = component
+                self.id = id
+                self.resolvedAt = resolvedAt
+                self.startedAt = startedAt
+                self.status = status
+                self.summary = summary
+            }
+            public enum CodingKeys: String, CodingKey {
+                case component
+                case id
+                case resolvedAt
+                case startedAt
+                case status
+                case summary
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/StripeEvent`.
         public struct StripeEvent: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/StripeEvent/created`.
@@ -6214,6 +6379,90 @@ extension Components {
             public enum CodingKeys: String, CodingKey {
                 case id
                 case ticketNumber
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/SystemStatus`.
+        public struct SystemStatus: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/checkedAt`.
+            public var checkedAt: Foundation.Date
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/components`.
+            public var components: [Components.Schemas.StatusComponent]
+            /// Ongoing incidents and those resolved in the last 90 days, newest first (at most 50)
+            ///
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/incidents`.
+            public var incidents: [Components.Schemas.StatusIncident]
+            /// The first recorded sample; null before there is one
+            ///
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/sampledSince`.
+            public var sampledSince: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/status`.
+            public var status: Components.Schemas.ComponentStatus
+            /// Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/uptime`.
+            public struct UptimePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/SystemStatus/uptime/last24Hours`.
+                public var last24Hours: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/SystemStatus/uptime/last30Days`.
+                public var last30Days: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/SystemStatus/uptime/last90Days`.
+                public var last90Days: Swift.Double
+                /// Creates a new `UptimePayload`.
+                ///
+                /// - Parameters:
+                ///   - last24Hours:
+                ///   - last30Days:
+                ///   - last90Days:
+                public init(
+                    last24Hours: Swift.Double,
+                    last30Days: Swift.Double,
+                    last90Days: Swift.Double
+                ) {
+                    self.last24Hours = last24Hours
+                    self.last30Days = last30Days
+                    self.last90Days = last90Days
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case last24Hours
+                    case last30Days
+                    case last90Days
+                }
+            }
+            /// Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SystemStatus/uptime`.
+            public var uptime: Components.Schemas.SystemStatus.UptimePayload?
+            /// Creates a new `SystemStatus`.
+            ///
+            /// - Parameters:
+            ///   - checkedAt:
+            ///   - components:
+            ///   - incidents: Ongoing incidents and those resolved in the last 90 days, newest first (at most 50)
+            ///   - sampledSince: The first recorded sample; null before there is one
+            ///   - status:
+            ///   - uptime: Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read.
+            public init(
+                checkedAt: Foundation.Date,
+                components: [Components.Schemas.StatusComponent],
+                incidents: [Components.Schemas.StatusIncident],
+                sampledSince: Foundation.Date? = nil,
+                status: Components.Schemas.ComponentStatus,
+                uptime: Components.Schemas.SystemStatus.UptimePayload? = nil
+            ) {
+                self.checkedAt = checkedAt
+                self.components = components
+                self.incidents = incidents
+                self.sampledSince = sampledSince
+                self.status = status
+                self.uptime = uptime
+            }
+            public enum CodingKeys: String, CodingKey {
+                case checkedAt
+                case components
+                case incidents
+                case sampledSince
+                case status
+                case uptime
             }
         }
         /// - Remark: Generated from `#/components/schemas/Team`.

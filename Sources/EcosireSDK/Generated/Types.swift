@@ -897,6 +897,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/delete(deleteProductVariant)`.
     func deleteProductVariant(_ input: Operations.DeleteProductVariant.Input) async throws -> Operations.DeleteProductVariant.Output
+    /// Component status, uptime and incidents
+    ///
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    ///
+    /// - Remark: HTTP `GET /api/status`.
+    /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
+    func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output
     /// Submit a support request
     ///
     /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
@@ -2913,6 +2920,15 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/delete(deleteProductVariant)`.
     public func deleteProductVariant(path: Operations.DeleteProductVariant.Input.Path) async throws -> Operations.DeleteProductVariant.Output {
         try await deleteProductVariant(Operations.DeleteProductVariant.Input(path: path))
+    }
+    /// Component status, uptime and incidents
+    ///
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    ///
+    /// - Remark: HTTP `GET /api/status`.
+    /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
+    public func getStatus(headers: Operations.GetStatus.Input.Headers = .init()) async throws -> Operations.GetStatus.Output {
+        try await getStatus(Operations.GetStatus.Input(headers: headers))
     }
     /// Submit a support request
     ///

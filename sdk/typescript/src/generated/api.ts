@@ -1556,6 +1556,17 @@ export class OperationsApi {
   getReadiness(options: RequestOptions = {}): Promise<schema.Readiness> {
     return this.http.request<schema.Readiness>({ operationId: "getReadiness", method: "GET", path: "/api/health/ready", public: true, ...options });
   }
+
+  /**
+   * Component status, uptime and incidents
+   *
+   * Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+   *
+   * `GET /api/status`
+   */
+  getStatus(options: RequestOptions = {}): Promise<schema.SystemStatus> {
+    return this.http.request<schema.SystemStatus>({ operationId: "getStatus", method: "GET", path: "/api/status", public: true, ...options });
+  }
 }
 
 /** Query parameters of `listOrders`. */

@@ -174,6 +174,9 @@ export interface CheckoutSession {
   url: string;
 }
 
+/** How a component is doing; the report's own status is the worst of its components' */
+export type ComponentStatus = "operational" | "degraded" | "outage";
+
 export interface Contact {
   address: {
     city?: string | null;
@@ -1086,6 +1089,35 @@ export interface StageList {
   meta: PageMeta;
 }
 
+export interface StatusComponent {
+  checkedAt: string;
+  /** What the check saw */
+  detail: string;
+  label: string;
+  /** How long the check's query took (database only) */
+  latencyMs?: number;
+  name: "api" | "database" | "webhooks" | "email";
+  status: ComponentStatus;
+  /** Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read. */
+  uptime: {
+    last24Hours: number;
+    last30Days: number;
+    last90Days: number;
+  } | null;
+}
+
+export interface StatusIncident {
+  /** The component's name */
+  component: string;
+  id: string;
+  /** Null while the incident is ongoing */
+  resolvedAt: string | null;
+  startedAt: string;
+  /** The worst status during the incident */
+  status: "degraded" | "outage";
+  summary: string;
+}
+
 export interface StripeEvent {
   created?: number;
   data: {
@@ -1157,6 +1189,22 @@ export interface SupportTicketReceipt {
   id: string;
   /** HD-2026-0142 */
   ticketNumber: string;
+}
+
+export interface SystemStatus {
+  checkedAt: string;
+  components: Array<StatusComponent>;
+  /** Ongoing incidents and those resolved in the last 90 days, newest first (at most 50) */
+  incidents: Array<StatusIncident>;
+  /** The first recorded sample; null before there is one */
+  sampledSince: string | null;
+  status: ComponentStatus;
+  /** Percent of minutes with an operational sample, from the first recorded sample (or the window's start) to the last sampled minute; a minute without a sample counts as down. Null when the history cannot be read. */
+  uptime: {
+    last24Hours: number;
+    last30Days: number;
+    last90Days: number;
+  } | null;
 }
 
 export interface Team {
