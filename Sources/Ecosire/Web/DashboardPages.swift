@@ -14,21 +14,14 @@ struct DashboardPages: Sendable {
     /// The query parameters every page accepts: `notice` names a message after a redirect.
     static let notice = QueryParameter("notice", .string(maxLength: 40), "A message to show")
 
-    /// A page read with GET. An API refusal (a key that is not yours: 404) becomes an error page.
+    /// A page read with GET.
     func get(_ path: String, id: String, summary: String, query: [QueryParameter] = [], _ handler: @escaping Handler) {
         api.add(
             Operation(
                 .get, path, id: id, tag: "Dashboard", summary: summary, access: .open, query: query + [Self.notice],
                 responses: [ResponseSpec(200, "HTML", mediaType: "text/html")], undocumented: true)
         ) { input in
-            guard let visit = await sessions.visit(input.request, input.context) else {
-                return .seeOther("/dashboard/login?next=" + Self.queryEscaped(input.request.uri.path))
-            }
-            do {
-                return visit.finish(try await handler(visit, input))
-            } catch let error as APIError where error.status.code < 500 {
-                return visit.finish(try errorPage(error, visit: visit))
-            }
+            try await serve(input, signIn: "/dashboard/login?next=" + Self.queryEscaped(input.request.uri.path), handler)
         }
     }
 
@@ -41,12 +34,18 @@ struct DashboardPages: Sendable {
                 responses: [ResponseSpec(303, "Back to a page"), ResponseSpec(200, "HTML", mediaType: "text/html")],
                 undocumented: true)
         ) { input in
-            guard let visit = await sessions.visit(input.request, input.context) else { return .seeOther("/dashboard/login") }
-            do {
-                return visit.finish(try await handler(visit, input))
-            } catch let error as APIError where error.status.code < 500 {
-                return visit.finish(try errorPage(error, visit: visit))
-            }
+            try await serve(input, signIn: "/dashboard/login", handler)
+        }
+    }
+
+    /// Runs `handler` for a signed-in visitor (others go to `signIn`); an API refusal (a key that is
+    /// not yours: 404) becomes an error page.
+    private func serve(_ input: APIInput, signIn: String, _ handler: Handler) async throws -> Response {
+        guard let visit = await sessions.visit(input.request, input.context) else { return .seeOther(signIn) }
+        do {
+            return visit.finish(try await handler(visit, input))
+        } catch let error as APIError where error.status.code < 500 {
+            return visit.finish(try errorPage(error, visit: visit))
         }
     }
 

@@ -19,9 +19,7 @@ struct DashboardVisit: Sendable {
     func call(
         _ id: String, path: [String: String] = [:], query: [String: String] = [:], body: JSONValue? = nil
     ) async throws -> JSONValue {
-        let response = try await api.invoke(id, as: caller, path: path, query: query, body: body, request: request, context: context)
-        let bytes = try await response.collectedBody()
-        return bytes.readableBytes == 0 ? .null : try JSONValue.parse(bytes)
+        try await api.invoke(id, as: caller, path: path, query: query, body: body, request: request, context: context).jsonBody()
     }
 
     /// Adds the refreshed session's cookies to a response.
@@ -58,8 +56,8 @@ struct DashboardSessions: Sendable {
         }
         guard let refresh = request.cookies[AuthCookie.refresh]?.value, !refresh.isEmpty,
             let response = try? await api.invoke("refreshToken", as: nil, request: request, context: context),
-            response.status == .ok, let bytes = try? await response.collectedBody(), let session = try? JSONValue.parse(bytes),
-            let token = session["token"]?.stringValue, let caller = await authenticator.cookieCaller(token: token)
+            response.status == .ok, let session = try? await response.jsonBody(), let token = session["token"]?.stringValue,
+            let caller = await authenticator.cookieCaller(token: token)
         else { return nil }
         let cookies = response.headers[values: .setCookie]
         return DashboardVisit(

@@ -28,8 +28,9 @@ public final class StatusSampler: Service, Sendable {
 
     /// This many minutes or more without a sample from any instance is recorded as an outage.
     static let gapMinutes: Int64 = 3
-    /// Samples and resolved incidents are kept a day longer than the longest uptime window.
-    static let retentionMinutes: Int64 = 91 * 1440
+    /// Samples and resolved incidents are kept a day longer than the longest uptime window
+    /// (`Housekeeping` deletes older ones).
+    public static let retentionMinutes: Int64 = 91 * 1440
 
     public init(database: any Database, clock: WallClock, config: AppConfiguration, logger: Logger) {
         self.database = database
@@ -142,9 +143,6 @@ public final class StatusSampler: Service, Sendable {
                     ).run()
                 }
             }
-            let cutoff = minute - Self.retentionMinutes
-            try await sql.raw("DELETE FROM status_samples WHERE minute < \(bind: cutoff)").run()
-            try await sql.raw("DELETE FROM status_incidents WHERE resolved_at < \(bind: cutoff * 60_000)").run()
         }
     }
 

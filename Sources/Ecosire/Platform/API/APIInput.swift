@@ -72,6 +72,12 @@ extension Response {
         try await body.write(collector)
         return collector.buffer.withLock { $0 }
     }
+
+    /// The body parsed as JSON (`.null` when empty, as a 204's).
+    public func jsonBody() async throws -> JSONValue {
+        let bytes = try await collectedBody()
+        return bytes.readableBytes == 0 ? .null : try JSONValue.parse(bytes)
+    }
 }
 
 /// Collects a response body that is kept (idempotency replays) or read in-process (pages).
@@ -79,7 +85,7 @@ private final class BodyCollector: ResponseBodyWriter, Sendable {
     let buffer = Mutex(ByteBuffer())
     func write(_ buffer: ByteBuffer) async throws {
         var incoming = buffer
-        self.buffer.withLock { $0.writeBuffer(&incoming) }
+        self.buffer.withLock { _ = $0.writeBuffer(&incoming) }
     }
     func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

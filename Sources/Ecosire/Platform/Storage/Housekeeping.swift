@@ -33,6 +33,9 @@ public struct Housekeeping: Service {
             try await sql.raw("DELETE FROM idempotency_records WHERE created_at < \(bind: now - IdempotencyStore.retentionMillis)").run()
             let auditCutoff = now - Int64(auditRetentionDays) * 86_400_000
             try await sql.raw("DELETE FROM api_key_audit WHERE occurred_at < \(bind: auditCutoff)").run()
+            let statusCutoff = now / 60_000 - StatusSampler.retentionMinutes
+            try await sql.raw("DELETE FROM status_samples WHERE minute < \(bind: statusCutoff)").run()
+            try await sql.raw("DELETE FROM status_incidents WHERE resolved_at < \(bind: statusCutoff * 60_000)").run()
             // A bounded batch per pass keeps each transaction short on a busy queue.
             let webhookCutoff = now - Int64(webhookLogRetentionDays) * 86_400_000
             try await sql.raw(
