@@ -226,7 +226,7 @@ def check_pages(base, shots, receiver_url):
         assert curl_status(first) == "200" and curl_status(second) == "200"
 
     def webhook_test_delivery():
-        """create a webhook endpoint (secret shown once) and see a test delivery appear in its log"""
+        """create a webhook endpoint (secret shown once), see a test delivery appear in its log, and resend it"""
         driver.get(base + "/dashboard/webhooks")
         find("#endpoint-url").send_keys(receiver_url + "/hooks/ecosire")
         find("#endpoint-description").send_keys("Browser receiver")
@@ -250,6 +250,10 @@ def check_pages(base, shots, receiver_url):
         row = poll(delivered, 20, "a delivery answered 204 in the log")
         assert "test" in row.text and "succeeded" in row.text, row.text
         assert Receiver.received and Receiver.received[-1]["headers"].get("X-Ecosire-Event") == "contact.created"
+        count = len(Receiver.received)
+        submit(row.find_element(By.CSS_SELECTOR, "form button"))
+        assert "queued again" in find(".notice").text, find("main").text
+        poll(lambda: len(Receiver.received) > count, 20, "the resent delivery at the receiver")
 
     def disables_endpoint():
         """disable and enable the endpoint; edit its events"""
