@@ -59,6 +59,10 @@ public func buildApplication(
     }
 
     try registerModules(platform: platform, api: api)
+    if config.runMigrations, let sqlite = database as? SQLiteStorage {
+        // After the modules have registered their resources: their stored JSON and counts.
+        try await sqlite.documents.install(on: sqlite)
+    }
 
     var app = Application(
         router: router,

@@ -10,43 +10,63 @@ public struct ResourceStore: Sendable {
     public let database: any Database
     public let clock: WallClock
 
-    /// What a query selects to read a record: on SQLite one `record` column holding the record's JSON,
-    /// otherwise the raw columns that `writeRecord` renders.
+    /// What a query selects to read a record: on SQLite one `record` column holding the record's JSON
+    /// (built in the query until the table's stored documents are installed), otherwise the raw
+    /// columns that `writeRecord` renders.
     private let selectColumns: String
+    private static let storedColumns = "record_json AS record, created_at, updated_at"
+    /// SQLite: whether the table's stored JSON and counts are current (see `RecordDocuments`).
+    private let documents: RecordDocuments.TableState?
+    /// The table's name quoted once: SQLKit's identifier escaping showed in list profiles.
+    private let quotedTable: String
 
     public init(resource: Resource, database: any Database, clock: WallClock) {
         self.resource = resource
         self.database = database
         self.clock = clock
+        quotedTable = Self.quoted(resource.table)
+        documents = (database as? SQLiteStorage)?.documents.state(for: resource)
         switch database.dialect {
-        case .sqlite: selectColumns = Self.sqliteRecordJSON(resource) + " AS record, created_at, updated_at"
+        case .sqlite: selectColumns = Self.recordJSON(resource) + " AS record, created_at, updated_at"
         case .postgres:
             selectColumns = (["id", "organization_id"] + resource.fields.map(\.column) + ["created_at", "updated_at"])
-                .map { "\"\($0)\"" }.joined(separator: ", ")
+                .map(Self.quoted).joined(separator: ", ")
         }
     }
 
-    /// SQLite renders records itself with `json_object` (up to `organizationId`; the timestamps are
-    /// appended by `writeTimestamps`, cheaper than `strftime`), so list rows leave the database as
-    /// nearly finished JSON: decoding eleven columns per row in Swift was most of a page's cost.
-    /// The keys and value rules are `writeRecord`'s (the whole test suite runs on both backends).
-    private static func sqliteRecordJSON(_ resource: Resource) -> String {
-        func key(_ name: String) -> String { "'" + name.replacingOccurrences(of: "'", with: "''") + "'" }
-        func column(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        var members = ["'id', \"id\""]
+    private var recordColumns: String {
+        documents?.isInstalled == true ? Self.storedColumns : selectColumns
+    }
+
+    /// A quoted SQL identifier (the same quoting on both backends).
+    static func quoted(_ identifier: String) -> String {
+        "\"" + (identifier.utf8.contains(UInt8(ascii: "\"")) ? identifier.replacingOccurrences(of: "\"", with: "\"\"") : identifier) + "\""
+    }
+
+    /// The SQLite expression of a record's JSON up to `organizationId` (the timestamps are appended
+    /// by `writeTimestamps`, cheaper than `strftime`): what `record_json` stores, so that rows leave
+    /// the database as nearly finished JSON (decoding eleven columns per row in Swift was most of a
+    /// page's cost). The pieces are concatenated rather than built with `json_object`, which would
+    /// parse every JSON column again; those hold JSON this server serialised. The keys and value
+    /// rules are `writeRecord`'s (the whole test suite runs on both backends).
+    static func recordJSON(_ resource: Resource) -> String {
+        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        let column = quoted
+        func key(_ name: String, first: Bool = false) -> String { literal((first ? "{" : ",") + JSONValue.string(name).jsonString + ":") }
+        var parts = [key("id", first: true), "json_quote(\"id\")"]
         for field in resource.fields {
             let value =
                 switch field.storage {
-                case .text, .integer: column(field.column)
+                case .text, .integer: "json_quote(\(column(field.column)))"
                 case .boolean:
-                    "CASE WHEN \(column(field.column)) IS NULL THEN NULL WHEN \(column(field.column)) THEN json('true') ELSE json('false') END"
-                case .json: "json(\(column(field.column)))"
-                case .timestamp: "strftime('%Y-%m-%dT%H:%M:%fZ', \(column(field.column)) / 1000.0, 'unixepoch')"
+                    "CASE WHEN \(column(field.column)) IS NULL THEN 'null' WHEN \(column(field.column)) THEN 'true' ELSE 'false' END"
+                case .json: "coalesce(\(column(field.column)), 'null')"
+                case .timestamp: "json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', \(column(field.column)) / 1000.0, 'unixepoch'))"
                 }
-            members.append("\(key(field.name)), \(value)")
+            parts += [key(field.name), value]
         }
-        members.append("'organizationId', \"organization_id\"")
-        return "json_object(" + members.joined(separator: ", ") + ")"
+        parts += [key("organizationId"), "json_quote(\"organization_id\")", "'}'"]
+        return "concat(" + parts.joined(separator: ", ") + ")"
     }
 
     // MARK: Reading
@@ -57,6 +77,8 @@ public struct ResourceStore: Sendable {
         for filter in resource.filters {
             if let value = filters[filter.parameter.name] { conditions.append(filter.condition(value)) }
         }
+        // The whole organization: its counter, when SQLite keeps one (see `RecordDocuments`).
+        let counter = conditions.count == 1 && query.search == nil && documents?.isInstalled == true
         if let search = query.search {
             let pattern = "%" + SQLPatterns.escapeLike(search.lowercased()) + "%"
             let alternatives = resource.searchable.compactMap(resource.column(for:)).map { column -> SQLQueryString in
@@ -67,34 +89,91 @@ public struct ResourceStore: Sendable {
         let whereClause = SQLList(conditions, separator: SQLRaw(" AND "))
         let sortColumn = resource.column(for: query.sortBy) ?? "created_at"
         let direction = query.descending ? "DESC" : "ASC"
-        let table = resource.table
-        let columns = selectColumns
-        // The count rides along as an uncorrelated subquery (evaluated once) so a page is one
-        // round trip; only a page past the end needs a separate count.
-        let rows = try await database.readRows(
-            """
-            SELECT \(unsafeRaw: columns), (SELECT COUNT(*) FROM \(ident: table) WHERE \(whereClause)) AS total_count
-            FROM \(ident: table) WHERE \(whereClause)
-            ORDER BY \(ident: sortColumn) \(unsafeRaw: direction), id \(unsafeRaw: direction)
-            \(query.limitClause)
-            """
-        )
-        let total: Int
-        if let first = rows.first {
-            total = Int(try first.integer("total_count"))
-        } else {
-            total = Int(
-                try await database.readRows("SELECT COUNT(*) AS total FROM \(ident: table) WHERE \(whereClause)").first?.integer("total")
-                    ?? 0)
-        }
-        var page = ByteBufferAllocator().buffer(capacity: 64 + rows.count * 512)
+        let table = quotedTable
+        let order: SQLQueryString = "\(unsafeRaw: Self.quoted(sortColumn)) \(unsafeRaw: direction), id \(unsafeRaw: direction)"
+        let count: SQLQueryString =
+            counter
+            ? "coalesce((SELECT total FROM record_counts WHERE table_name = \(bind: resource.table) AND organization_id = \(bind: organizationID)), 0) AS total_count"
+            : "(SELECT COUNT(*) FROM \(unsafeRaw: table) WHERE \(whereClause)) AS total_count"
+        var page = ByteBufferAllocator().buffer(capacity: 64 + query.limit * 512)
         page.writeInteger(UInt8(ascii: "["))
-        for (index, row) in rows.enumerated() {
-            if index > 0 { page.writeInteger(UInt8(ascii: ",")) }
-            try render(row, into: &page)
+        let total: Int
+        switch database.dialect {
+        case .sqlite:
+            // The whole page leaves SQLite as one value, so rows are not handed over (and their
+            // columns decoded) one by one: each record as `created,updated,bytes:json`. An
+            // aggregate always yields a row, so a page past the end still has its count.
+            let rows = try await database.readRows(
+                """
+                SELECT group_concat(created_at || ',' || updated_at || ',' || octet_length(record) || ':' || record, '' ORDER BY \(order)) AS page,
+                \(count)
+                FROM (SELECT \(unsafeRaw: recordColumns), \(unsafeRaw: Self.quoted(sortColumn)), id FROM \(unsafeRaw: table) WHERE \(whereClause)
+                ORDER BY \(order) \(query.limitClause))
+                """
+            )
+            guard let row = rows.first else { throw ColumnValueError(column: "page") }
+            total = Int(try row.integer("total_count"))
+            if try !row.isNull("page") { try Self.writeAggregatedRecords(try row.text("page"), into: &page) }
+        case .postgres:
+            // The count rides along as an uncorrelated subquery (evaluated once) so a page is one
+            // round trip; only a page past the end needs a separate count.
+            let rows = try await database.readRows(
+                "SELECT \(unsafeRaw: selectColumns), \(count) FROM \(unsafeRaw: table) WHERE \(whereClause) ORDER BY \(order) \(query.limitClause)"
+            )
+            if let first = rows.first {
+                total = Int(try first.integer("total_count"))
+            } else {
+                total = Int(
+                    try await database.readRows("SELECT COUNT(*) AS total FROM \(unsafeRaw: table) WHERE \(whereClause)").first?.integer(
+                        "total") ?? 0)
+            }
+            for (index, row) in rows.enumerated() {
+                if index > 0 { page.writeInteger(UInt8(ascii: ",")) }
+                try writeRecord(from: row, into: &page)
+            }
         }
         page.writeInteger(UInt8(ascii: "]"))
         return (page, total)
+    }
+
+    /// Appends the records of SQLite's aggregated page (see `list`), comma-separated, each
+    /// completed with its timestamps.
+    private static func writeAggregatedRecords(_ text: String, into page: inout ByteBuffer) throws {
+        var text = text
+        try text.withUTF8 { bytes in
+            var position = 0
+            /// The decimal number up to `terminator`, after which `position` then points.
+            func number(until terminator: UInt8) throws -> Int64 {
+                var value: Int64 = 0
+                let start = position
+                while position < bytes.count, bytes[position] != terminator, position - start < 18 {
+                    let digit = bytes[position] &- UInt8(ascii: "0")
+                    guard digit < 10 else { throw ColumnValueError(column: "page") }
+                    value = value * 10 + Int64(digit)
+                    position += 1
+                }
+                guard position > start, position < bytes.count, bytes[position] == terminator else {
+                    throw ColumnValueError(column: "page")
+                }
+                position += 1
+                return value
+            }
+            var first = true
+            while position < bytes.count {
+                let created = try number(until: UInt8(ascii: ","))
+                let updated = try number(until: UInt8(ascii: ","))
+                let length = Int(try number(until: UInt8(ascii: ":")))
+                guard length >= 2, length <= bytes.count - position, bytes[position + length - 1] == UInt8(ascii: "}") else {
+                    throw ColumnValueError(column: "page")
+                }
+                if !first { page.writeInteger(UInt8(ascii: ",")) }
+                first = false
+                // The object without its closing brace; the timestamps complete it.
+                page.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[position..<(position + length - 1)]))
+                writeTimestamps(created: created, updated: updated, into: &page)
+                position += length
+            }
+        }
     }
 
     /// The record, or nil when it does not exist in this organization.
@@ -105,7 +184,7 @@ public struct ResourceStore: Sendable {
     /// Reads one record on the given connection (inside a transaction, for example).
     public func fetch(_ sql: any SQLDatabase, organizationID: String, id: String) async throws -> JSONValue? {
         try await sql.raw(
-            "SELECT \(unsafeRaw: selectColumns) FROM \(ident: resource.table) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)"
+            "SELECT \(unsafeRaw: recordColumns) FROM \(unsafeRaw: quotedTable) WHERE id = \(bind: id) AND organization_id = \(bind: organizationID)"
         )
         .first().map { try record(from: DecodedColumns($0)) }
     }
@@ -146,7 +225,7 @@ public struct ResourceStore: Sendable {
             switch field.storage {
             case .text: JSONValue.writeString(try row.text(field.column), into: &buffer)
             case .integer: buffer.writeString(String(try row.integer(field.column)))
-            case .boolean: try row.boolean(field.column) ? buffer.writeStaticString("true") : buffer.writeStaticString("false")
+            case .boolean: buffer.writeStaticString(try row.boolean(field.column) ? "true" : "false")
             case .json: buffer.writeString(try row.text(field.column))
             case .timestamp:
                 buffer.writeInteger(UInt8(ascii: "\""))
@@ -161,10 +240,14 @@ public struct ResourceStore: Sendable {
 
     /// `,"createdAt":"…","updatedAt":"…"}`: the end of every record.
     private func writeTimestamps(from row: some ColumnValues, into buffer: inout ByteBuffer) throws {
+        Self.writeTimestamps(created: try row.integer("created_at"), updated: try row.integer("updated_at"), into: &buffer)
+    }
+
+    private static func writeTimestamps(created: Int64, updated: Int64, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(",\"createdAt\":\"")
-        Timestamp.writeISO(millis: try row.integer("created_at"), into: &buffer)
+        Timestamp.writeISO(millis: created, into: &buffer)
         buffer.writeStaticString("\",\"updatedAt\":\"")
-        Timestamp.writeISO(millis: try row.integer("updated_at"), into: &buffer)
+        Timestamp.writeISO(millis: updated, into: &buffer)
         buffer.writeStaticString("\"}")
     }
 

@@ -214,5 +214,21 @@ enum PlatformMigrations {
                 "CREATE INDEX email_outbox_org ON email_outbox (organization_id, created_at, id)",
             ]
         ),
+        // SQLite only: see `RecordDocuments`.
+        Migration(
+            "platform/006-record-documents",
+            sqlite: [
+                "CREATE TABLE record_documents (table_name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)",
+                """
+                CREATE TABLE record_counts (
+                    table_name TEXT NOT NULL,
+                    organization_id TEXT NOT NULL,
+                    total BIGINT NOT NULL,
+                    PRIMARY KEY (table_name, organization_id)
+                )
+                """,
+            ],
+            postgres: []
+        ),
     ]
 }

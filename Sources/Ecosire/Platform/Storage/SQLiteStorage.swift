@@ -17,6 +17,8 @@ public final class SQLiteStorage: Database {
     private let nextReader = ManagedCounter()
     private let logger: Logger
     private let bindEncoder = SQLiteDataEncoder()
+    /// Stored record JSON and counts of the resource tables (see `RecordDocuments`).
+    public let documents = RecordDocuments()
 
     private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.writer = writer

@@ -1,0 +1,114 @@
+import Crypto
+import Foundation
+import SQLKit
+import Synchronization
+
+/// SQLite only: each resource table keeps every record's API JSON in a `record_json` column, and
+/// `record_counts` keeps each organization's number of records, both maintained by triggers, so
+/// that a list page reads stored text and one counter instead of rebuilding the JSON of every row
+/// and counting the organization's index entries. SQLiteNIO prepares every statement afresh, and
+/// parsing the JSON expression plus the count were most of a page's cost.
+///
+/// Triggers cover every write path, including modules' own SQL. `install` runs at start-up: it
+/// (re)creates a table's triggers and recomputes its documents and counts whenever the resource's
+/// fields changed or the triggers are missing (a migration rebuilt the table), in one
+/// transaction. Until a table is installed, its store builds the JSON in the query instead.
+/// PostgreSQL needs none of this: its statements are prepared once per connection, and a counter
+/// row would serialise concurrent writers of one organization (SQLite serialises writers anyway).
+public final class RecordDocuments: Sendable {
+    /// Whether a table's documents and counts are current; shared with its stores.
+    public final class TableState: Sendable {
+        public let resource: Resource
+        private let installed = Atomic(false)
+        init(resource: Resource) { self.resource = resource }
+        public var isInstalled: Bool { installed.load(ordering: .acquiring) }
+        func markInstalled() { installed.store(true, ordering: .releasing) }
+    }
+
+    private let tables = Mutex<[String: TableState]>([:])
+
+    public init() {}
+
+    /// The table's state, registering the resource the first time it is seen.
+    public func state(for resource: Resource) -> TableState {
+        tables.withLock { tables in
+            if let state = tables[resource.table] { return state }
+            let state = TableState(resource: resource)
+            tables[resource.table] = state
+            return state
+        }
+    }
+
+    /// Brings every registered table up to date (see the type's comment).
+    public func install(on database: any Database) async throws {
+        let states = tables.withLock { Array($0.values) }.sorted { $0.resource.table < $1.resource.table }
+        for state in states {
+            let statements = Self.triggers(for: state.resource)
+            let fingerprint = SecretTokens.sha256Hex(statements.joined(separator: ";\n"))
+            try await database.transaction { sql in
+                let table = state.resource.table
+                let recorded = try await sql.raw("SELECT fingerprint FROM record_documents WHERE table_name = \(bind: table)")
+                    .first()?.decode(column: "fingerprint", as: String.self)
+                let triggerCount = try await sql.raw(
+                    "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND tbl_name = \(bind: table) AND name IN (\(binds: Self.triggerNames(table)))"
+                ).first()?.decode(column: "n", as: Int.self)
+                if recorded == fingerprint, triggerCount == statements.count { return }
+                let columns = try await sql.raw("SELECT name FROM pragma_table_info(\(bind: table))").all()
+                    .map { try $0.decode(column: "name", as: String.self) }
+                if !columns.contains("record_json") {
+                    try await sql.exec("ALTER TABLE \(ResourceStore.quoted(table)) ADD COLUMN record_json TEXT")
+                }
+                for name in Self.triggerNames(table) { try await sql.exec("DROP TRIGGER IF EXISTS \(ResourceStore.quoted(name))") }
+                for statement in statements { try await sql.exec(statement) }
+                try await sql.exec("UPDATE \(ResourceStore.quoted(table)) SET record_json = \(ResourceStore.recordJSON(state.resource))")
+                try await sql.raw("DELETE FROM record_counts WHERE table_name = \(bind: table)").run()
+                try await sql.raw(
+                    """
+                    INSERT INTO record_counts (table_name, organization_id, total)
+                    SELECT \(bind: table), organization_id, COUNT(*) FROM \(unsafeRaw: ResourceStore.quoted(table)) GROUP BY organization_id
+                    """
+                ).run()
+                try await sql.raw(
+                    """
+                    INSERT INTO record_documents (table_name, fingerprint) VALUES (\(bind: table), \(bind: fingerprint))
+                    ON CONFLICT (table_name) DO UPDATE SET fingerprint = excluded.fingerprint
+                    """
+                ).run()
+            }
+            state.markInstalled()
+        }
+    }
+
+    private static func triggerNames(_ table: String) -> [String] {
+        ["insert", "update", "count_insert", "count_delete", "count_move"].map { table + "_record_" + $0 }
+    }
+
+    /// The trigger definitions; their text is the fingerprint, so any change to the resource's
+    /// fields reinstalls them.
+    static func triggers(for resource: Resource) -> [String] {
+        let table = ResourceStore.quoted(resource.table)
+        let names = triggerNames(resource.table).map(ResourceStore.quoted)
+        let literal = "'" + resource.table.replacingOccurrences(of: "'", with: "''") + "'"
+        let document = "UPDATE \(table) SET record_json = \(ResourceStore.recordJSON(resource)) WHERE id = NEW.id;"
+        let columns = (["id", "organization_id"] + resource.fields.map(\.column)).map(ResourceStore.quoted).joined(separator: ", ")
+        func add(_ organization: String) -> String {
+            """
+            INSERT INTO record_counts (table_name, organization_id, total) VALUES (\(literal), \(organization), 1)
+            ON CONFLICT (table_name, organization_id) DO UPDATE SET total = total + 1;
+            """
+        }
+        func remove(_ organization: String) -> String {
+            "UPDATE record_counts SET total = total - 1 WHERE table_name = \(literal) AND organization_id = \(organization);"
+        }
+        return [
+            "CREATE TRIGGER \(names[0]) AFTER INSERT ON \(table) BEGIN \(document) END",
+            "CREATE TRIGGER \(names[1]) AFTER UPDATE OF \(columns) ON \(table) BEGIN \(document) END",
+            "CREATE TRIGGER \(names[2]) AFTER INSERT ON \(table) BEGIN \(add("NEW.organization_id")) END",
+            "CREATE TRIGGER \(names[3]) AFTER DELETE ON \(table) BEGIN \(remove("OLD.organization_id")) END",
+            """
+            CREATE TRIGGER \(names[4]) AFTER UPDATE OF organization_id ON \(table) WHEN OLD.organization_id IS NOT NEW.organization_id
+            BEGIN \(remove("OLD.organization_id")) \(add("NEW.organization_id")) END
+            """,
+        ]
+    }
+}
