@@ -14,7 +14,7 @@ public struct ResourceStore: Sendable {
     /// (built in the query until the table's stored documents are installed), otherwise the raw
     /// columns that `writeRecord` renders.
     private let selectColumns: String
-    private static let storedColumns = "record_json AS record, created_at, updated_at"
+    private static let storedColumns = "record_json AS record"
     /// SQLite: whether the table's stored JSON and counts are current (see `RecordDocuments`).
     private let documents: RecordDocuments.TableState?
     /// The table's name quoted once: SQLKit's identifier escaping showed in list profiles.
@@ -27,7 +27,7 @@ public struct ResourceStore: Sendable {
         quotedTable = Self.quoted(resource.table)
         documents = (database as? SQLiteStorage)?.documents.state(for: resource)
         switch database.dialect {
-        case .sqlite: selectColumns = Self.recordJSON(resource) + " AS record, created_at, updated_at"
+        case .sqlite: selectColumns = Self.recordJSON(resource) + " AS record"
         case .postgres:
             selectColumns = (["id", "organization_id"] + resource.fields.map(\.column) + ["created_at", "updated_at"])
                 .map(Self.quoted).joined(separator: ", ")
@@ -43,12 +43,11 @@ public struct ResourceStore: Sendable {
         "\"" + (identifier.utf8.contains(UInt8(ascii: "\"")) ? identifier.replacingOccurrences(of: "\"", with: "\"\"") : identifier) + "\""
     }
 
-    /// The SQLite expression of a record's JSON up to `organizationId` (the timestamps are appended
-    /// by `writeTimestamps`, cheaper than `strftime`): what `record_json` stores, so that rows leave
-    /// the database as nearly finished JSON (decoding eleven columns per row in Swift was most of a
-    /// page's cost). The pieces are concatenated rather than built with `json_object`, which would
-    /// parse every JSON column again; those hold JSON this server serialised. The keys and value
-    /// rules are `writeRecord`'s (the whole test suite runs on both backends).
+    /// The SQLite expression of a record's JSON: what `record_json` stores, so that records leave
+    /// the database finished (decoding eleven columns per row in Swift was most of a page's cost).
+    /// The pieces are concatenated rather than built with `json_object`, which would parse every
+    /// JSON column again; those hold JSON this server serialised. The keys and value rules are
+    /// `writeRecord`'s (the whole test suite runs on both backends).
     static func recordJSON(_ resource: Resource) -> String {
         func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         let column = quoted
@@ -65,7 +64,11 @@ public struct ResourceStore: Sendable {
                 }
             parts += [key(field.name), value]
         }
-        parts += [key("organizationId"), "json_quote(\"organization_id\")", "'}'"]
+        parts += [key("organizationId"), "json_quote(\"organization_id\")"]
+        for (name, column) in [("createdAt", "created_at"), ("updatedAt", "updated_at")] {
+            parts += [key(name), "json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', \(column) / 1000.0, 'unixepoch'))"]
+        }
+        parts.append("'}'")
         return "concat(" + parts.joined(separator: ", ") + ")"
     }
 
@@ -101,19 +104,18 @@ public struct ResourceStore: Sendable {
         switch database.dialect {
         case .sqlite:
             // The whole page leaves SQLite as one value, so rows are not handed over (and their
-            // columns decoded) one by one: each record as `created,updated,bytes:json`. An
-            // aggregate always yields a row, so a page past the end still has its count.
+            // columns decoded) one by one. An aggregate always yields a row, so a page past the
+            // end still has its count.
             let rows = try await database.readRows(
                 """
-                SELECT group_concat(created_at || ',' || updated_at || ',' || octet_length(record) || ':' || record, '' ORDER BY \(order)) AS page,
-                \(count)
+                SELECT group_concat(record, ',' ORDER BY \(order)) AS page, \(count)
                 FROM (SELECT \(unsafeRaw: recordColumns), \(unsafeRaw: Self.quoted(sortColumn)), id FROM \(unsafeRaw: table) WHERE \(whereClause)
                 ORDER BY \(order) \(query.limitClause))
                 """
             )
             guard let row = rows.first else { throw ColumnValueError(column: "page") }
             total = Int(try row.integer("total_count"))
-            if try !row.isNull("page") { try Self.writeAggregatedRecords(try row.text("page"), into: &page) }
+            if try !row.isNull("page") { page.writeString(try row.text("page")) }
         case .postgres:
             // The count rides along as an uncorrelated subquery (evaluated once) so a page is one
             // round trip; only a page past the end needs a separate count.
@@ -134,46 +136,6 @@ public struct ResourceStore: Sendable {
         }
         page.writeInteger(UInt8(ascii: "]"))
         return (page, total)
-    }
-
-    /// Appends the records of SQLite's aggregated page (see `list`), comma-separated, each
-    /// completed with its timestamps.
-    private static func writeAggregatedRecords(_ text: String, into page: inout ByteBuffer) throws {
-        var text = text
-        try text.withUTF8 { bytes in
-            var position = 0
-            /// The decimal number up to `terminator`, after which `position` then points.
-            func number(until terminator: UInt8) throws -> Int64 {
-                var value: Int64 = 0
-                let start = position
-                while position < bytes.count, bytes[position] != terminator, position - start < 18 {
-                    let digit = bytes[position] &- UInt8(ascii: "0")
-                    guard digit < 10 else { throw ColumnValueError(column: "page") }
-                    value = value * 10 + Int64(digit)
-                    position += 1
-                }
-                guard position > start, position < bytes.count, bytes[position] == terminator else {
-                    throw ColumnValueError(column: "page")
-                }
-                position += 1
-                return value
-            }
-            var first = true
-            while position < bytes.count {
-                let created = try number(until: UInt8(ascii: ","))
-                let updated = try number(until: UInt8(ascii: ","))
-                let length = Int(try number(until: UInt8(ascii: ":")))
-                guard length >= 2, length <= bytes.count - position, bytes[position + length - 1] == UInt8(ascii: "}") else {
-                    throw ColumnValueError(column: "page")
-                }
-                if !first { page.writeInteger(UInt8(ascii: ",")) }
-                first = false
-                // The object without its closing brace; the timestamps complete it.
-                page.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[position..<(position + length - 1)]))
-                writeTimestamps(created: created, updated: updated, into: &page)
-                position += length
-            }
-        }
     }
 
     /// The record, or nil when it does not exist in this organization.
@@ -200,11 +162,7 @@ public struct ResourceStore: Sendable {
     /// Appends the record's JSON for a row read with `selectColumns`.
     private func render(_ row: some ColumnValues, into buffer: inout ByteBuffer) throws {
         switch database.dialect {
-        case .sqlite:
-            // The object without its closing brace; the timestamps complete it.
-            buffer.writeString(try row.text("record"))
-            buffer.moveWriterIndex(to: buffer.writerIndex - 1)
-            try writeTimestamps(from: row, into: &buffer)
+        case .sqlite: buffer.writeString(try row.text("record"))
         case .postgres: try writeRecord(from: row, into: &buffer)
         }
     }
@@ -235,19 +193,10 @@ public struct ResourceStore: Sendable {
         }
         buffer.writeStaticString(",\"organizationId\":")
         JSONValue.writeString(try row.text("organization_id"), into: &buffer)
-        try writeTimestamps(from: row, into: &buffer)
-    }
-
-    /// `,"createdAt":"…","updatedAt":"…"}`: the end of every record.
-    private func writeTimestamps(from row: some ColumnValues, into buffer: inout ByteBuffer) throws {
-        Self.writeTimestamps(created: try row.integer("created_at"), updated: try row.integer("updated_at"), into: &buffer)
-    }
-
-    private static func writeTimestamps(created: Int64, updated: Int64, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(",\"createdAt\":\"")
-        Timestamp.writeISO(millis: created, into: &buffer)
+        Timestamp.writeISO(millis: try row.integer("created_at"), into: &buffer)
         buffer.writeStaticString("\",\"updatedAt\":\"")
-        Timestamp.writeISO(millis: updated, into: &buffer)
+        Timestamp.writeISO(millis: try row.integer("updated_at"), into: &buffer)
         buffer.writeStaticString("\"}")
     }
 

@@ -90,7 +90,8 @@ public final class RecordDocuments: Sendable {
         let names = triggerNames(resource.table).map(ResourceStore.quoted)
         let literal = "'" + resource.table.replacingOccurrences(of: "'", with: "''") + "'"
         let document = "UPDATE \(table) SET record_json = \(ResourceStore.recordJSON(resource)) WHERE id = NEW.id;"
-        let columns = (["id", "organization_id"] + resource.fields.map(\.column)).map(ResourceStore.quoted).joined(separator: ", ")
+        let columns = (["id", "organization_id"] + resource.fields.map(\.column) + ["created_at", "updated_at"])
+            .map(ResourceStore.quoted).joined(separator: ", ")
         func add(_ organization: String) -> String {
             """
             INSERT INTO record_counts (table_name, organization_id, total) VALUES (\(literal), \(organization), 1)
