@@ -59,9 +59,9 @@ public func buildApplication(
     }
 
     try registerModules(platform: platform, api: api)
-    if config.runMigrations, let sqlite = database as? SQLiteStorage {
+    if let sqlite = database as? SQLiteStorage {
         // After the modules have registered their resources: their stored JSON and counts.
-        try await sqlite.documents.install(on: sqlite)
+        try await sqlite.documents.install(on: sqlite, write: config.runMigrations)
     }
 
     var app = Application(

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import SQLKit
 import ServiceLifecycle
 import Synchronization
@@ -82,23 +83,13 @@ public final class APIKeyUsageRecorder: Service, Sendable {
                         """
                     ).run()
                 }
-                // Many rows per statement: at thousands of requests a second, one INSERT per
-                // entry would keep the writer busy.
+                // The rows travel as one JSON array per statement: at thousands of requests a
+                // second, one INSERT per entry (or a VALUES list with a bind per column) kept the
+                // writer busy preparing statements.
                 var start = 0
                 while start < batch.audit.count {
-                    let chunk = batch.audit[start..<min(start + 200, batch.audit.count)]
-                    let rows = chunk.map { entry -> SQLQueryString in
-                        """
-                        (\(bind: UUIDv7.generate()), \(bind: entry.key.id), \(bind: entry.at), \(bind: entry.method), \(bind: entry.path),
-                        \(bind: entry.status), \(bind: entry.clientIP), \(bind: entry.latencyMillis), \(bind: entry.requestID))
-                        """
-                    }
-                    try await sql.raw(
-                        """
-                        INSERT INTO api_key_audit (id, key_id, occurred_at, method, path, status, ip, latency_ms, request_id)
-                        VALUES \(SQLList(rows, separator: SQLRaw(", ")))
-                        """
-                    ).run()
+                    let chunk = batch.audit[start..<min(start + 1000, batch.audit.count)]
+                    try await sql.raw(Self.auditInsert(rows: Self.auditJSON(chunk), dialect: database.dialect)).run()
                     start += chunk.count
                 }
             }
@@ -116,6 +107,46 @@ public final class APIKeyUsageRecorder: Service, Sendable {
                 pending.audit = batch.audit + pending.audit
             }
             throw error
+        }
+    }
+
+    /// `[[id, key, at, method, path, status, ip, latency, request id], …]`.
+    private static func auditJSON(_ entries: ArraySlice<APIKeyRequest>) -> String {
+        var json = ByteBufferAllocator().buffer(capacity: 2 + entries.count * 220)
+        json.writeInteger(UInt8(ascii: "["))
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { json.writeInteger(UInt8(ascii: ",")) }
+            json.writeInteger(UInt8(ascii: "["))
+            JSONValue.writeString(UUIDv7.generate(), into: &json)
+            json.writeInteger(UInt8(ascii: ","))
+            JSONValue.writeString(entry.key.id, into: &json)
+            json.writeString(",\(entry.at),")
+            JSONValue.writeString(entry.method, into: &json)
+            json.writeInteger(UInt8(ascii: ","))
+            JSONValue.writeString(entry.path, into: &json)
+            json.writeString(",\(entry.status),")
+            JSONValue.writeString(entry.clientIP, into: &json)
+            json.writeString(",\(entry.latencyMillis),")
+            JSONValue.writeString(entry.requestID, into: &json)
+            json.writeInteger(UInt8(ascii: "]"))
+        }
+        json.writeInteger(UInt8(ascii: "]"))
+        return String(buffer: json)
+    }
+
+    private static func auditInsert(rows json: String, dialect: SQLDialectKind) -> SQLQueryString {
+        let columns = "INSERT INTO api_key_audit (id, key_id, occurred_at, method, path, status, ip, latency_ms, request_id)"
+        switch dialect {
+        case .sqlite:
+            return """
+                \(unsafeRaw: columns) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                value ->> 6, value ->> 7, value ->> 8 FROM json_each(\(bind: json))
+                """
+        case .postgres:
+            return """
+                \(unsafeRaw: columns) SELECT e ->> 0, e ->> 1, (e ->> 2)::bigint, e ->> 3, e ->> 4, (e ->> 5)::integer,
+                e ->> 6, (e ->> 7)::integer, e ->> 8 FROM json_array_elements(\(bind: json)::json) AS e
+                """
         }
     }
 

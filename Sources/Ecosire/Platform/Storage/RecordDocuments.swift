@@ -39,44 +39,63 @@ public final class RecordDocuments: Sendable {
         }
     }
 
-    /// Brings every registered table up to date (see the type's comment).
-    public func install(on database: any Database) async throws {
+    /// Brings every registered table up to date (see the type's comment). With `write` false
+    /// (migrations off), only tables already current are used; the others keep building the
+    /// JSON in the query.
+    public func install(on database: any Database, write: Bool = true) async throws {
         let states = tables.withLock { Array($0.values) }.sorted { $0.resource.table < $1.resource.table }
         for state in states {
             let statements = Self.triggers(for: state.resource)
             let fingerprint = SecretTokens.sha256Hex(statements.joined(separator: ";\n"))
-            try await database.transaction { sql in
-                let table = state.resource.table
-                let recorded = try await sql.raw("SELECT fingerprint FROM record_documents WHERE table_name = \(bind: table)")
-                    .first()?.decode(column: "fingerprint", as: String.self)
-                let triggerCount = try await sql.raw(
-                    "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND tbl_name = \(bind: table) AND name IN (\(binds: Self.triggerNames(table)))"
-                ).first()?.decode(column: "n", as: Int.self)
-                if recorded == fingerprint, triggerCount == statements.count { return }
-                let columns = try await sql.raw("SELECT name FROM pragma_table_info(\(bind: table))").all()
-                    .map { try $0.decode(column: "name", as: String.self) }
-                if !columns.contains("record_json") {
-                    try await sql.exec("ALTER TABLE \(ResourceStore.quoted(table)) ADD COLUMN record_json TEXT")
+            // A failed check (migrations not applied yet, with migrations off) counts as not current.
+            let current =
+                (try? await database.read { sql in try await Self.isCurrent(sql, state.resource.table, statements, fingerprint) }) ?? false
+            if !current {
+                guard write else { continue }
+                try await database.transaction { sql in
+                    // Checked again under the write lock: another process may have installed it.
+                    if try await Self.isCurrent(sql, state.resource.table, statements, fingerprint) { return }
+                    try await Self.install(sql, state.resource, statements, fingerprint)
                 }
-                for name in Self.triggerNames(table) { try await sql.exec("DROP TRIGGER IF EXISTS \(ResourceStore.quoted(name))") }
-                for statement in statements { try await sql.exec(statement) }
-                try await sql.exec("UPDATE \(ResourceStore.quoted(table)) SET record_json = \(ResourceStore.recordJSON(state.resource))")
-                try await sql.raw("DELETE FROM record_counts WHERE table_name = \(bind: table)").run()
-                try await sql.raw(
-                    """
-                    INSERT INTO record_counts (table_name, organization_id, total)
-                    SELECT \(bind: table), organization_id, COUNT(*) FROM \(unsafeRaw: ResourceStore.quoted(table)) GROUP BY organization_id
-                    """
-                ).run()
-                try await sql.raw(
-                    """
-                    INSERT INTO record_documents (table_name, fingerprint) VALUES (\(bind: table), \(bind: fingerprint))
-                    ON CONFLICT (table_name) DO UPDATE SET fingerprint = excluded.fingerprint
-                    """
-                ).run()
             }
             state.markInstalled()
         }
+    }
+
+    private static func isCurrent(_ sql: any SQLDatabase, _ table: String, _ statements: [String], _ fingerprint: String) async throws
+        -> Bool
+    {
+        let recorded = try await sql.raw("SELECT fingerprint FROM record_documents WHERE table_name = \(bind: table)")
+            .first()?.decode(column: "fingerprint", as: String.self)
+        let triggerCount = try await sql.raw(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND tbl_name = \(bind: table) AND name IN (\(binds: triggerNames(table)))"
+        ).first()?.decode(column: "n", as: Int.self)
+        return recorded == fingerprint && triggerCount == statements.count
+    }
+
+    private static func install(_ sql: any SQLDatabase, _ resource: Resource, _ statements: [String], _ fingerprint: String) async throws {
+        let table = resource.table
+        let columns = try await sql.raw("SELECT name FROM pragma_table_info(\(bind: table))").all()
+            .map { try $0.decode(column: "name", as: String.self) }
+        if !columns.contains("record_json") {
+            try await sql.exec("ALTER TABLE \(ResourceStore.quoted(table)) ADD COLUMN record_json TEXT")
+        }
+        for name in triggerNames(table) { try await sql.exec("DROP TRIGGER IF EXISTS \(ResourceStore.quoted(name))") }
+        for statement in statements { try await sql.exec(statement) }
+        try await sql.exec("UPDATE \(ResourceStore.quoted(table)) SET record_json = \(ResourceStore.recordJSON(resource))")
+        try await sql.raw("DELETE FROM record_counts WHERE table_name = \(bind: table)").run()
+        try await sql.raw(
+            """
+            INSERT INTO record_counts (table_name, organization_id, total)
+            SELECT \(bind: table), organization_id, COUNT(*) FROM \(unsafeRaw: ResourceStore.quoted(table)) GROUP BY organization_id
+            """
+        ).run()
+        try await sql.raw(
+            """
+            INSERT INTO record_documents (table_name, fingerprint) VALUES (\(bind: table), \(bind: fingerprint))
+            ON CONFLICT (table_name) DO UPDATE SET fingerprint = excluded.fingerprint
+            """
+        ).run()
     }
 
     private static func triggerNames(_ table: String) -> [String] {
