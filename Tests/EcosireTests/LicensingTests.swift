@@ -180,9 +180,13 @@ struct LicensingTests {
             #expect(revoked.json["reason"] == "License revoked")
             #expect(try await client.post("/api/licenses/\(id)/revoke", token: token, json: [:]).json["currentStatus"] == "revoked")
 
+            // Whole seconds would leave as little as a few milliseconds of future on a busy machine
+            // (the grant is then refused as already expired), so the expiry keeps its fraction.
+            let milliseconds = ISO8601DateFormatter()
+            milliseconds.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let expiring = try await client.grantLicense(
-                token, productID: productID, ["expiresAt": .string(ISO8601DateFormatter().string(from: Date().addingTimeInterval(1)))])
-            try await Task.sleep(for: .milliseconds(1100))
+                token, productID: productID, ["expiresAt": .string(milliseconds.string(from: Date().addingTimeInterval(1.5)))])
+            try await Task.sleep(for: .milliseconds(1600))
             let expired = try await client.post(
                 "/api/licenses/validate", json: ["key": .string(expiring["key"]?.stringValue ?? ""), "domain": "mysite.com"])
             #expect(expired.json["code"] == "LICENSE_EXPIRED")

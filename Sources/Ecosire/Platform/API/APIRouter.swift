@@ -82,13 +82,14 @@ public final class APIRouter: @unchecked Sendable {
                         throw error
                     }
                 }
-                for field in limitHeaders where response.headers[field.name] == nil { response.headers.append(field) }
+                // A handler that counts its own limit (license validation) has set the whole set.
+                if response.headers[.xRateLimitLimit] == nil { response.headers.append(contentsOf: limitHeaders) }
                 access.recordUsage(
                     caller: context.caller, request: request, context: context, status: Int(response.status.code), started: started)
                 return response
             } catch var error as APIError {
                 error.extra.merge(operation.errorExtras)
-                for field in limitHeaders where error.headers[field.name] == nil { error.headers.append(field) }
+                if error.headers[.xRateLimitLimit] == nil { error.headers.append(contentsOf: limitHeaders) }
                 access.recordUsage(
                     caller: context.caller, request: request, context: context, status: Int(error.status.code), started: started)
                 throw error

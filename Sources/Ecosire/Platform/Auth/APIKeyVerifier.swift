@@ -8,11 +8,19 @@ import SQLKit
 /// once; other instances see it within the TTL, which bounds staleness in a cluster. Expiry is
 /// checked against the clock on every request, cached or not.
 public final class APIKeyVerifier: Sendable {
-    struct VerifiedKey: Sendable {
-        var caller: Caller
-        var secretHash: String
-        var expiresAt: Int64?
-        var revokedAt: Int64?
+    /// A class so that a cache hit copies one reference, not the caller's strings.
+    final class VerifiedKey: Sendable {
+        let caller: Caller
+        let secretHash: String
+        let expiresAt: Int64?
+        let revokedAt: Int64?
+
+        init(caller: Caller, secretHash: String, expiresAt: Int64?, revokedAt: Int64?) {
+            self.caller = caller
+            self.secretHash = secretHash
+            self.expiresAt = expiresAt
+            self.revokedAt = revokedAt
+        }
     }
 
     private let database: any Database

@@ -19,7 +19,8 @@ public enum SecretTokens {
 
     /// Lowercase hex SHA-256, the only form in which secrets are stored.
     public static func sha256Hex(_ value: String) -> String {
-        Hex.encode(SHA256.hash(data: Data(value.utf8)))
+        var value = value
+        return value.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// Constant-time comparison of two strings of the same length.

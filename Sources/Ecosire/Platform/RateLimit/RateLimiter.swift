@@ -13,15 +13,16 @@ public struct RateLimitDecision: Sendable {
     /// Seconds until a retry can succeed (≥ 1).
     public var retryAfter: Int
 
-    /// Writes `X-RateLimit-*` and the IETF `RateLimit`/`RateLimit-Policy` headers.
+    /// Adds `X-RateLimit-*` and the IETF `RateLimit`/`RateLimit-Policy` headers to fields that
+    /// have none of them yet (appending is cheaper than the subscript, which searches first).
     public func apply(to headers: inout HTTPFields, now: Int64) {
         let reset = max(0, resetAt - now)
-        headers[.xRateLimitLimit] = String(limit)
-        headers[.xRateLimitRemaining] = String(remaining)
-        headers[.xRateLimitReset] = String(resetAt)
-        headers[.rateLimit] = "limit=\(limit), remaining=\(remaining), reset=\(reset)"
-        headers[.rateLimitPolicy] = "\(limit);w=\(windowSeconds)"
-        if !allowed { headers[.retryAfter] = String(retryAfter) }
+        headers.append(HTTPField(name: .xRateLimitLimit, value: String(limit)))
+        headers.append(HTTPField(name: .xRateLimitRemaining, value: String(remaining)))
+        headers.append(HTTPField(name: .xRateLimitReset, value: String(resetAt)))
+        headers.append(HTTPField(name: .rateLimit, value: "limit=\(limit), remaining=\(remaining), reset=\(reset)"))
+        headers.append(HTTPField(name: .rateLimitPolicy, value: "\(limit);w=\(windowSeconds)"))
+        if !allowed { headers.append(HTTPField(name: .retryAfter, value: String(retryAfter))) }
     }
 
     /// The 429 problem for a rejected request, with every header.
