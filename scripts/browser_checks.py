@@ -191,9 +191,12 @@ def check_pages(base, shots, receiver_url):
     def usage_page():
         """the key's usage page: an SVG chart of requests and errors per day and the audit log"""
         def audited():
+            # The page reads usage and the audit log with two API calls; a flush can land between
+            # them, so wait until both show the request.
             driver.get(f"{base}/dashboard/api-keys/{state['key_id']}")
-            return find_all("#audit-log tbody tr")
-        rows = poll(audited, 10, "the request in the audit log")
+            counted = "1 in all" in find("#usage-totals").text
+            return find_all("#audit-log tbody tr") if counted else []
+        rows = poll(audited, 10, "the request in the usage totals and the audit log")
         assert "GET /api/contacts" in rows[0].text and "200" in rows[0].text, rows[0].text
         bars = find_all("svg.chart rect.requests")
         assert len(bars) == 30, f"{len(bars)} bars"

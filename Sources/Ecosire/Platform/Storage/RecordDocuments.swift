@@ -29,10 +29,15 @@ public final class RecordDocuments: Sendable {
 
     public init() {}
 
-    /// The table's state, registering the resource the first time it is seen.
+    /// The table's state, registering the resource the first time it is seen. A second resource
+    /// over the same table with other fields gets a state that is never installed, so its store
+    /// keeps building its own JSON in the query.
     public func state(for resource: Resource) -> TableState {
         tables.withLock { tables in
-            if let state = tables[resource.table] { return state }
+            if let state = tables[resource.table] {
+                let same = ResourceStore.recordJSON(state.resource) == ResourceStore.recordJSON(resource)
+                return same ? state : TableState(resource: resource)
+            }
             let state = TableState(resource: resource)
             tables[resource.table] = state
             return state
