@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import SQLKit
 import Synchronization
@@ -13,8 +12,9 @@ import Synchronization
 /// (re)creates a table's triggers and recomputes its documents and counts whenever the resource's
 /// fields changed or the triggers are missing (a migration rebuilt the table), in one
 /// transaction. Until a table is installed, its store builds the JSON in the query instead.
-/// PostgreSQL needs none of this: its statements are prepared once per connection, and a counter
-/// row would serialise concurrent writers of one organization (SQLite serialises writers anyway).
+/// PostgreSQL keeps the plain path: this answers SQLite's costs (not measured there), and a
+/// counter row would make concurrent writers of one organization wait for each other (SQLite
+/// serialises writers anyway).
 public final class RecordDocuments: Sendable {
     /// Whether a table's documents and counts are current; shared with its stores.
     public final class TableState: Sendable {
