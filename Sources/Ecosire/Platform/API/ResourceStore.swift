@@ -27,7 +27,7 @@ public struct ResourceStore: Sendable {
         quotedTable = Self.quoted(resource.table)
         documents = (database as? SQLiteStorage)?.documents.state(for: resource)
         switch database.dialect {
-        case .sqlite: selectColumns = Self.recordJSON(resource) + " AS record"
+        case .sqlite: selectColumns = (documents?.recordJSON ?? Self.recordJSON(resource)) + " AS record"
         case .postgres:
             selectColumns = (["id", "organization_id"] + resource.fields.map(\.column) + ["created_at", "updated_at"])
                 .map(Self.quoted).joined(separator: ", ")
@@ -37,6 +37,9 @@ public struct ResourceStore: Sendable {
     private var recordColumns: String {
         documents?.isInstalled == true ? Self.storedColumns : selectColumns
     }
+
+    /// A quoted SQL string literal.
+    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 
     /// A quoted SQL identifier (the same quoting on both backends).
     static func quoted(_ identifier: String) -> String {
@@ -49,7 +52,6 @@ public struct ResourceStore: Sendable {
     /// JSON column again; those hold JSON this server serialised. The keys and value rules are
     /// `writeRecord`'s (the whole test suite runs on both backends).
     static func recordJSON(_ resource: Resource) -> String {
-        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         let column = quoted
         func key(_ name: String, first: Bool = false) -> String { literal((first ? "{" : ",") + JSONValue.string(name).jsonString + ":") }
         var parts = [key("id", first: true), "json_quote(\"id\")"]
@@ -93,7 +95,8 @@ public struct ResourceStore: Sendable {
         let sortColumn = resource.column(for: query.sortBy) ?? "created_at"
         let direction = query.descending ? "DESC" : "ASC"
         let table = quotedTable
-        let order: SQLQueryString = "\(unsafeRaw: Self.quoted(sortColumn)) \(unsafeRaw: direction), id \(unsafeRaw: direction)"
+        let sortKey = Self.quoted(sortColumn)
+        let order: SQLQueryString = "\(unsafeRaw: sortKey) \(unsafeRaw: direction), id \(unsafeRaw: direction)"
         let count: SQLQueryString =
             counter
             ? "coalesce((SELECT total FROM record_counts WHERE table_name = \(bind: resource.table) AND organization_id = \(bind: organizationID)), 0) AS total_count"
@@ -109,7 +112,7 @@ public struct ResourceStore: Sendable {
             let rows = try await database.readRows(
                 """
                 SELECT group_concat(record, ',' ORDER BY \(order)) AS page, \(count)
-                FROM (SELECT \(unsafeRaw: recordColumns), \(unsafeRaw: Self.quoted(sortColumn)), id FROM \(unsafeRaw: table) WHERE \(whereClause)
+                FROM (SELECT \(unsafeRaw: recordColumns), \(unsafeRaw: sortKey), id FROM \(unsafeRaw: table) WHERE \(whereClause)
                 ORDER BY \(order) \(query.limitClause))
                 """
             )

@@ -19,8 +19,13 @@ public final class RecordDocuments: Sendable {
     /// Whether a table's documents and counts are current; shared with its stores.
     public final class TableState: Sendable {
         public let resource: Resource
+        /// `ResourceStore.recordJSON(resource)`: what `record_json` holds.
+        let recordJSON: String
         private let installed = Atomic(false)
-        init(resource: Resource) { self.resource = resource }
+        init(resource: Resource, recordJSON: String) {
+            self.resource = resource
+            self.recordJSON = recordJSON
+        }
         public var isInstalled: Bool { installed.load(ordering: .acquiring) }
         func markInstalled() { installed.store(true, ordering: .releasing) }
     }
@@ -33,12 +38,12 @@ public final class RecordDocuments: Sendable {
     /// over the same table with other fields gets a state that is never installed, so its store
     /// keeps building its own JSON in the query.
     public func state(for resource: Resource) -> TableState {
-        tables.withLock { tables in
+        let recordJSON = ResourceStore.recordJSON(resource)
+        return tables.withLock { tables in
             if let state = tables[resource.table] {
-                let same = ResourceStore.recordJSON(state.resource) == ResourceStore.recordJSON(resource)
-                return same ? state : TableState(resource: resource)
+                return state.recordJSON == recordJSON ? state : TableState(resource: resource, recordJSON: recordJSON)
             }
-            let state = TableState(resource: resource)
+            let state = TableState(resource: resource, recordJSON: recordJSON)
             tables[resource.table] = state
             return state
         }
@@ -50,7 +55,7 @@ public final class RecordDocuments: Sendable {
     public func install(on database: any Database, write: Bool = true) async throws {
         let states = tables.withLock { Array($0.values) }.sorted { $0.resource.table < $1.resource.table }
         for state in states {
-            let statements = Self.triggers(for: state.resource)
+            let statements = Self.triggers(for: state)
             let fingerprint = SecretTokens.sha256Hex(statements.joined(separator: ";\n"))
             // A failed check (migrations not applied yet, with migrations off) counts as not current.
             let current =
@@ -60,7 +65,7 @@ public final class RecordDocuments: Sendable {
                 try await database.transaction { sql in
                     // Checked again under the write lock: another process may have installed it.
                     if try await Self.isCurrent(sql, state.resource.table, statements, fingerprint) { return }
-                    try await Self.install(sql, state.resource, statements, fingerprint)
+                    try await Self.install(sql, state, statements, fingerprint)
                 }
             }
             state.markInstalled()
@@ -78,8 +83,8 @@ public final class RecordDocuments: Sendable {
         return recorded == fingerprint && triggerCount == statements.count
     }
 
-    private static func install(_ sql: any SQLDatabase, _ resource: Resource, _ statements: [String], _ fingerprint: String) async throws {
-        let table = resource.table
+    private static func install(_ sql: any SQLDatabase, _ state: TableState, _ statements: [String], _ fingerprint: String) async throws {
+        let table = state.resource.table
         let columns = try await sql.raw("SELECT name FROM pragma_table_info(\(bind: table))").all()
             .map { try $0.decode(column: "name", as: String.self) }
         if !columns.contains("record_json") {
@@ -87,7 +92,7 @@ public final class RecordDocuments: Sendable {
         }
         for name in triggerNames(table) { try await sql.exec("DROP TRIGGER IF EXISTS \(ResourceStore.quoted(name))") }
         for statement in statements { try await sql.exec(statement) }
-        try await sql.exec("UPDATE \(ResourceStore.quoted(table)) SET record_json = \(ResourceStore.recordJSON(resource))")
+        try await sql.exec("UPDATE \(ResourceStore.quoted(table)) SET record_json = \(state.recordJSON)")
         try await sql.raw("DELETE FROM record_counts WHERE table_name = \(bind: table)").run()
         try await sql.raw(
             """
@@ -109,11 +114,12 @@ public final class RecordDocuments: Sendable {
 
     /// The trigger definitions; their text is the fingerprint, so any change to the resource's
     /// fields reinstalls them.
-    static func triggers(for resource: Resource) -> [String] {
+    static func triggers(for state: TableState) -> [String] {
+        let resource = state.resource
         let table = ResourceStore.quoted(resource.table)
         let names = triggerNames(resource.table).map(ResourceStore.quoted)
-        let literal = "'" + resource.table.replacingOccurrences(of: "'", with: "''") + "'"
-        let document = "UPDATE \(table) SET record_json = \(ResourceStore.recordJSON(resource)) WHERE id = NEW.id;"
+        let literal = ResourceStore.literal(resource.table)
+        let document = "UPDATE \(table) SET record_json = \(state.recordJSON) WHERE id = NEW.id;"
         let columns = (["id", "organization_id"] + resource.fields.map(\.column) + ["created_at", "updated_at"])
             .map(ResourceStore.quoted).joined(separator: ", ")
         func add(_ organization: String) -> String {
