@@ -214,7 +214,9 @@ struct APIKeyTests {
 
     @Test("usage counts requests and errors per day; live keys' requests are in the audit log, test keys' are not")
     func usageAndAudit() async throws {
-        try await TestServer.run(["usage.flush.millis": 20]) { client, _ in
+        // A frozen clock keeps all five requests in one UTC day, even when the test runs at midnight.
+        let frozen = Date()
+        try await TestServer.run(["usage.flush.millis": 20], clock: WallClock { frozen }) { client, _ in
             let owner = try await client.register()
             let live = try await client.createKey(owner.token, ["scope": "read_only"])
             let test = try await client.createKey(owner.token, ["scope": "read_only", "environment": "test"])

@@ -139,7 +139,9 @@ extension TestClientSession {
                     "ai.base.url": .init(stringLiteral: "\(base)/\(mode)/v1"), "ai.api.key": "sk-test", "ai.model": "fake-model",
                     "rate.limit.ai.ask": 2,
                 ]
-                try await TestServer.run(overrides) { client, _ in
+                // Windows are aligned to the minute: a frozen clock keeps the three questions in one.
+                let frozen = Date()
+                try await TestServer.run(overrides, clock: WallClock { frozen }) { client, _ in
                     let owner = try await client.register()
                     _ = try await client.post("/api/knowledge/articles", token: owner.token, json: .object(Self.moving))
                     let before = model.requests.count
