@@ -126,15 +126,18 @@ def check_pages(base, shots, receiver_url):
         return driver.current_url.removeprefix(base)
 
     def submit(selector):
-        """Clicks a submit button or link and waits for the page it leads to."""
-        from selenium.webdriver.support import expected_conditions
+        """Clicks a submit button or link and waits for the page it leads to: a new document
+        (without the marker the old one carries) that has finished loading. Watching the old
+        <html> element go stale instead fails now and then: while the old document is torn
+        down, chromedriver answers "Node with given id does not belong to the document"."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = find("html")
+        driver.execute_script("window.ecosireOldPage = true")
         target = find(selector) if isinstance(selector, str) else selector
         target.click()
-        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
-        WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return window.ecosireOldPage === undefined && document.readyState === 'complete'"))
 
     def console_errors():
         return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

@@ -97,6 +97,12 @@ struct ContactsTests {
                 #expect(response.json["code"] == "BAD_REQUEST")
             }
             #expect(try await client.get("/api/contacts?limit=100", token: token).status == .ok)
+            for query in ["search=%zz", "search=%E2%82", "search=50%"] {
+                let response = try await client.get("/api/contacts?\(query)", token: token)
+                #expect(response.status == .badRequest, "\(query): \(response.text)")
+                #expect(response.json["details"]?[0]?["field"] == "search", "\(query): \(response.text)")
+                #expect(response.json["details"]?[0]?["message"] == "Invalid percent-encoding")
+            }
         }
     }
 
@@ -117,6 +123,11 @@ struct ContactsTests {
             #expect(try await names("search=lovelace") == ["Ada Lovelace"])
             #expect(try await names("search=%25") == ["100% Real_Name"])
             #expect(try await names("search=_") == ["100% Real_Name"])
+            // Form encoding, as browsers and Python's requests send it: `+` is a space, `%2B` a plus.
+            #expect(try await names("search=ada+lovelace") == ["Ada Lovelace"])
+            #expect(try await names("search=ada%20lovelace") == ["Ada Lovelace"])
+            #expect(try await names("search=%2B") == [])
+            #expect(try await names("%73earch=babbage") == ["Charles Babbage"], "names are decoded too")
             #expect(try await names("type=company") == ["Engine Works"])
             #expect(try await names("tag=vip") == ["Ada Lovelace", "Charles Babbage"])
             #expect(try await names("tag=vip&search=charles") == ["Charles Babbage"])

@@ -65,7 +65,7 @@ struct DashboardPages: Sendable {
         context["user"] = user.templateValue
         context["csrf"] = visit.csrf
         context["section_" + section] = true
-        if let notice = visit.request.uri.queryParameters["notice"].flatMap({ Self.notices[String($0)] }) { context["notice"] = notice }
+        if let notice = QueryString(visit.request.uri.query)["notice"].flatMap({ Self.notices[$0] }) { context["notice"] = notice }
         var response = try pages.page(template, context)
         response.status = status
         return response

@@ -169,21 +169,27 @@ struct APIKeyStore: Sendable {
         }
     }
 
-    /// Stored usage days between `from` and `to` (inclusive, `YYYY-MM-DD`).
-    func usage(keyID: String, from: String, to: String) async throws -> [APIKeyUsageDay] {
+    /// Stored usage days between `from` and `to` (inclusive, `YYYY-MM-DD`) and the key's
+    /// `last_used_at`, read in one statement: the usage recorder writes both in one transaction, so
+    /// they always agree (two reads could land on either side of a flush).
+    func usage(keyID: String, from: String, to: String) async throws -> (lastUsedAt: Int64?, days: [APIKeyUsageDay]) {
         try await database.read { sql in
-            try await sql.raw(
+            let rows = try await sql.raw(
                 """
-                SELECT day, requests, errors FROM api_key_usage
-                WHERE key_id = \(bind: keyID) AND day >= \(bind: from) AND day <= \(bind: to) ORDER BY day
+                SELECT k.last_used_at, u.day, u.requests, u.errors FROM api_keys k
+                LEFT JOIN api_key_usage u ON u.key_id = k.id AND u.day >= \(bind: from) AND u.day <= \(bind: to)
+                WHERE k.id = \(bind: keyID) ORDER BY u.day
                 """
-            ).all().map { row in
+            ).all()
+            let lastUsedAt = try rows.first?.decode(column: "last_used_at", as: Int64?.self)
+            let days = try rows.filter { try !$0.decodeNil(column: "day") }.map { row in
                 APIKeyUsageDay(
                     day: try row.decode(column: "day", as: String.self),
                     requests: Int(try row.decode(column: "requests", as: Int64.self)),
                     errors: Int(try row.decode(column: "errors", as: Int64.self))
                 )
             }
+            return (lastUsedAt ?? nil, days)
         }
     }
 

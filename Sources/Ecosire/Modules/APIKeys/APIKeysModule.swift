@@ -172,7 +172,8 @@ struct APIKeysModule: Module {
         }
         let from = Timestamp.day(number: first)
         let to = Timestamp.day(number: last)
-        let stored = Dictionary(uniqueKeysWithValues: try await store.usage(keyID: record.id, from: from, to: to).map { ($0.day, $0) })
+        let usage = try await store.usage(keyID: record.id, from: from, to: to)
+        let stored = Dictionary(uniqueKeysWithValues: usage.days.map { ($0.day, $0) })
         func rate(_ errors: Int, _ requests: Int) -> JSONValue { .double(requests == 0 ? 0 : Double(errors) / Double(requests)) }
         var days: [JSONValue] = []
         var requests = 0
@@ -191,7 +192,7 @@ struct APIKeysModule: Module {
             "success": true,
             "usage": [
                 "key_id": .string(record.id), "from": .string(from), "to": .string(to),
-                "last_used_at": record.lastUsedAt.map { .string(Timestamp.iso(millis: $0)) } ?? .null,
+                "last_used_at": usage.lastUsedAt.map { .string(Timestamp.iso(millis: $0)) } ?? .null,
                 "total_requests": .int(Int64(requests)), "total_errors": .int(Int64(errors)), "error_rate": rate(errors, requests),
                 "days": .array(days),
             ],

@@ -108,8 +108,10 @@ public final class APIRouter: @unchecked Sendable {
         _ operationID: String, as caller: Caller?, path: [String: String] = [:], query: [String: String] = [:], body: JSONValue? = nil,
         request: Request, context: AppRequestContext
     ) async throws -> Response {
+        // A page asking for an operation or path parameter that does not exist is a bug in that
+        // page: it fails that request with a logged 500 instead of stopping the whole server.
         guard let (operation, handler) = handlers[operationID] else {
-            preconditionFailure("no operation \(operationID)")
+            throw InvocationError(message: "no operation \(operationID)")
         }
         var context = context
         context.caller = caller
@@ -119,7 +121,7 @@ public final class APIRouter: @unchecked Sendable {
             try caller.require(scope: operation.requiredScope)
         }
         for name in operation.pathParameters {
-            guard let value = path[name] else { preconditionFailure("\(operationID) needs path parameter \(name)") }
+            guard let value = path[name] else { throw InvocationError(message: "\(operationID) needs path parameter \(name)") }
             context.coreContext.parameters[Substring(name)] = Substring(value)
         }
         let validQuery = try Self.parseQuery(query.map { ($0.key, $0.value) }, operation: operation)
@@ -151,12 +153,17 @@ public final class APIRouter: @unchecked Sendable {
     // MARK: Query
 
     static func parseQuery(_ request: Request, operation: Operation) throws -> [String: String] {
-        try parseQuery(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, operation: operation)
+        let query = QueryString(request.uri.query)
+        return try parseQuery(
+            query.pairs, operation: operation,
+            issues: query.malformed.map { FieldIssue(field: $0, message: "Invalid percent-encoding") })
     }
 
-    static func parseQuery(_ pairs: [(String, String)], operation: Operation) throws -> [String: String] {
+    static func parseQuery(
+        _ pairs: [(name: String, value: String)], operation: Operation, issues: [FieldIssue] = []
+    ) throws -> [String: String] {
         var values: [String: String] = [:]
-        var issues: [FieldIssue] = []
+        var issues = issues
         for (name, value) in pairs {
             guard let parameter = operation.query.first(where: { $0.name == name }) else {
                 issues.append(FieldIssue(field: name, message: "Unknown query parameter"))
@@ -277,4 +284,10 @@ extension APIError {
     public static func unsupportedMediaType(expected: String) -> APIError {
         APIError(.unsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE", message: "Content-Type must be \(expected)")
     }
+}
+
+/// A server-side page invoked an operation wrongly (see `APIRouter.invoke`).
+struct InvocationError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
