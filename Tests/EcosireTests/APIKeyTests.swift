@@ -21,10 +21,10 @@ extension TestClientSession {
     }
 
     /// A key's usage, read again until `total_requests` reaches `total` (usage is written in
-    /// batches) or two seconds pass; the last answer either way.
+    /// batches) or about five seconds pass; the last answer either way.
     func usage(of keyID: String, token: String, reaching total: Int64) async throws -> JSONValue {
         var usage = JSONValue.null
-        for _ in 0..<100 {
+        for _ in 0..<250 {
             usage = try await get("/api/api-keys/\(keyID)/usage", token: token).json
             if usage["usage"]?["total_requests"] == .int(total) { break }
             try await Task.sleep(for: .milliseconds(20))

@@ -156,7 +156,8 @@ struct LicensingTests {
 
     @Test("admin suspend, reinstate and revoke, with 403s and their documented messages")
     func adminActions() async throws {
-        try await TestServer.run(["ecosire.license.secret": .init(stringLiteral: Self.secret)]) { client, _ in
+        let clock = ManualClock()
+        try await TestServer.run(["ecosire.license.secret": .init(stringLiteral: Self.secret)], clock: clock.wallClock) { client, _ in
             let token = try await client.register().token
             let productID = try #require(try await client.createProduct(token)["id"]?.stringValue)
             let license = try await client.grantLicense(token, productID: productID)
@@ -180,13 +181,15 @@ struct LicensingTests {
             #expect(revoked.json["reason"] == "License revoked")
             #expect(try await client.post("/api/licenses/\(id)/revoke", token: token, json: [:]).json["currentStatus"] == "revoked")
 
-            // Whole seconds would leave as little as a few milliseconds of future on a busy machine
-            // (the grant is then refused as already expired), so the expiry keeps its fraction.
-            let milliseconds = ISO8601DateFormatter()
-            milliseconds.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            // The server's clock moves only when the test moves it: a busy machine cannot make the
+            // expiry pass before the grant, or keep it from passing before the validation.
+            let expiresAt = clock.wallClock.now().addingTimeInterval(60)
             let expiring = try await client.grantLicense(
-                token, productID: productID, ["expiresAt": .string(milliseconds.string(from: Date().addingTimeInterval(1.5)))])
-            try await Task.sleep(for: .milliseconds(1600))
+                token, productID: productID, ["expiresAt": .string(expiresAt.formatted(.iso8601))])
+            let fresh = try await client.post(
+                "/api/licenses/validate", json: ["key": .string(expiring["key"]?.stringValue ?? ""), "domain": "mysite.com"])
+            #expect(fresh.json["valid"] == true, "\(fresh.text)")
+            clock.advance(by: 61)
             let expired = try await client.post(
                 "/api/licenses/validate", json: ["key": .string(expiring["key"]?.stringValue ?? ""), "domain": "mysite.com"])
             #expect(expired.json["code"] == "LICENSE_EXPIRED")
