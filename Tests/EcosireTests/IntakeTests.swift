@@ -1,7 +1,10 @@
 import Configuration
+import Crypto
 import Ecosire
 import Foundation
 import HTTPTypes
+import Logging
+import SQLKit
 import Testing
 
 @Suite struct IntakeTests {
@@ -98,8 +101,24 @@ import Testing
         }
     }
 
+    /// The sealed full text of an outbox message, opened with the server's key.
+    static func sealedBody(_ config: AppConfiguration, id: String) async throws -> String {
+        var logger = Logger(label: "test-db")
+        logger.logLevel = .error
+        let database = try await openDatabase(config, logger: logger)
+        defer { Task { try? await database.shutdown() } }
+        let sealed = try await database.readRows("SELECT sealed_body FROM email_outbox WHERE id = \(bind: id)").first?.text("sealed_body")
+        let key = try #require(config.secretsKey.flatMap { Data(base64Encoded: $0) })
+        return try SecretBox(key: SymmetricKey(data: key)).open(try #require(sealed))
+    }
+
     @Test func newsletterDoubleOptInWithSingleUseTokensAndSignedUnsubscribe() async throws {
-        try await TestServer.run(["public.url": "https://shop.example.com"]) { client, _ in
+        try await TestServer.run(
+            [
+                "public.url": "https://shop.example.com",
+                "secrets.key": .init(stringLiteral: Data(repeating: 7, count: 32).base64EncodedString()),
+            ]
+        ) { client, config in
             let owner = try await client.register()
             let first = try await client.post("/api/newsletter/subscribe", json: ["email": "Reader@Example.com", "lists": ["news"]])
             #expect(first.status == .accepted, "\(first.text)")
@@ -111,7 +130,10 @@ import Testing
             #expect(pending["data"]?[0]?["email"] == "reader@example.com")
             let confirmations = try await client.outbox(owner.token, "kind=newsletter_confirmation")
             #expect(confirmations.count == 1, "one confirmation for two requests")
-            let text = confirmations.first?["body"]?.stringValue ?? ""
+            let shown = confirmations.first?["body"]?.stringValue ?? ""
+            #expect(shown.contains("confirm?token=\(EmailOutbox.redacted)"), "admins see the link without its token: \(shown)")
+            // What the SMTP server will receive: the full text, sealed in the outbox until it is sent.
+            let text = try await Self.sealedBody(config, id: confirmations.first?["id"]?.stringValue ?? "")
             let prefix = "https://shop.example.com/api/newsletter/confirm?token="
             guard let start = text.range(of: prefix) else {
                 Issue.record("no confirmation link in \(text)")

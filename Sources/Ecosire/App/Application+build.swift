@@ -44,6 +44,8 @@ public func buildApplication(
         try await MigrationRunner(migrations: migrations).migrate(database, logger: logger)
     }
     let platform = try await makePlatform(config, database: database, clock: clock, logger: logger)
+    // Held before the first request can claim anything under it.
+    try await platform.lease.renew()
 
     let router = Router(context: AppRequestContext.self)
     let api = APIRouter(router: router, authenticator: platform.authenticator, access: platform.accessLayer())
@@ -66,6 +68,7 @@ public func buildApplication(
 
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [MalformedRequestHandler(tls: config.secureCookies)])),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Ecosire"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
@@ -76,6 +79,7 @@ public func buildApplication(
     // Services stop in reverse order, after the HTTP server: usage is flushed before the database closes.
     app.addServices(
         DatabaseService(database: database),
+        platform.lease,
         Housekeeping(
             database: database, clock: clock, auditRetentionDays: config.auditRetentionDays,
             webhookLogRetentionDays: config.webhooks.logRetentionDays, logger: logger),
@@ -113,7 +117,8 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
         webhooks: WebhookDeliveryWorker(
             database: database, clock: clock, settings: config.webhooks, secrets: secrets, licenseSignatures: licenseSignatures,
             logger: logger),
-        mailer: EmailDeliveryWorker(database: database, clock: clock, settings: config.email, logger: logger),
+        mailer: EmailDeliveryWorker(database: database, clock: clock, settings: config.email, secrets: secrets, logger: logger),
+        lease: ProcessLease(database: database, clock: clock, logger: logger),
         logger: logger
     )
 }

@@ -27,12 +27,15 @@ public struct Platform: Sendable {
     public let webhooks: WebhookDeliveryWorker
     /// Sends the email outbox through SMTP.
     public let mailer: EmailDeliveryWorker
+    /// This process's lease, named by the work it claims (idempotency keys in progress).
+    public let lease: ProcessLease
     public let logger: Logger
 
     /// The checks every operation passes through.
     public func accessLayer() -> AccessLayer {
         AccessLayer(
-            limiter: limiter, settings: config.rateLimits, plans: plans, idempotency: IdempotencyStore(database: database, clock: clock),
+            limiter: limiter, settings: config.rateLimits, plans: plans,
+            idempotency: IdempotencyStore(database: database, clock: clock, lease: lease),
             usage: usage, clock: clock, clientIP: { request, context in clientIP(request, context) }
         )
     }

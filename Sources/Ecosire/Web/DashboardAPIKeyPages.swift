@@ -56,7 +56,7 @@ struct DashboardAPIKeyPages: Sendable {
         }
         site.get(
             "/dashboard/api-keys/{id}", id: "dashboardApiKeyUsage", summary: "Usage and audit log of an API key",
-            query: [QueryParameter("page", .integer(minimum: 1), "Audit log page")]
+            query: [QueryParameter("page", .integer(minimum: 1, maximum: 1_000_000), "Audit log page")]
         ) { visit, input in
             try await usage(visit, id: input.path("id"), page: input.int("page") ?? 1)
         }

@@ -9,7 +9,7 @@ struct DashboardLicensePages: Sendable {
     func register() {
         site.get(
             "/dashboard/licenses", id: "dashboardLicenses", summary: "Licenses and activations",
-            query: [QueryParameter("page", .integer(minimum: 1), "Page of licenses")]
+            query: [QueryParameter("page", .integer(minimum: 1, maximum: 1_000_000), "Page of licenses")]
         ) { visit, input in
             let page = input.int("page") ?? 1
             let licenses = try await visit.call("listLicenses", query: ["page": String(page), "limit": "20"])

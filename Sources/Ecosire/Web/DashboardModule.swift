@@ -46,6 +46,13 @@ struct DashboardModule: Module {
             let form = try await HTMLForm.decode(SignInForm.self, from: input.request)
             let next = Self.safeNext(form.next)
             do {
+                try platform.authenticator.checkSignInOrigin(input.request)
+            } catch let error as APIError {
+                var response = try signInPage(next: next, email: nil, error: error.message)
+                response.status = error.status
+                return response
+            }
+            do {
                 let session = try await api.invoke(
                     "login", as: nil, body: ["email": .string(form.email ?? ""), "password": .string(form.password ?? "")],
                     request: input.request, context: input.context)

@@ -40,7 +40,7 @@ struct DashboardWebhookPages: Sendable {
         }
         site.get(
             "/dashboard/webhooks/{id}", id: "dashboardWebhook", summary: "A webhook endpoint and its deliveries",
-            query: [QueryParameter("page", .integer(minimum: 1), "Delivery log page")]
+            query: [QueryParameter("page", .integer(minimum: 1, maximum: 1_000_000), "Delivery log page")]
         ) { visit, input in
             try await detail(visit, id: input.path("id"), page: input.int("page") ?? 1)
         }

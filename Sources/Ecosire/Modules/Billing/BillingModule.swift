@@ -129,7 +129,7 @@ struct BillingModule: Module {
                             .named(
                                 "CheckoutSession"))
                 ],
-                errors: [502, 503]
+                errors: [502, 503], callsOtherServices: true
             )
         ) { input in try await checkout(input) }
 
@@ -160,7 +160,7 @@ struct BillingModule: Module {
                 description:
                     "Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.",
                 access: .authenticated(minimumRole: .member),
-                responses: [ResponseSpec(200, "The subscription", schema: Self.subscription)], errors: [409, 502]
+                responses: [ResponseSpec(200, "The subscription", schema: Self.subscription)], errors: [409, 502], callsOtherServices: true
             )
         ) { input in try await cancel(input) }
 
@@ -443,7 +443,7 @@ struct BillingModule: Module {
                 responses: [
                     ResponseSpec(201, "The payment method", schema: Self.paymentMethod, headers: ["Location": "URL of the payment method"])
                 ],
-                errors: [409, 502, 503]
+                errors: [409, 502, 503], callsOtherServices: true
             )
         ) { input in
             let caller = try input.caller

@@ -24,6 +24,14 @@ struct StripeEvents: Sendable {
         APIError(.badRequest, code: "BAD_REQUEST", message: "Malformed \(message)")
     }
 
+    /// Unix seconds from a payload as milliseconds; a time outside years 1970–9999 is malformed
+    /// (and would overflow the multiplication).
+    static func millis(_ seconds: Int64?, _ what: String) throws -> Int64? {
+        guard let seconds else { return nil }
+        guard (0...253_402_300_799).contains(seconds) else { throw malformed("\(what) must be Unix seconds") }
+        return seconds * 1000
+    }
+
     /// Applies `object` of `type`; returns the organization it belonged to (nil: not ours) and
     /// what happened.
     func apply(_ sql: any SQLDatabase, type: String, object: JSONValue) async throws -> (organizationID: String?, outcome: String) {
@@ -157,8 +165,8 @@ struct StripeEvents: Sendable {
         let what = "subscription"
         let stripeID = try string(object, "id", in: what)!
         let status = deleted ? "canceled" : try string(object, "status", in: what)!
-        let start = period(object, "current_period_start").map { $0 * 1000 }
-        let end = period(object, "current_period_end").map { $0 * 1000 }
+        let start = try Self.millis(period(object, "current_period_start"), "\(what): current_period_start")
+        let end = try Self.millis(period(object, "current_period_end"), "\(what): current_period_end")
         var target = try await subscription(sql, stripeID: stripeID)
         if target == nil, let userID = object["metadata"]?["userId"]?.stringValue?.lowercased(), let user = try await user(sql, userID) {
             let id = try await upsertSubscription(
@@ -208,8 +216,10 @@ struct StripeEvents: Sendable {
             return (nil, "ignored: no known subscription")
         }
         let lines = invoice["lines"]?["data"]?.arrayValue ?? []
-        let end = (lines.compactMap { $0["period"]?["end"]?.intValue }.max() ?? invoice["period_end"]?.intValue).map { $0 * 1000 }
-        let start = (lines.compactMap { $0["period"]?["start"]?.intValue }.min() ?? invoice["period_start"]?.intValue).map { $0 * 1000 }
+        let end = try Self.millis(
+            lines.compactMap { $0["period"]?["end"]?.intValue }.max() ?? invoice["period_end"]?.intValue, "\(what): period end")
+        let start = try Self.millis(
+            lines.compactMap { $0["period"]?["start"]?.intValue }.min() ?? invoice["period_start"]?.intValue, "\(what): period start")
         let now = clock.nowMillis()
         try await sql.raw(
             """

@@ -16,7 +16,7 @@ struct HelpdeskModule: Module {
     init(platform: Platform, contacts: ContactDirectory) {
         self.platform = platform
         self.contacts = contacts
-        self.outbox = EmailOutbox(clock: platform.clock)
+        self.outbox = EmailOutbox(clock: platform.clock, secrets: platform.secrets)
         var resource = TicketResource.resource(contacts: contacts, clock: platform.clock)
         resource.onChange = { change, sql, organizationID in
             switch change {

@@ -10,7 +10,7 @@ enum InvoiceResource {
             Schema.object([
                 .init("description", .string(minLength: 1, maxLength: 500), required: true),
                 .init("quantity", .integer(minimum: 1, maximum: 1_000_000), required: true),
-                .init("unitPrice", Schema.integer(minimum: 0, maximum: 1_000_000_000_000).describe("In cents"), required: true),
+                .init("unitPrice", Money.schema.describe("In cents"), required: true),
             ]).named("InvoiceLineInput"), maxItems: 200)
         lines.minItems = 1
         return lines
@@ -18,7 +18,7 @@ enum InvoiceResource {
 
     static let line = Schema.object([
         .init("description", .string(), required: true), .init("quantity", .integer(minimum: 1), required: true),
-        .init("unitPrice", .integer(minimum: 0), required: true), .init("total", .integer(minimum: 0), required: true),
+        .init("unitPrice", Money.schema, required: true), .init("total", Money.schema, required: true),
     ]).named("InvoiceLine")
 
     static let date = Schema.string(format: "date")
@@ -31,14 +31,14 @@ enum InvoiceResource {
         ResourceField("contact", schema: OrderResource.contactReference, storage: .json, writable: false),
         ResourceField("orderId", schema: .uuid, writable: false),
         ResourceField("lineItems", schema: .array(line), storage: .json, required: true, input: lineInput),
-        ResourceField("subtotal", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
+        ResourceField("subtotal", schema: Money.schema, storage: .integer, writable: false, default: 0),
         ResourceField(
             "taxRate", schema: Schema.integer(minimum: 0, maximum: 10_000).describe("Basis points: 2000 is 20 %"), storage: .integer,
             default: 0),
-        ResourceField("taxAmount", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
-        ResourceField("total", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
-        ResourceField("amountPaid", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
-        ResourceField("amountDue", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
+        ResourceField("taxAmount", schema: Money.schema, storage: .integer, writable: false, default: 0),
+        ResourceField("total", schema: Money.schema, storage: .integer, writable: false, default: 0),
+        ResourceField("amountPaid", schema: Money.schema, storage: .integer, writable: false, default: 0),
+        ResourceField("amountDue", schema: Money.schema, storage: .integer, writable: false, default: 0),
         ResourceField(
             "currency", schema: Schema.string(minLength: 3, maxLength: 3).matching("^[a-z]{3}$").describe("ISO 4217, lower case"),
             default: "usd"),
@@ -74,23 +74,27 @@ enum InvoiceResource {
         for (index, line) in lines.enumerated() {
             let quantity = line["quantity"]?.intValue ?? 1
             let unitPrice = line["unitPrice"]?.intValue ?? 0
-            let (total, overflow) = quantity.multipliedReportingOverflow(by: unitPrice)
-            guard !overflow, total <= 1_000_000_000_000_000 else {
-                throw APIError.validation(field: "lineItems[\(index)].quantity", "The line total is too large")
+            guard let total = Money.product(quantity, unitPrice) else {
+                throw APIError.validation(field: "lineItems[\(index)].quantity", "The line total must not exceed \(Money.maximum)")
             }
-            subtotal += total
+            guard let sum = Money.sum(subtotal, total) else {
+                throw APIError.validation(field: "lineItems", "The subtotal must not exceed \(Money.maximum)")
+            }
+            subtotal = sum
             priced.append(
                 .object([
                     "description": line["description"] ?? "", "quantity": .int(quantity), "unitPrice": .int(unitPrice),
                     "total": .int(total),
                 ]))
         }
-        let tax = (subtotal * taxRate + 5_000) / 10_000
+        guard let tax = Money.tax(on: subtotal, basisPoints: taxRate), let total = Money.sum(subtotal, tax) else {
+            throw APIError.validation(field: "taxRate", "The total with tax must not exceed \(Money.maximum)")
+        }
         values["lineItems"] = .array(priced)
         values["subtotal"] = .int(subtotal)
         values["taxAmount"] = .int(tax)
-        values["total"] = .int(subtotal + tax)
-        values["amountDue"] = .int(max(0, subtotal + tax - amountPaid))
+        values["total"] = .int(total)
+        values["amountDue"] = .int(max(0, total - amountPaid))
     }
 
     static func resource(

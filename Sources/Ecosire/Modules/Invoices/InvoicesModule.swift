@@ -60,7 +60,7 @@ struct InvoicesModule: Module {
 
     static let paymentRequest = Schema.object([
         .init(
-            "amount", Schema.integer(minimum: 1, maximum: 1_000_000_000_000_000).describe("In cents; at most the amount due"),
+            "amount", Schema.integer(minimum: 1, maximum: Money.maximum).describe("In cents; at most the amount due"),
             required: true),
         .init("method", .enumeration(["bank_transfer", "card", "cash", "check", "stripe", "other"]), required: true),
         .init("date", InvoiceResource.date.describe("Defaults to today (UTC)")),

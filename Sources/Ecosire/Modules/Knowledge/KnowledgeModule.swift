@@ -105,7 +105,7 @@ struct KnowledgeModule: Module {
                         .init("context", Schema.string(maxLength: 4_000).describe("What the user is looking at; helps retrieval")),
                     ]).named("AIQuestion"), example: ["question": "How do I move my license to a new server?"]),
                 responses: [ResponseSpec(200, "The answer and its sources", schema: Self.answerSchema)],
-                rateLimit: .aiAsk
+                rateLimit: .aiAsk, callsOtherServices: true
             )
         ) { input in
             let caller = try input.caller

@@ -155,7 +155,12 @@ public struct LicenseService: Sendable {
     }
 
     /// Drops cached views after a change (call after the change's transaction has committed too).
-    func forget(key: String) { validationCache.remove(key) }
+    /// Drops the cached view now and again once an ambient transaction commits, so that a read in
+    /// between cannot cache the state from before the change.
+    func forget(key: String) {
+        validationCache.remove(key)
+        AmbientTransaction.afterCommit { [validationCache] in validationCache.remove(key) }
+    }
 
     /// Key groups use an alphabet without look-alikes (no 0/O, 1/I/L).
     static let keyAlphabet = Array("ABCDEFGHJKMNPQRSTUVWXYZ23456789")

@@ -41,7 +41,7 @@ struct NewsletterModule: Module {
     init(platform: Platform) {
         self.platform = platform
         self.subscribers = ResourceStore(resource: Self.resource, database: platform.database, clock: platform.clock)
-        self.outbox = EmailOutbox(clock: platform.clock)
+        self.outbox = EmailOutbox(clock: platform.clock, secrets: platform.secrets)
         self.unsubscribeKey = platform.secrets.derivedKey(for: "newsletter-unsubscribe")
     }
 
@@ -52,7 +52,7 @@ struct NewsletterModule: Module {
 
     func register(on api: APIRouter) {
         ResourceRoutes(resource: subscribers.resource, store: subscribers).register(
-            on: api, writeRole: .admin, readRole: .member, routes: [.list, .get, .delete])
+            on: api, writeRole: .admin, readRole: .admin, routes: [.list, .get, .delete])
         registerUnsubscribePage(on: api)
 
         api.add(
@@ -255,7 +255,7 @@ struct NewsletterModule: Module {
 
                     If it was not you, ignore this email and nothing will be sent.
                     """,
-                kind: "newsletter_confirmation")
+                kind: "newsletter_confirmation", secret: token)
         }
     }
 

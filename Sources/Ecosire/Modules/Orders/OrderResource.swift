@@ -10,7 +10,7 @@ enum OrderResource {
         var lines = Schema.array(
             Schema.object([
                 .init("productId", .uuid, required: true), .init("quantity", .integer(minimum: 1, maximum: 100_000), required: true),
-                .init("discount", Schema.integer(minimum: 0, maximum: 1_000_000_000_000).describe("Amount off the line, in cents")),
+                .init("discount", Money.schema.describe("Amount off the line, in cents")),
             ]).named("OrderLineInput"), maxItems: 200)
         lines.minItems = 1
         return lines
@@ -18,8 +18,8 @@ enum OrderResource {
 
     static let line = Schema.object([
         .init("productId", .uuid, required: true), .init("productName", .string(), required: true),
-        .init("quantity", .integer(minimum: 1), required: true), .init("unitPrice", .integer(minimum: 0), required: true),
-        .init("discount", .integer(minimum: 0), required: true), .init("total", .integer(minimum: 0), required: true),
+        .init("quantity", .integer(minimum: 1), required: true), .init("unitPrice", Money.schema, required: true),
+        .init("discount", Money.schema, required: true), .init("total", Money.schema, required: true),
     ]).named("OrderLine")
 
     static let contactReference = Schema.object([
@@ -32,15 +32,15 @@ enum OrderResource {
         ResourceField("contactId", schema: .uuid, required: true),
         ResourceField("contact", schema: contactReference, storage: .json, writable: false),
         ResourceField("lineItems", schema: .array(line), storage: .json, required: true, input: lineInput),
-        ResourceField("subtotal", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
+        ResourceField("subtotal", schema: Money.schema, storage: .integer, writable: false, default: 0),
         ResourceField(
             "taxRate", schema: Schema.integer(minimum: 0, maximum: 10_000).describe("Basis points: 2000 is 20 %"), storage: .integer,
             default: 0),
-        ResourceField("taxAmount", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
-        ResourceField("total", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
+        ResourceField("taxAmount", schema: Money.schema, storage: .integer, writable: false, default: 0),
+        ResourceField("total", schema: Money.schema, storage: .integer, writable: false, default: 0),
         ResourceField("currency", schema: .string(minLength: 3, maxLength: 3), writable: false, default: "usd"),
         ResourceField("paymentStatus", schema: .enumeration(paymentStatuses), writable: false, default: "unpaid"),
-        ResourceField("amountRefunded", schema: .integer(minimum: 0), storage: .integer, writable: false, default: 0),
+        ResourceField("amountRefunded", schema: Money.schema, storage: .integer, writable: false, default: 0),
         ResourceField("notes", schema: .string(maxLength: 2000)),
         ResourceField("ownerUserId", schema: Schema.uuid.describe("The customer's user account, for orders paid online"), writable: false),
         ResourceField("stripeCheckoutSessionId", schema: .string(), writable: false),
@@ -71,9 +71,8 @@ enum OrderResource {
             }
             let quantity = line["quantity"]?.intValue ?? 1
             let discount = line["discount"]?.intValue ?? 0
-            let (gross, overflow) = quantity.multipliedReportingOverflow(by: product.price)
-            if overflow || gross > 1_000_000_000_000_000 {
-                issues.append(FieldIssue(field: "\(field)[\(index)].quantity", message: "The line total is too large"))
+            guard let gross = Money.product(quantity, product.price) else {
+                issues.append(FieldIssue(field: "\(field)[\(index)].quantity", message: "The line total must not exceed \(Money.maximum)"))
                 continue
             }
             if discount > gross {
@@ -81,7 +80,11 @@ enum OrderResource {
                 continue
             }
             currencies.insert(product.currency)
-            subtotal += gross - discount
+            guard let sum = Money.sum(subtotal, gross - discount) else {
+                issues.append(FieldIssue(field: field, message: "The subtotal must not exceed \(Money.maximum)"))
+                break
+            }
+            subtotal = sum
             priced.append(
                 .object([
                     "productId": .string(product.id), "productName": .string(product.name), "quantity": .int(quantity),
@@ -90,11 +93,13 @@ enum OrderResource {
         }
         if currencies.count > 1 { issues.append(FieldIssue(field: field, message: "Products must share one currency")) }
         if !issues.isEmpty { throw APIError.validation(issues) }
-        let tax = (subtotal * taxRate + 5_000) / 10_000
+        guard let tax = Money.tax(on: subtotal, basisPoints: taxRate), let total = Money.sum(subtotal, tax) else {
+            throw APIError.validation(field: "taxRate", "The total with tax must not exceed \(Money.maximum)")
+        }
         values[field] = .array(priced)
         values["subtotal"] = .int(subtotal)
         values["taxAmount"] = .int(tax)
-        values["total"] = .int(subtotal + tax)
+        values["total"] = .int(total)
         values["currency"] = .string(currencies.first ?? "usd")
     }
 

@@ -84,6 +84,9 @@ public final class APIRouter: @unchecked Sendable {
                 }
                 // A handler that counts its own limit (license validation) has set the whole set.
                 if response.headers[.xRateLimitLimit] == nil { response.headers.append(contentsOf: limitHeaders) }
+                if operation.keepsAnswersOutOfCaches && response.headers[.cacheControl] == nil {
+                    response.headers[.cacheControl] = "no-store"
+                }
                 access.recordUsage(
                     caller: context.caller, request: request, context: context, status: Int(response.status.code), started: started)
                 return response
@@ -248,6 +251,10 @@ public final class APIRouter: @unchecked Sendable {
         let value: JSONValue
         do {
             value = try JSONValue.parse(buffer)
+        } catch let failure as JSONParser.Failure where failure.duplicateMember != nil {
+            throw APIError.badRequest(
+                "Malformed JSON: a member name appears twice in one object",
+                details: [FieldIssue(field: failure.duplicateMember!, message: "Duplicate member name")])
         } catch {
             throw APIError.badRequest("Malformed JSON: the body could not be parsed")
         }

@@ -53,10 +53,12 @@ public struct AccessLayer: Sendable {
         return headers
     }
 
-    /// Runs `handler` under the request's `Idempotency-Key`, if it has one (POST only).
+    /// Runs `handler` under the request's `Idempotency-Key`, if it has one (POST only). The handler's
+    /// writes and the stored answer commit in one transaction (see `IdempotencyStore`), except for
+    /// operations that call other services, whose answer is stored once they return.
     func idempotent(
         _ operation: Operation, request: Request, context: AppRequestContext, caller: Caller?, fingerprint: @autoclosure () -> String,
-        handler: () async throws -> Response
+        handler: @escaping @Sendable () async throws -> Response
     ) async throws -> Response {
         guard request.method == .post, let key = request.headers[.idempotencyKey] else { return try await handler() }
         guard operation.acceptsIdempotencyKey else {
@@ -73,24 +75,52 @@ public struct AccessLayer: Sendable {
         case .replay(let response):
             return response
         case .proceed:
-            let response: Response
+            let instance = request.uri.path
+            let requestID = context.requestID
+            let idempotency = self.idempotency
+            /// A refusal by the handler is the request's result too, and is replayed as such; a
+            /// rate-limit refusal is not (the request did not run, so a retry must run it).
+            @Sendable func refusal(_ error: any Error) -> Response? {
+                guard let error = error as? APIError, error.status.code < 500, error.status != .tooManyRequests else { return nil }
+                return error.render(instance: instance, requestID: requestID)
+            }
             do {
-                response = try await handler()
-            } catch let error as APIError where error.status.code < 500 && error.status != .tooManyRequests {
-                // A refusal by the handler is the request's result too, and is replayed as such;
-                // a rate-limit refusal is not (the request did not run, so a retry must run it).
-                return try await idempotency.complete(
-                    owner: owner, key: key, response: error.render(instance: request.uri.path, requestID: context.requestID))
+                if operation.callsOtherServices {
+                    let response: Response
+                    do {
+                        response = try await handler()
+                    } catch {
+                        guard let answer = refusal(error) else { throw error }
+                        return try await idempotency.complete(owner: owner, key: key, response: answer)
+                    }
+                    guard response.status.code < 500 else { throw FailedAnswer(response: response) }
+                    return try await idempotency.complete(owner: owner, key: key, response: response)
+                }
+                return try await AmbientTransaction.run(on: idempotency.database) { ambient in
+                    let response: Response
+                    do {
+                        // A savepoint, so that a refusal leaves none of the handler's writes behind.
+                        response = try await ambient.savepoint { _ in try await handler() }
+                    } catch {
+                        guard let answer = refusal(error) else { throw error }
+                        return try await idempotency.record(ambient.sql, owner: owner, key: key, response: answer)
+                    }
+                    guard response.status.code < 500 else { throw FailedAnswer(response: response) }
+                    return try await idempotency.record(ambient.sql, owner: owner, key: key, response: response)
+                }
+            } catch let failed as FailedAnswer {
+                await idempotency.release(owner: owner, key: key)
+                return failed.response
             } catch {
                 await idempotency.release(owner: owner, key: key)
                 throw error
             }
-            if response.status.code >= 500 {
-                await idempotency.release(owner: owner, key: key)
-                return response
-            }
-            return try await idempotency.complete(owner: owner, key: key, response: response)
         }
+    }
+
+    /// A 5xx answered by a handler: nothing it wrote is kept, and the key is released for a retry.
+    private struct FailedAnswer: Error {
+        let response: Response
     }
 
     /// Counts a request made with an API key.

@@ -9,15 +9,20 @@ import Synchronization
 /// replayed for retries with the same request; the same key with another request is a 422, and a
 /// retry while the first is still running is a 409. Records live in the database, so every
 /// instance of a cluster sees them.
+///
+/// A key is claimed in a transaction of its own, then the handler runs in an ambient transaction
+/// that also stores its answer (`record`), so the writes and the answer commit together: after a
+/// crash a key is either answered (replayed) or holds no committed write (safe to run again). A
+/// claim names the claiming process's lease; a claim whose holder's lease ran out is given up.
 public struct IdempotencyStore: Sendable {
     static let retentionMillis: Int64 = 24 * 3600 * 1000
-    /// A claim older than this whose request never finished (the process died) is given up.
+    /// Claims written before claims named their holder are given up after this.
     static let abandonedAfterMillis: Int64 = 5 * 60 * 1000
     /// Response headers that belong to the stored result (the rest are per-delivery).
     static let keptHeaders: [HTTPField.Name] = [.contentType, .location, .contentDisposition]
 
     public enum Claim: Sendable {
-        /// First time: run the request, then `complete` or `release`.
+        /// First time: run the request, then `record`/`complete` or `release`.
         case proceed
         /// Seen before: answer with the stored response.
         case replay(Response)
@@ -25,10 +30,13 @@ public struct IdempotencyStore: Sendable {
 
     let database: any Database
     let clock: WallClock
+    /// The lease this process's claims name.
+    let lease: ProcessLease
 
-    public init(database: any Database, clock: WallClock) {
+    public init(database: any Database, clock: WallClock, lease: ProcessLease) {
         self.database = database
         self.clock = clock
+        self.lease = lease
     }
 
     /// Checks the header's rule (1–255 visible ASCII characters).
@@ -41,20 +49,37 @@ public struct IdempotencyStore: Sendable {
         }
     }
 
+    static func inUse() -> APIError {
+        var error = APIError.conflict("A request with this Idempotency-Key is still in progress", code: "IDEMPOTENCY_KEY_IN_USE")
+        error.headers[.retryAfter] = "1"
+        return error
+    }
+
     /// Claims `key` for `owner`, or says how to answer instead.
     public func claim(owner: String, key: String, requestHash: String) async throws -> Claim {
         let now = clock.nowMillis()
+        let holder = lease.holder
         return try await database.transaction { sql in
             if let row = try await sql.raw(
                 """
-                SELECT request_hash, status, response_headers, response_body, created_at FROM idempotency_records
-                WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key)
+                SELECT r.request_hash, r.status, r.response_headers, r.response_body, r.created_at, r.holder, l.expires_at AS holder_expires
+                FROM idempotency_records r LEFT JOIN process_leases l ON l.holder = r.holder
+                WHERE r.owner = \(bind: owner) AND r.idempotency_key = \(bind: key)
                 """
             ).first() {
                 let createdAt = try row.decode(column: "created_at", as: Int64.self)
                 let status = try row.decodeNil(column: "status") ? nil : try row.decode(column: "status", as: Int.self)
                 let expired = createdAt < now - Self.retentionMillis
-                let abandoned = status == nil && createdAt < now - Self.abandonedAfterMillis
+                let abandoned: Bool
+                if status != nil {
+                    abandoned = false
+                } else if try row.decodeNil(column: "holder") {
+                    abandoned = createdAt < now - Self.abandonedAfterMillis
+                } else {
+                    let leaseEnd =
+                        try row.decodeNil(column: "holder_expires") ? nil : try row.decode(column: "holder_expires", as: Int64.self)
+                    abandoned = (leaseEnd ?? 0) < now
+                }
                 if !expired && !abandoned {
                     guard try row.decode(column: "request_hash", as: String.self) == requestHash else {
                         throw APIError(
@@ -62,9 +87,7 @@ public struct IdempotencyStore: Sendable {
                             message: "This Idempotency-Key was used with a different request"
                         )
                     }
-                    guard let status else {
-                        throw APIError.conflict("A request with this Idempotency-Key is still in progress", code: "IDEMPOTENCY_KEY_IN_USE")
-                    }
+                    guard let status else { throw Self.inUse() }
                     let headers = try row.decode(column: "response_headers", as: String.self)
                     let body = try row.decode(column: "response_body", as: String.self)
                     return .replay(Self.replay(status: status, headers: headers, body: body))
@@ -73,49 +96,61 @@ public struct IdempotencyStore: Sendable {
             }
             let inserted = try await sql.raw(
                 """
-                INSERT INTO idempotency_records (owner, idempotency_key, request_hash, created_at)
-                VALUES (\(bind: owner), \(bind: key), \(bind: requestHash), \(bind: now))
+                INSERT INTO idempotency_records (owner, idempotency_key, request_hash, created_at, holder)
+                VALUES (\(bind: owner), \(bind: key), \(bind: requestHash), \(bind: now), \(bind: holder))
                 ON CONFLICT (owner, idempotency_key) DO NOTHING
                 RETURNING owner
                 """
             ).first()
-            guard inserted != nil else {
-                throw APIError.conflict("A request with this Idempotency-Key is still in progress", code: "IDEMPOTENCY_KEY_IN_USE")
-            }
+            guard inserted != nil else { throw Self.inUse() }
             return .proceed
         }
     }
 
-    /// Stores the response of a claimed request and returns an equivalent one to send.
-    public func complete(owner: String, key: String, response: Response) async throws -> Response {
-        var response = response
-        let body = String(buffer: try await response.collectedBody())
-        var headers = JSONObject()
-        for name in Self.keptHeaders {
-            if let value = response.headers[name] { headers[name.canonicalName] = .string(value) }
-        }
-        let status = Int(response.status.code)
-        let storedHeaders = JSONValue.object(headers).jsonString
-        try await database.transaction { sql in
-            try await sql.raw(
-                """
-                UPDATE idempotency_records SET status = \(bind: status),
-                    response_headers = \(bind: storedHeaders), response_body = \(bind: body)
-                WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key)
-                """
-            ).run()
-        }
-        response.body = ResponseBody(byteBuffer: ByteBuffer(string: body))
+    /// Stores the answer of a claimed request on `sql` — the transaction of the handler's writes —
+    /// and returns an equivalent response to send. Throws (rolling the transaction back) when the
+    /// claim is no longer this process's: it was given up and taken over by a retry.
+    public func record(_ sql: any SQLDatabase, owner: String, key: String, response: Response) async throws -> Response {
+        let (response, status, headers, body) = try await Self.stored(response)
+        let updated = try await sql.raw(
+            """
+            UPDATE idempotency_records SET status = \(bind: status), response_headers = \(bind: headers), response_body = \(bind: body)
+            WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key) AND holder = \(bind: lease.holder) AND status IS NULL
+            RETURNING owner
+            """
+        ).first()
+        guard updated != nil else { throw Self.inUse() }
         return response
+    }
+
+    /// Stores the answer of a claimed request whose work could not share its transaction (it
+    /// called another service), and returns an equivalent response to send.
+    public func complete(owner: String, key: String, response: Response) async throws -> Response {
+        try await database.transaction { sql in try await record(sql, owner: owner, key: key, response: response) }
     }
 
     /// Forgets a claim whose request failed unexpectedly, so a retry can run it again.
     public func release(owner: String, key: String) async {
         _ = try? await database.transaction { sql in
             try await sql.raw(
-                "DELETE FROM idempotency_records WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key) AND status IS NULL"
+                """
+                DELETE FROM idempotency_records
+                WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key) AND holder = \(bind: lease.holder) AND status IS NULL
+                """
             ).run()
         }
+    }
+
+    /// The response with its body collected, and what is stored of it.
+    private static func stored(_ response: Response) async throws -> (Response, Int, String, String) {
+        var response = response
+        let body = String(buffer: try await response.collectedBody())
+        var headers = JSONObject()
+        for name in keptHeaders {
+            if let value = response.headers[name] { headers[name.canonicalName] = .string(value) }
+        }
+        response.body = ResponseBody(byteBuffer: ByteBuffer(string: body))
+        return (response, Int(response.status.code), JSONValue.object(headers).jsonString, body)
     }
 
     private static func replay(status: Int, headers: String, body: String) -> Response {

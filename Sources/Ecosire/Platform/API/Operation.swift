@@ -81,6 +81,10 @@ public struct Operation: Sendable {
     /// The answer carries a secret (tokens, an API key), so it is never stored for `Idempotency-Key`
     /// replays; such operations refuse the header instead.
     public var returnsSecret: Bool
+    /// The handler calls another service (Stripe, the AI provider) that a database rollback cannot
+    /// undo. Its `Idempotency-Key` answer is stored after it returns instead of in the transaction
+    /// of its writes, and no transaction is held open while the other service answers.
+    public var callsOtherServices: Bool
 
     public init(
         _ method: HTTPRequest.Method,
@@ -98,7 +102,8 @@ public struct Operation: Sendable {
         scope: KeyScope? = nil,
         rateLimit: RateLimitClass? = nil,
         errorExtras: JSONObject = JSONObject(),
-        returnsSecret: Bool = false
+        returnsSecret: Bool = false,
+        callsOtherServices: Bool = false
     ) {
         self.method = method
         self.path = path
@@ -116,6 +121,7 @@ public struct Operation: Sendable {
         self.rateLimit = rateLimit
         self.errorExtras = errorExtras
         self.returnsSecret = returnsSecret
+        self.callsOtherServices = callsOtherServices
     }
 
     /// POSTs take `Idempotency-Key`, except those whose answer carries a secret and those that read
@@ -124,6 +130,14 @@ public struct Operation: Sendable {
         guard method == .post, !returnsSecret else { return false }
         if case .raw? = body { return false }
         return true
+    }
+
+    /// Answers that carry secrets or one caller's data must not be kept by browsers or shared
+    /// proxies (`Cache-Control: no-store`): everything that needs credentials or returns a secret.
+    public var keepsAnswersOutOfCaches: Bool {
+        if returnsSecret { return true }
+        if case .authenticated = access { return true }
+        return false
     }
 
     /// The scope an API key needs: admin routes need `admin`, reads `read_only`, other writes

@@ -71,15 +71,28 @@ public struct Authenticator: Authenticating {
         {
             return
         }
-        let host = request.head.authority ?? request.headers[.host]
-        let source = request.headers[.origin] ?? request.headers[.referer]
-        if let source, let url = URLComponents(string: source), let sourceHost = url.host {
-            let origin = url.port.map { "\(sourceHost):\($0)" } ?? sourceHost
-            let full = "\(url.scheme ?? "http")://\(origin)"
-            if origin == host || trustedOrigins.contains(full) { return }
-        }
+        if let source = request.headers[.origin] ?? request.headers[.referer], isTrusted(source: source, request: request) { return }
         throw APIError(
             .forbidden, code: "CSRF_FAILED", message: "Cookie-authenticated writes need a matching Origin or an X-CSRF-Token header")
+    }
+
+    /// The sign-in form's guard against login CSRF (a foreign page signing the victim's browser into
+    /// the attacker's account): browsers send `Origin` on every cross-site form POST (`null` when the
+    /// page hides its origin), so a request that names another origin is refused. One that names
+    /// none comes from a non-browser client, which has no victim's cookies to abuse.
+    func checkSignInOrigin(_ request: Request) throws {
+        guard let source = request.headers[.origin] ?? request.headers[.referer] else { return }
+        guard isTrusted(source: source, request: request) else {
+            throw APIError(.forbidden, code: "CSRF_FAILED", message: "Sign in from this server's own sign-in page")
+        }
+    }
+
+    /// True when `source` (an `Origin` or `Referer` value) is this server or a trusted origin.
+    private func isTrusted(source: String, request: Request) -> Bool {
+        let host = request.head.authority ?? request.headers[.host]
+        guard let url = URLComponents(string: source), let sourceHost = url.host else { return false }
+        let origin = url.port.map { "\(sourceHost):\($0)" } ?? sourceHost
+        return origin == host || trustedOrigins.contains("\(url.scheme ?? "http")://\(origin)")
     }
 }
 

@@ -14,9 +14,11 @@ public final class EmailDeliveryWorker: Service, Sendable {
     private let clock: WallClock
     private let settings: EmailSettings
     private let logger: Logger
+    private let secrets: SecretBox
     private static let batch = 4
 
-    init(database: any Database, clock: WallClock, settings: EmailSettings, logger: Logger) {
+    init(database: any Database, clock: WallClock, settings: EmailSettings, secrets: SecretBox, logger: Logger) {
+        self.secrets = secrets
         self.database = database
         self.clock = clock
         self.settings = settings
@@ -79,7 +81,7 @@ public final class EmailDeliveryWorker: Service, Sendable {
                     SELECT id FROM email_outbox
                     WHERE (status = 'queued' AND next_attempt_at <= \(bind: now)) OR (status = 'sending' AND lease_until < \(bind: now))
                     ORDER BY next_attempt_at LIMIT \(bind: Self.batch)\(lock))
-                RETURNING id, to_address, to_name, subject, body, headers, message_id, attempts, created_at
+                RETURNING id, to_address, to_name, subject, body, sealed_body, headers, message_id, attempts, created_at
                 """
             ).all().map { DecodedColumns($0) }
         }
@@ -94,7 +96,9 @@ public final class EmailDeliveryWorker: Service, Sendable {
                 message: EmailMessage(
                     from: settings.from,
                     to: EmailAddress(address: try row.text("to_address"), name: try row.jsonText("to_name").stringValue),
-                    subject: try row.text("subject"), text: try row.text("body"), messageID: try row.text("message_id"),
+                    subject: try row.text("subject"),
+                    text: try row.isNull("sealed_body") ? row.text("body") : secrets.open(row.text("sealed_body")),
+                    messageID: try row.text("message_id"),
                     date: Date(timeIntervalSince1970: Double(try row.integer("created_at")) / 1000), headers: headers),
                 attempt: Int(try row.integer("attempts")), leaseUntil: lease)
         }
@@ -125,7 +129,7 @@ public final class EmailDeliveryWorker: Service, Sendable {
             Counter(label: "ecosire_emails_total", dimensions: [("outcome", "sent")]).increment()
             _ = try await database.run(
                 """
-                UPDATE email_outbox SET status = 'sent', sent_at = \(bind: now), server_response = \(bind: response), last_error = NULL,
+                UPDATE email_outbox SET status = 'sent', sent_at = \(bind: now), server_response = \(bind: response), last_error = NULL, sealed_body = NULL,
                     lease_until = NULL, updated_at = \(bind: now)
                 WHERE \(owned)
                 """)

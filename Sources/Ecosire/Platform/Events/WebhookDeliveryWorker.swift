@@ -52,7 +52,9 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     }
 
     /// Looks for work at once instead of at the next poll.
-    func nudge() { nudged.store(true, ordering: .relaxed) }
+    /// Wakes the worker for rows just queued; inside an ambient transaction, once it commits (a
+    /// wake-up before would find nothing and sleep a whole poll interval).
+    func nudge() { AmbientTransaction.afterCommit { [self] in nudged.store(true, ordering: .relaxed) } }
 
     public func run() async throws {
         guard settings.workerEnabled else {

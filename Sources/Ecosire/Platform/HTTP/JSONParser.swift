@@ -3,12 +3,23 @@
 /// Written by hand because Foundation's parsers do not fit: `JSONDecoder` decoding an untyped tree
 /// throws and catches an error per probe (it was the largest cost of a contacts list), and
 /// `JSONSerialization` loses member order and cannot reliably tell `true` from `1` on Linux.
-/// Nesting is bounded so hostile bodies cannot exhaust the stack.
+/// Nesting is bounded so hostile bodies cannot exhaust the stack, and a member name given twice
+/// in one object is an error (RFC 8259 leaves it undefined; we refuse it as we refuse unknown fields).
 struct JSONParser {
     struct Failure: Error, CustomStringConvertible {
         var offset: Int
         var reason: String
+        /// For a member named twice: its path (`name`, `address.city`, `lineItems[2].quantity`).
+        var duplicateMember: String?
         var description: String { "JSON error at byte \(offset): \(reason)" }
+
+        /// The same failure seen from the enclosing object member or array element.
+        func nested(in component: String) -> Failure {
+            guard let inner = duplicateMember else { return self }
+            var copy = self
+            copy.duplicateMember = component + (inner.hasPrefix("[") ? inner : "." + inner)
+            return copy
+        }
     }
 
     static let maximumDepth = 64
@@ -62,28 +73,40 @@ struct JSONParser {
 
     private mutating func object(depth: Int) throws -> JSONValue {
         index += 1
-        var object = JSONObject()
+        // Members are collected in order and names checked against a set: keyed assignment would
+        // search the members for every new one, quadratic in a hostile body's member count.
+        var members: [(String, JSONValue)] = []
+        var names = Set<String>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(object)
+            return .object(JSONObject())
         }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
             let key = try string()
+            guard names.insert(key).inserted else {
+                var duplicate = failure("duplicate member name")
+                duplicate.duplicateMember = key
+                throw duplicate
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try value(depth: depth + 1)
+            do {
+                members.append((key, try value(depth: depth + 1)))
+            } catch let inner as Failure {
+                throw inner.nested(in: key)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(object)
+                return .object(JSONObject(members))
             } else {
                 throw failure("expected ',' or '}'")
             }
@@ -100,7 +123,11 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            values.append(try value(depth: depth + 1))
+            do {
+                values.append(try value(depth: depth + 1))
+            } catch let inner as Failure {
+                throw inner.nested(in: "[\(values.count)]")
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// First on the request path: assigns the request id, adds the headers every response carries,
 /// and writes one structured access-log line (method, path without query, status, duration).
@@ -20,15 +21,7 @@ public struct RequestMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(requestID)
         let started = ContinuousClock.now
         var response = try await next(request, context)
-        response.headers[.xRequestID] = requestID
-        response.headers[.xAPIVersion] = "1"
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.referrerPolicy] = "no-referrer"
-        response.headers[.xFrameOptions] = "DENY"
-        if response.headers[.contentSecurityPolicy] == nil {
-            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
-        }
-        if tls { response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
+        Self.addStandardHeaders(to: &response.headers, requestID: requestID, tls: tls)
         let elapsed = ContinuousClock.now - started
         context.logger.info(
             "request",
@@ -41,6 +34,19 @@ public struct RequestMiddleware: RouterMiddleware {
             ]
         )
         return response
+    }
+
+    /// The headers every answer carries, also those written outside the router (`MalformedRequestHandler`).
+    static func addStandardHeaders(to headers: inout HTTPFields, requestID: String, tls: Bool) {
+        headers[.xRequestID] = requestID
+        headers[.xAPIVersion] = "1"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.referrerPolicy] = "no-referrer"
+        headers[.xFrameOptions] = "DENY"
+        if headers[.contentSecurityPolicy] == nil {
+            headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        }
+        if tls { headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains" }
     }
 
     /// Echo a caller's id only when it is short and plain, so it is safe in logs and headers.
@@ -90,6 +96,12 @@ public struct ProblemMiddleware: RouterMiddleware {
             return error.render(instance: request.uri.path, requestID: context.requestID)
         } catch let error as HTTPError {
             return map(error, request: request).render(instance: request.uri.path, requestID: context.requestID)
+        } catch let error as HTTPParserError {
+            // The body's framing broke while a handler read it: the client's fault, and the
+            // connection cannot carry another request.
+            var problem = APIError.badRequest("Malformed HTTP request: \(MalformedRequestHandler.reason(error))")
+            problem.headers[.connection] = "close"
+            return problem.render(instance: request.uri.path, requestID: context.requestID)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

@@ -31,6 +31,7 @@ public struct Housekeeping: Service {
         try await database.transaction { sql in
             try await sql.raw("DELETE FROM rate_limit_counters WHERE expires_at < \(bind: now)").run()
             try await sql.raw("DELETE FROM idempotency_records WHERE created_at < \(bind: now - IdempotencyStore.retentionMillis)").run()
+            try await sql.raw("DELETE FROM process_leases WHERE expires_at < \(bind: now - 60_000)").run()
             let auditCutoff = now - Int64(auditRetentionDays) * 86_400_000
             try await sql.raw("DELETE FROM api_key_audit WHERE occurred_at < \(bind: auditCutoff)").run()
             let statusCutoff = now / 60_000 - StatusSampler.retentionMinutes

@@ -230,5 +230,17 @@ enum PlatformMigrations {
             ],
             postgres: []
         ),
+        // A message carrying a one-time secret (a confirmation link) keeps the full text sealed with
+        // the server's SecretBox until it is sent; `body` holds it with the secret redacted.
+        .same("platform/007-email-sealed-body", ["ALTER TABLE email_outbox ADD COLUMN sealed_body TEXT"]),
+        // An idempotency claim names the process holding it; a process renews its lease every
+        // second while it runs, so a claim whose holder died is given up within seconds.
+        .same(
+            "platform/008-idempotency-holders",
+            [
+                "ALTER TABLE idempotency_records ADD COLUMN holder TEXT",
+                "CREATE TABLE process_leases (holder TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
+            ]
+        ),
     ]
 }

@@ -46,19 +46,25 @@ public final class PostgresStorage: Database {
     }
 
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        // Inside an ambient transaction, reads see its uncommitted writes.
+        if let ambient = AmbientTransaction.joined(by: self) { return try await work(ambient.sql) }
+        return try await client.withConnection { connection in
             try await work(connection.sql(queryLogLevel: nil))
         }
     }
 
     public func run(_ query: SQLQueryString) async throws -> [any ColumnValues] {
-        try await client.withConnection { connection in
+        if let ambient = AmbientTransaction.joined(by: self) {
+            return try await ambient.savepoint { sql in try await sql.raw(query).all().map { DecodedColumns($0) } }
+        }
+        return try await client.withConnection { connection in
             try await connection.sql(queryLogLevel: nil).raw(query).all().map { DecodedColumns($0) }
         }
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        if let ambient = AmbientTransaction.joined(by: self) { return try await ambient.savepoint(work) }
+        return try await client.withConnection { connection in
             let database = connection.sql(queryLogLevel: nil)
             try await database.exec("BEGIN")
             do {

@@ -30,8 +30,10 @@ public final class SQLiteStorage: Database {
     public static func open(path: String, readerCount: Int = 4, logger: Logger) async throws -> SQLiteStorage {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
+        try restrictToOwner(path)
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet)
@@ -51,12 +53,30 @@ public final class SQLiteStorage: Database {
         return SQLiteStorage(writer: writer, readers: readers, logger: logger)
     }
 
+    /// The database holds password hashes and customer data: it is created readable by its owner
+    /// only (0600, like the key files), and an older file is tightened. SQLite gives the `-wal` and
+    /// `-shm` files the main file's mode; existing ones are tightened too.
+    static func restrictToOwner(_ path: String) throws {
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw ConfigurationError("Cannot create the database file \(path)")
+            }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+    }
+
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        // Inside an ambient transaction, reads see its uncommitted writes.
+        if let ambient = AmbientTransaction.joined(by: self) { return try await work(ambient.sql) }
         let index = nextReader.next() % readers.count
         return try await work(readers[index].sql(queryLogLevel: nil))
     }
 
     public func readRows(_ query: SQLQueryString) async throws -> [any ColumnValues] {
+        if let ambient = AmbientTransaction.joined(by: self) { return try await ambient.sql.raw(query).all().map { DecodedColumns($0) } }
         let connection = readers[nextReader.next() % readers.count]
         var serializer = SQLSerializer(database: connection.sql(queryLogLevel: nil))
         query.serialize(to: &serializer)
@@ -69,6 +89,7 @@ public final class SQLiteStorage: Database {
     }
 
     public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if let ambient = AmbientTransaction.joined(by: self) { return try await ambient.savepoint(work) }
         let database = writer.sql(queryLogLevel: nil)
         return try await writeLock.withLock {
             try await database.exec("BEGIN IMMEDIATE")
