@@ -146,7 +146,7 @@ struct DashboardTests {
 
 extension String {
     /// Percent-encoded for an `application/x-www-form-urlencoded` body.
-    fileprivate var formEncoded: String {
+    var formEncoded: String {
         addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? self
     }
 }

@@ -131,16 +131,21 @@ extension Schema {
         return issues
     }
 
+    /// How many problems an error lists: a hostile body with thousands of unknown members gets the
+    /// first ones, not an answer larger than itself.
+    static let reportedIssues = 50
+
     /// Throws the API error a body with these problems deserves: 400 for shape problems, else 422.
     public func enforce(_ value: JSONValue, root: String = "body") throws {
         let issues = validate(value)
         guard !issues.isEmpty else { return }
         let shape = issues.filter { $0.severity == .shape }
         if !shape.isEmpty {
-            let fields = shape.map(\.issue.field).joined(separator: ", ")
-            throw APIError.badRequest("Invalid request \(root): \(fields)", details: shape.map(\.issue))
+            var fields = shape.prefix(10).map(\.issue.field).joined(separator: ", ")
+            if shape.count > 10 { fields += " and \(shape.count - 10) more" }
+            throw APIError.badRequest("Invalid request \(root): \(fields)", details: shape.prefix(Self.reportedIssues).map(\.issue))
         }
-        throw APIError.validation(issues.map(\.issue))
+        throw APIError.validation(issues.prefix(Self.reportedIssues).map(\.issue))
     }
 
     private func shape(_ path: String, _ message: String, _ issues: inout [SchemaIssue]) {
