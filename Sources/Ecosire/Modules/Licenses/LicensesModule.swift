@@ -38,8 +38,17 @@ struct LicensesModule: Module {
             "domain",
             Schema.string(minLength: 1, maxLength: 253).matching("^[A-Za-z0-9][A-Za-z0-9.:_-]*$").describe(
                 "The installation's domain (or machine id)"), required: true),
-        .init("timestamp", Schema.integer(minimum: 0).describe("Unix seconds; required when the request is signed")),
+        .init("timestamp", timestamp),
     ]).named("LicenseCheckRequest")
+
+    /// Unix seconds as an integer or, as the license guide's client sends it (`str(int(time.time()))`),
+    /// as a string of digits. The signature covers the value exactly as sent.
+    static let timestamp = Schema.oneOf([
+        Schema.integer(minimum: 0, maximum: LicenseSignatures.maximumTimestamp),
+        Schema.string(minLength: 1, maxLength: 11).matching("^[0-9]{1,11}$"),
+    ]).describe(
+        "Unix seconds, as an integer or as a string of digits (the license guide sends `str(int(time.time()))`); required when the request is signed. The signature covers the digits exactly as sent."
+    ).named("LicenseTimestamp")
 
     static let validateResult = Schema.object([
         .init("valid", .boolean, required: true), .init("license", summary, required: true),
@@ -251,7 +260,7 @@ struct LicensesModule: Module {
             Operation(
                 method, path, id: id, tag: "Licenses", summary: summary, description: Self.signatureNote + limitNote, access: .open,
                 body: .json(
-                    Self.checkRequest, example: ["key": "SHOP-A1B2-C3D4-E5F6-G7H8", "domain": "mysite.com", "timestamp": 1_710_000_000]),
+                    Self.checkRequest, example: ["key": "SHOP-A1B2-C3D4-E5F6-G7H8", "domain": "mysite.com", "timestamp": "1710000000"]),
                 responses: [ResponseSpec(200, "The result, signed", schema: schema, headers: headers)],
                 errors: errors.union([429])
             )
