@@ -367,7 +367,9 @@ def check_payment_method():
           ("visa", "4242", 12, 2034, True), "saved card")
     assert any(path == "/v1/payment_methods/pm_card_visa" for path, _, _ in FakeStripe.requests), "Stripe was not asked"
     expect(as_admin("POST", "/api/billing/payment-methods", {"paymentMethodId": "pm_card_visa"}), 409)
-    equal(len(expect(as_admin("GET", "/api/billing/payment-methods"), 200)["data"]), 1, "saved methods")
+    methods = expect(as_admin("GET", "/api/billing/payment-methods"), 200)
+    equal(len(methods["data"]), 1, "saved methods")
+    equal(methods["meta"], {"total": 1, "page": 1, "limit": 20, "totalPages": 1}, "payment methods meta")
     expect(as_admin("DELETE", f"/api/billing/payment-methods/{added['id']}"), 204)
     equal(expect(as_admin("GET", "/api/billing/payment-methods"), 200)["data"], [], "methods after removal")
 

@@ -355,8 +355,12 @@ struct LicensingTests {
             #expect(paid.status == .ok)
             #expect(try await license()["status"] == "active")
             #expect(try await license()["expiresAt"] == .string(Timestamp.iso(millis: periodEnd * 1000)))
-            let invoices = try await client.get("/api/billing/invoices", token: user.token).json["data"]?.arrayValue ?? []
+            let invoiceList = try await client.get("/api/billing/invoices", token: user.token).json
+            let invoices = invoiceList["data"]?.arrayValue ?? []
             #expect(invoices.map { $0["amountPaid"] } == [24_900])
+            #expect(invoiceList["meta"] == ["total": 1, "page": 1, "limit": 20, "totalPages": 1])
+            let pastTheEnd = try await client.get("/api/billing/invoices?page=2&limit=1", token: user.token).json
+            #expect(pastTheEnd == ["data": [], "meta": ["total": 1, "page": 2, "limit": 1, "totalPages": 1]])
             _ = try await deliver(
                 "evt_s4", "customer.subscription.deleted", ["id": "sub_1", "status": "canceled", "current_period_end": .int(periodEnd)])
             #expect(try await client.get("/api/billing/subscriptions/\(subscriptionID)", token: user.token).json["status"] == "canceled")
@@ -409,8 +413,11 @@ struct LicensingTests {
             #expect(denied.json["code"] == "LICENSE_REQUIRED")
             let memberID = try #require(try await client.get("/api/users/me", token: member).json["id"]?.stringValue)
             _ = try await client.grantLicense(owner.token, productID: productID, ["ownerUserId": .string(memberID)])
-            let files = try await client.get("/api/products/\(productID)/files", token: member).json["data"]?.arrayValue ?? []
+            let fileList = try await client.get("/api/products/\(productID)/files", token: member).json
+            let files = fileList["data"]?.arrayValue ?? []
             #expect(files.count == 1)
+            #expect(fileList["meta"] == ["total": 1, "page": 1, "limit": 20, "totalPages": 1])
+            #expect(try await client.get("/api/products/\(productID)/files?limit=0", token: member).status == .badRequest)
             let download = try await client.client.executeRequest(
                 uri: files.first?["downloadUrl"]?.stringValue ?? "", method: .get, headers: [.authorization: "Bearer \(member)"], body: nil)
             #expect(download.status == .ok)

@@ -316,19 +316,22 @@ struct WebhooksModule: Module {
     private func registerCatalog(on api: APIRouter) {
         // The catalog does not change while the server runs: its JSON (schemas included) is built once.
         let entries = Dictionary(uniqueKeysWithValues: catalog.types.map { ($0.type, Self.json($0)) })
-        let listing: JSONValue = ["data": .array(catalog.types.compactMap { entries[$0.type] })]
+        let listing = catalog.types.compactMap { entries[$0.type] }
         api.add(
             Operation(
                 .get, "/api/webhooks/events", id: "listWebhookEventTypes", tag: "Webhooks", summary: "The event catalog",
-                description: "Every event type the server sends, with what triggers it, its JSON schema and an example payload.",
-                access: .open,
+                description:
+                    "Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today).",
+                access: .open, query: ListQuery.pageParameters,
                 responses: [
                     ResponseSpec(
-                        200, "Every event type, by name",
-                        schema: Schema.object([.init("data", .array(Self.eventTypeSchema), required: true)]).named("WebhookEventTypeList"))
+                        200, "One page of event types, in catalog order",
+                        schema: Schema.object([
+                            .init("data", .array(Self.eventTypeSchema), required: true), .init("meta", PageMeta.schema, required: true),
+                        ]).named("WebhookEventTypeList"))
                 ]
             )
-        ) { _ in .json(listing) }
+        ) { input in .json(PageMeta.envelope(slicing: listing, query: ListQuery(input))) }
 
         api.add(
             Operation(
