@@ -59,7 +59,16 @@ struct HelpdeskModule: Module {
     func register(on api: APIRouter) {
         ResourceRoutes(resource: tickets.resource, store: tickets).register(on: api)
         ResourceRoutes(resource: teams.resource, store: teams).register(on: api, writeRole: .admin)
-        ResourceRoutes(resource: policies.resource, store: policies).register(on: api, writeRole: .admin)
+        // SLA policies are listed at the documented `GET /api/helpdesk/sla`; the collection's own
+        // path keeps its list (and the other four routes) for existing clients.
+        let policyRoutes = ResourceRoutes(resource: policies.resource, store: policies)
+        policyRoutes.registerList(
+            on: api, path: "/api/helpdesk/sla", id: "listSLAPolicies",
+            description: "The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies.")
+        policyRoutes.registerList(
+            on: api, path: policies.resource.path, id: "listSLAPoliciesAlias",
+            description: "The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete.")
+        policyRoutes.register(on: api, writeRole: .admin, routes: [.create, .get, .update, .delete])
         registerSupport(on: api)
         registerActions(on: api)
         registerStats(on: api)
