@@ -96,7 +96,9 @@ struct BillingModule: Module {
                                 .init("outcome", .string(), required: true),
                             ]).named("StripeWebhookResult"))
                     ],
-                    errors: [401, 413, 415, 503]
+                    errors: [401, 413, 415, 503],
+                    requestHeaders: ["Stripe-Signature": "`t=<unix>,v1=<hex>[,v1=…]` as Stripe sends it; required"],
+                    codes: ["INVALID_SIGNATURE", "BILLING_NOT_CONFIGURED"]
                 )
             ) { input in try await receive(input) }
         }

@@ -89,7 +89,8 @@ struct HelpdeskModule: Module {
                         schema: Schema.object([
                             .init("id", .uuid, required: true),
                             .init("ticketNumber", Schema.string().describe("HD-2026-0142"), required: true),
-                        ]).named("SupportTicketReceipt"))
+                        ]).named("SupportTicketReceipt"),
+                        headers: ["Location": "URL of the ticket (readable by the organization's members)"])
                 ],
                 errors: [503], rateLimit: .support
             )
@@ -132,7 +133,9 @@ struct HelpdeskModule: Module {
                         """, addressByName: false)
                 return ticket
             }
-            return .json(["id": ticket["id"] ?? .null, "ticketNumber": ticket["ticketNumber"] ?? .null], status: .created)
+            return .created(
+                ["id": ticket["id"] ?? .null, "ticketNumber": ticket["ticketNumber"] ?? .null],
+                location: "/api/helpdesk/tickets/\(ticket["id"]?.stringValue ?? "")")
         }
     }
 
@@ -213,7 +216,8 @@ struct HelpdeskModule: Module {
                         201, "The message and the ticket after it",
                         schema: Schema.object([
                             .init("message", Self.message, required: true), .init("ticket", record, required: true),
-                        ]).named("TicketReply"))
+                        ]).named("TicketReply"),
+                        headers: ["Location": "URL of the ticket's messages, where the new one is listed"])
                 ],
                 errors: [409]
             )
@@ -344,7 +348,7 @@ struct HelpdeskModule: Module {
             else { throw APIError.internalError }
             return ["message": try Self.messageJSON(DecodedColumns(row)), "ticket": after]
         }
-        return .json(result, status: .created)
+        return .created(result, location: "/api/helpdesk/tickets/\(id)/messages")
     }
 
     // MARK: Stats

@@ -80,6 +80,11 @@ struct LicensesModule: Module {
         "X-Ecosire-Key-Id": "Id of the Ed25519 key",
     ]
 
+    /// What a check answers for an unusable or unknown license, or a bad signature.
+    static let refusals: Set<String> = [
+        "INVALID_SIGNATURE", "LICENSE_NOT_FOUND", "LICENSE_EXPIRED", "LICENSE_REVOKED", "LICENSE_SUSPENDED",
+    ]
+
     static let signatureNote =
         " Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519."
 
@@ -231,17 +236,19 @@ struct LicensesModule: Module {
 
         addCheck(
             api, .post, "/api/licenses/validate", id: "validateLicense", summary: "Validate a license key", rateClass: .licenseValidate,
-            schema: Self.validateResult, errors: [401, 403, 404]
+            schema: Self.validateResult, errors: [401, 403, 404], codes: Self.refusals
         ) { body, domain in try await validate(body, domain: domain) }
         addCheck(
             api, .post, "/api/licenses/activate", id: "activateLicense", summary: "Activate a license on a domain",
-            rateClass: .licenseActivate, schema: Self.activateResult, errors: [401, 403, 404, 409]
+            rateClass: .licenseActivate, schema: Self.activateResult, errors: [401, 403, 404, 409],
+            codes: Self.refusals.union(["ACTIVATION_LIMIT_REACHED"])
         ) { body, domain in
             try await activate(body, domain: domain)
         }
         addCheck(
             api, .post, "/api/licenses/deactivate", id: "deactivateLicense", summary: "Release a domain's activation",
-            rateClass: .licenseActivate, schema: Self.deactivateResult, errors: [401, 404]
+            rateClass: .licenseActivate, schema: Self.deactivateResult, errors: [401, 404],
+            codes: ["INVALID_SIGNATURE", "LICENSE_NOT_FOUND", "ACTIVATION_NOT_FOUND"]
         ) { body, domain in
             try await deactivate(body, domain: domain)
         }
@@ -251,7 +258,7 @@ struct LicensesModule: Module {
     /// request signature, and signed answers.
     private func addCheck(
         _ api: APIRouter, _ method: HTTPRequest.Method, _ path: String, id: String, summary: String, rateClass: RateLimitClass,
-        schema: Schema, errors: Set<Int>, work: @escaping @Sendable (JSONObject, String) async throws -> JSONValue
+        schema: Schema, errors: Set<Int>, codes: Set<String>, work: @escaping @Sendable (JSONObject, String) async throws -> JSONValue
     ) {
         let limitNote = " Limited to \(platform.config.rateLimits.limit(for: rateClass)) requests per minute per license key and IP."
         var headers = Self.signedHeaders
@@ -262,7 +269,12 @@ struct LicensesModule: Module {
                 body: .json(
                     Self.checkRequest, example: ["key": "SHOP-A1B2-C3D4-E5F6-G7H8", "domain": "mysite.com", "timestamp": "1710000000"]),
                 responses: [ResponseSpec(200, "The result, signed", schema: schema, headers: headers)],
-                errors: errors.union([429])
+                errors: errors.union([429]),
+                requestHeaders: [
+                    "X-Ecosire-Signature":
+                        "Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true"
+                ],
+                codes: codes.union(["RATE_LIMITED"])
             )
         ) { input in
             let body = input.object

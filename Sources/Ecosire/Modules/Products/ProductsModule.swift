@@ -170,7 +170,8 @@ struct ProductsModule: Module {
                         schema: Schema.object([
                             .init("data", .array(Self.fileSchema), required: true), .init("meta", PageMeta.schema, required: true),
                         ]).named("ProductFileList"))
-                ]
+                ],
+                codes: ["LICENSE_REQUIRED"]
             )
         ) { input in
             let caller = try input.caller
@@ -205,7 +206,8 @@ struct ProductsModule: Module {
                     ResponseSpec(
                         200, "The archive", schema: Schema.string(format: "binary"), mediaType: "application/zip",
                         headers: ["Content-Disposition": "attachment; filename=…", "X-Checksum-SHA256": "Hex SHA-256 of the archive"])
-                ]
+                ],
+                codes: ["LICENSE_REQUIRED", "LICENSE_UPDATES_EXPIRED"]
             )
         ) { input in
             let caller = try input.caller

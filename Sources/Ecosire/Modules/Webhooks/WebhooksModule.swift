@@ -213,7 +213,8 @@ struct WebhooksModule: Module {
                         .init("type", Schema.string(minLength: 1, maxLength: 100).describe("An event type of the catalog"), required: true)
                     ])
                     .named("WebhookTestRequest"), example: ["type": "license.activated"]),
-                responses: [ResponseSpec(202, "The queued delivery", schema: Self.delivery)], errors: [409]
+                responses: [ResponseSpec(202, "The queued delivery", schema: Self.delivery)], errors: [409],
+                codes: ["ENDPOINT_DISABLED"]
             )
         ) { input in
             let caller = try input.caller
@@ -281,7 +282,8 @@ struct WebhooksModule: Module {
                 .post, "/api/webhooks/deliveries/{id}/retry", id: "retryWebhookDelivery", tag: "Webhooks", summary: "Redeliver",
                 description:
                     "Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.",
-                access: Self.admin, responses: [ResponseSpec(202, "The delivery, queued", schema: Self.delivery)], errors: [409]
+                access: Self.admin, responses: [ResponseSpec(202, "The delivery, queued", schema: Self.delivery)], errors: [409],
+                codes: ["ENDPOINT_DISABLED", "DELIVERY_IN_FLIGHT"]
             )
         ) { input in
             let caller = try input.caller
@@ -359,7 +361,7 @@ struct WebhooksModule: Module {
                             .init("payload", .string(), required: true),
                         ]).named("WebhookCurl"))
                 ],
-                errors: [409]
+                errors: [409], codes: ["SECRET_UNREADABLE"]
             )
         ) { input in
             let caller = try input.caller
