@@ -188,7 +188,8 @@ extension TestClientSession {
             #expect(cleared.json["assignee"]?["id"]?.stringValue == owner.userID)
             let assignedTeam = try await client.patch(path, token: owner.token, json: ["teamId": .string(teamID)])
             #expect(assignedTeam.json["team"]?["name"] == "Licensing")
-            let unknown = try await client.post(path + "/assign", token: owner.token, json: ["assigneeId": "018e1234-abcd-7000-8000-000000000001"])
+            let unknown = try await client.post(
+                path + "/assign", token: owner.token, json: ["assigneeId": "018e1234-abcd-7000-8000-000000000001"])
             #expect(unknown.status == .unprocessableContent)
             #expect(unknown.json["details"]?[0]?["field"] == "assigneeId")
 

@@ -175,7 +175,9 @@ struct BillingModule: Module {
             Operation(
                 .get, "/api/billing/invoices", id: "listBillingInvoices", tag: "Billing", summary: "Paid subscription invoices",
                 description: "Newest paid first, in the standard {data, meta} envelope.", query: ListQuery.pageParameters,
-                responses: [ResponseSpec(200, "One page of invoices, newest first", schema: Self.pageOf(Self.billingInvoice, "BillingInvoiceList"))]
+                responses: [
+                    ResponseSpec(200, "One page of invoices, newest first", schema: Self.pageOf(Self.billingInvoice, "BillingInvoiceList"))
+                ]
             )
         ) { input in
             let query = ListQuery(input)
@@ -455,19 +457,21 @@ struct BillingModule: Module {
                 .get, "/api/billing/payment-methods", id: "listPaymentMethods", tag: "Billing", summary: "The caller's payment methods",
                 description: "Newest first, in the standard {data, meta} envelope.", query: ListQuery.pageParameters,
                 responses: [
-                    ResponseSpec(200, "One page of payment methods, newest first", schema: Self.pageOf(Self.paymentMethod, "PaymentMethodList"))
+                    ResponseSpec(
+                        200, "One page of payment methods, newest first", schema: Self.pageOf(Self.paymentMethod, "PaymentMethodList"))
                 ]
             )
         ) { input in
             let query = ListQuery(input)
             let caller = try input.caller
             let page = try await paymentMethods(caller, page: query)
-            let total = try await platform.database.readRows(
-                """
-                SELECT COUNT(*) AS n FROM payment_methods
-                WHERE organization_id = \(bind: caller.organizationID) AND user_id = \(bind: caller.userID)
-                """
-            ).first?.integer("n") ?? 0
+            let total =
+                try await platform.database.readRows(
+                    """
+                    SELECT COUNT(*) AS n FROM payment_methods
+                    WHERE organization_id = \(bind: caller.organizationID) AND user_id = \(bind: caller.userID)
+                    """
+                ).first?.integer("n") ?? 0
             return .json(PageMeta.envelope(page, total: Int(total), query: query))
         }
 

@@ -178,7 +178,9 @@ enum ErrorCatalog {
         Entry(code: "IDEMPOTENCY_KEY_IN_USE", status: 409, meaning: "A request with this Idempotency-Key is still running"),
         Entry(code: "ENDPOINT_DISABLED", status: 409, meaning: "The webhook endpoint is disabled; set active to true first"),
         Entry(code: "DELIVERY_IN_FLIGHT", status: 409, meaning: "An attempt of this webhook delivery is in flight"),
-        Entry(code: "SECRET_UNREADABLE", status: 409, meaning: "The endpoint's stored secret cannot be decrypted with this SECRETS_KEY; rotate it"),
+        Entry(
+            code: "SECRET_UNREADABLE", status: 409,
+            meaning: "The endpoint's stored secret cannot be decrypted with this SECRETS_KEY; rotate it"),
         Entry(code: "LICENSE_REQUIRED", status: 403, meaning: "Product files need a valid license of the product"),
         Entry(code: "LICENSE_UPDATES_EXPIRED", status: 403, meaning: "The file was released after the license's updates period"),
         Entry(code: "PAYLOAD_TOO_LARGE", status: 413, meaning: "The body is over 1 MiB"),

@@ -64,10 +64,13 @@ struct HelpdeskModule: Module {
         let policyRoutes = ResourceRoutes(resource: policies.resource, store: policies)
         policyRoutes.registerList(
             on: api, path: "/api/helpdesk/sla", id: "listSLAPolicies",
-            description: "The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies.")
+            description:
+                "The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies."
+        )
         policyRoutes.registerList(
             on: api, path: policies.resource.path, id: "listSLAPoliciesAlias",
-            description: "The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete.")
+            description:
+                "The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete.")
         policyRoutes.register(on: api, writeRole: .admin, routes: [.create, .get, .update, .delete])
         registerSupport(on: api)
         registerActions(on: api)

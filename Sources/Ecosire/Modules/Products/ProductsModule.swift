@@ -190,8 +190,9 @@ struct ProductsModule: Module {
                     ORDER BY created_at DESC, id DESC \(query.limitClause)
                     """
                 ).all().map(Self.fileJSON)
-                let total = try await sql.raw("SELECT COUNT(*) AS n FROM product_files WHERE \(visible)").first()?.decode(
-                    column: "n", as: Int.self) ?? 0
+                let total =
+                    try await sql.raw("SELECT COUNT(*) AS n FROM product_files WHERE \(visible)").first()?.decode(
+                        column: "n", as: Int.self) ?? 0
                 return (files, total)
             }
             return .json(PageMeta.envelope(files, total: total, query: query))

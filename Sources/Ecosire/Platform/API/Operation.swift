@@ -241,7 +241,9 @@ public struct Operation: Sendable {
         switch access {
         case .open: return "No credentials needed."
         case .authenticated(let role):
-            let who = role == .viewer ? "Any signed-in member of the organization (role viewer or above)" : "Needs the \(role.rawValue) role or above"
+            let who =
+                role == .viewer
+                ? "Any signed-in member of the organization (role viewer or above)" : "Needs the \(role.rawValue) role or above"
             return "\(who); an API key needs the \(requiredScope.rawValue) scope."
         }
     }
