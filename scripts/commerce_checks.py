@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from checklib import equal, expect, free_port, request, run_checks, send_json, stop_process, wait_healthy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import requests
 import stripe
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -244,6 +245,37 @@ def check_license_flow():
     equal((body["deactivated"], body["activationsCount"]), (True, 0), "deactivated/activationsCount")
 
 
+def guide_check_license(action, license_key, domain):
+    """The license guide's client, as its code is written: the timestamp is a string of digits, the
+    message is the payload's items sorted by name as k=v joined with &, the header the hex HMAC."""
+    payload = {"key": license_key, "domain": domain, "timestamp": str(int(time.time()))}
+    message = "&".join(f"{k}={v}" for k, v in sorted(payload.items()))
+    signature = hmac.new(LICENSE_SECRET.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+    return requests.post(f"{BASE}/api/licenses/{action}", json=payload,
+                         headers={"X-Ecosire-Signature": signature}, timeout=10)
+
+
+def check_license_guide_client():
+    """the guide's client verbatim (string timestamp): validate, activate, validate, deactivate all answer 200"""
+    key, domain = new_license()["key"], "guide.example.com"
+    answers = {}
+    for action in ("validate", "activate", "validate", "deactivate"):
+        answer = guide_check_license(action, key, domain)
+        assert answer.status_code == 200, f"{action}: {answer.status_code} {answer.text}"
+        mac = hmac.new(LICENSE_SECRET.encode(), answer.content, hashlib.sha256).hexdigest()
+        equal(answer.headers.get("X-Ecosire-Signature"), mac, f"{action} answer signature")
+        answers.setdefault(action, []).append(answer.json())
+    equal((answers["validate"][0]["valid"], answers["validate"][0]["activated"]), (True, False), "first validate")
+    equal(answers["activate"][0]["activationsCount"], 1, "activationsCount after activate")
+    equal(answers["validate"][1]["activated"], True, "validate after activate")
+    equal(answers["deactivate"][0]["activationsCount"], 0, "activationsCount after deactivate")
+    # a string that is not digits is still refused, naming the field
+    payload = {"key": key, "domain": domain, "timestamp": "soon"}
+    refused = requests.post(f"{BASE}/api/licenses/validate", json=payload, timeout=10)
+    assert refused.status_code == 400, f"non-digit timestamp: {refused.status_code} {refused.text}"
+    equal(refused.json()["details"][0]["field"], "timestamp", "field named by the 400")
+
+
 def check_license_rejections():
     """wrong signature and a ±10-minute timestamp are 401 INVALID_SIGNATURE; an unknown key is 404"""
     key = new_license()["key"]
@@ -335,7 +367,9 @@ def check_payment_method():
           ("visa", "4242", 12, 2034, True), "saved card")
     assert any(path == "/v1/payment_methods/pm_card_visa" for path, _, _ in FakeStripe.requests), "Stripe was not asked"
     expect(as_admin("POST", "/api/billing/payment-methods", {"paymentMethodId": "pm_card_visa"}), 409)
-    equal(len(expect(as_admin("GET", "/api/billing/payment-methods"), 200)["data"]), 1, "saved methods")
+    methods = expect(as_admin("GET", "/api/billing/payment-methods"), 200)
+    equal(len(methods["data"]), 1, "saved methods")
+    equal(methods["meta"], {"total": 1, "page": 1, "limit": 20, "totalPages": 1}, "payment methods meta")
     expect(as_admin("DELETE", f"/api/billing/payment-methods/{added['id']}"), 204)
     equal(expect(as_admin("GET", "/api/billing/payment-methods"), 200)["data"], [], "methods after removal")
 
@@ -349,7 +383,7 @@ def serve_fake_stripe(port_file):
 
 
 CHECKS = [check_setup, check_checkout_webhook, check_replay, check_bad_signatures, check_refund,
-          check_license_flow, check_license_rejections, check_concurrent_activations,
+          check_license_flow, check_license_guide_client, check_license_rejections, check_concurrent_activations,
           check_checkout, check_checkout_declined, check_payment_method, check_invoice_pdf]
 
 

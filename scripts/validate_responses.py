@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
 """Checks every response the Swift test suite recorded against the OpenAPI document.
 
-Each line of the log is {method, uri, status, contentType, body}. The operation is found by
-matching the path against the document's path templates; the response schema for the status (or
+Each line of the log is {method, uri, status, contentType, body, headers}. The operation is found
+by matching the path against the document's path templates; the response schema for the status (or
 the operation's documented problem response) is applied with openapi-schema-validator's OAS 3.0
-validator. Any response that is undocumented or does not match fails the run.
+validator. The API's own headers the response carried (`X-API-Version`, `X-Request-Id`, the rate-limit
+headers, `WWW-Authenticate`, `Set-Cookie`, `Location`, `Retry-After`, the license signatures…) must be
+declared on that response, and every 201 must carry `Location`. Any response that is undocumented or
+does not match fails the run.
 """
 import json
 import re
 import sys
 from urllib.parse import urlsplit
+
+# Headers the API itself sets, which the document must declare where they are sent. Transport and
+# browser-security headers (Content-Type, Content-Length, CSP, nosniff…) are left out.
+API_HEADERS = {"x-api-version", "x-request-id", "ratelimit", "ratelimit-policy", "x-ratelimit-limit", "x-ratelimit-remaining",
+               "x-ratelimit-reset", "retry-after", "www-authenticate", "set-cookie", "location", "allow",
+               "x-ecosire-signature", "x-ecosire-signature-ed25519", "x-ecosire-key-id", "x-checksum-sha256",
+               "content-disposition"}
 
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
@@ -61,6 +71,13 @@ def main(document_path, log_path):
             continue
         if "$ref" in response:
             response = doc["components"]["responses"][response["$ref"].split("/")[-1]]
+        if "headers" in entry:
+            sent = {name.lower() for name in entry["headers"]} & API_HEADERS
+            declared = {name.lower() for name in response.get("headers", {})}
+            for name in sorted(sent - declared):
+                failures.append(f"{entry['method']} {template} → {status}: header {name} sent but not declared")
+            if status == "201" and "location" not in {name.lower() for name in entry["headers"]}:
+                failures.append(f"{entry['method']} {template} → 201 without Location")
         content = response.get("content")
         if not content:
             if entry["body"]:

@@ -77,6 +77,74 @@ struct DocumentTests {
         }
     }
 
+    @Test("the document declares every header the server sends or reads, who may call, and each error status's codes")
+    func headersAccessAndErrorCodes() async throws {
+        try await TestServer.run { client, _ in
+            let document = try await client.get("/api/openapi.json").json
+            let reference = try await client.get("/docs/errors").text
+            let paths = try #require(document["paths"]?.objectValue)
+            var checked = 0
+            for (path, item) in paths.members {
+                for (method, operation) in item.objectValue?.members ?? [] {
+                    let id = operation["operationId"]?.stringValue ?? "\(method) \(path)"
+                    let responses = operation["responses"]?.objectValue ?? JSONObject()
+                    var errorStatuses: Set<String> = []
+                    for (status, response) in responses.members {
+                        // Problem responses (a readiness 503 with its own body is not one).
+                        guard response["$ref"] == nil else {
+                            errorStatuses.insert(status)
+                            continue
+                        }
+                        let headers = response["headers"]?.objectValue?.keys.map { $0 } ?? []
+                        #expect(headers.contains("X-API-Version") && headers.contains("X-Request-Id"), "\(id) \(status): \(headers)")
+                        if status == "201" { #expect(headers.contains("Location"), "\(id): 201 without Location") }
+                    }
+                    // Every error status lists its codes, and every code is in the error reference.
+                    let codes = operation["x-error-codes"]?.objectValue ?? JSONObject()
+                    #expect(Set(codes.keys) == errorStatuses, "\(id): codes for \(codes.keys.sorted()), statuses \(errorStatuses.sorted())")
+                    for (status, list) in codes.members {
+                        #expect(list.arrayValue?.isEmpty == false, "\(id) \(status)")
+                        for code in list.arrayValue ?? [] {
+                            #expect(reference.contains("id=\"\(code.stringValue ?? "")\""), "\(id): \(code) is not in the error reference")
+                        }
+                    }
+                    let open = operation["security"] == []
+                    #expect((operation["x-required-role"] == nil) == open, "\(id)")
+                    #expect((operation["x-required-scope"] == nil) == open, "\(id)")
+                    let description = operation["description"]?.stringValue ?? ""
+                    #expect(description.contains(open ? "No credentials needed." : "scope."), "\(id): \(description)")
+                    let headerParameters = Set(
+                        (operation["parameters"]?.arrayValue ?? []).filter { $0["in"] == "header" }.compactMap { $0["name"]?.stringValue })
+                    if !open && !["get", "head"].contains(method) {
+                        #expect(headerParameters.contains("X-CSRF-Token"), "\(id) lacks X-CSRF-Token")
+                    }
+                    checked += 1
+                }
+            }
+            #expect(checked > 100)
+            func operation(_ path: String, _ method: String) -> JSONValue { paths[path]?[method] ?? .null }
+            let parameterNames = { (operation: JSONValue) in
+                Set((operation["parameters"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+            }
+            #expect(parameterNames(operation("/api/licenses/validate", "post")).contains("X-Ecosire-Signature"))
+            #expect(parameterNames(operation("/api/billing/webhooks", "post")).contains("Stripe-Signature"))
+            #expect(parameterNames(operation("/api/contacts", "post")).isSuperset(of: ["Idempotency-Key", "X-CSRF-Token"]))
+            let activateConflicts = operation("/api/licenses/activate", "post")["x-error-codes"]?["409"]?.arrayValue ?? []
+            #expect(activateConflicts.contains("ACTIVATION_LIMIT_REACHED") && !activateConflicts.contains("CONFLICT"))
+            #expect(operation("/api/licenses/validate", "post")["x-error-codes"]?["401"] == ["INVALID_SIGNATURE"])
+            #expect(operation("/api/orders/{id}/confirm", "post")["x-error-codes"]?["409"]?.arrayValue?.contains("INVALID_STATE") == true)
+            #expect(operation("/api/contacts/{id}", "delete")["x-required-role"] == "member")
+            #expect(operation("/api/contacts/{id}", "delete")["x-required-scope"] == "read_write")
+            #expect(operation("/api/licenses/{id}/revoke", "post")["x-required-scope"] == "admin")
+            #expect(operation("/api/auth/login", "post")["responses"]?["200"]?["headers"]?["Set-Cookie"] != nil)
+            #expect(operation("/api/auth/login", "post")["responses"]?["200"]?["headers"]?["RateLimit-Policy"] != nil)
+            let components = document["components"]?["responses"]
+            #expect(components?["Unauthorized"]?["headers"]?["WWW-Authenticate"] != nil)
+            #expect(components?["TooManyRequests"]?["headers"]?["Retry-After"] != nil)
+            #expect(components?["TooManyRequests"]?["headers"]?["RateLimit"] != nil)
+        }
+    }
+
     @Test("Swagger UI and the error reference are served with a CSP and no inline script")
     func docsPages() async throws {
         try await TestServer.run { client, _ in

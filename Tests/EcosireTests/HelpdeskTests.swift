@@ -156,6 +156,82 @@ extension TestClientSession {
         }
     }
 
+    @Test("tickets carry assignee {id, name} and team {id, name} beside the ids; renames reach them; from/to filter the list")
+    func ticketsEmbedAssigneeAndTeam() async throws {
+        let clock = ManualClock()
+        try await TestServer.run(clock: clock.wallClock) { client, config in
+            let owner = try await client.register(name: "Olive Owner")
+            let me = try await client.get("/api/users/me", token: owner.token).json
+            let organizationID = try #require(me["organization"]?["id"]?.stringValue)
+            let agent = try await TestMembers.add(client, config: config, organizationID: organizationID, role: "member")
+            let agentID = try #require(try await client.get("/api/users/me", token: agent).json["id"]?.stringValue)
+            let team = try await client.post("/api/helpdesk/teams", token: owner.token, json: ["name": "Licensing"]).json
+            let teamID = try #require(team["id"]?.stringValue)
+
+            let unassigned = try await client.createTicket(owner.token, ["subject": "Nobody yet"])
+            #expect(unassigned["assignee"] == .null && unassigned["team"] == .null)
+            clock.advance(by: 3600)
+            let ticket = try await client.createTicket(
+                owner.token, ["subject": "Cannot activate", "assigneeId": .string(agentID.uppercased()), "teamId": .string(teamID)])
+            #expect(ticket["assigneeId"]?.stringValue == agentID)
+            #expect(ticket["assignee"]?["id"]?.stringValue == agentID)
+            #expect(ticket["assignee"]?["name"]?.stringValue?.isEmpty == false)
+            #expect(ticket["team"] == ["id": .string(teamID), "name": "Licensing"])
+            let path = "/api/helpdesk/tickets/\(ticket["id"]?.stringValue ?? "")"
+
+            // Reassigning replaces the reference; null clears the id and the reference together.
+            let reassigned = try await client.post(path + "/assign", token: owner.token, json: ["assigneeId": .string(owner.userID)])
+            #expect(reassigned.json["assignee"] == ["id": .string(owner.userID), "name": "Olive Owner"], "\(reassigned.text)")
+            #expect(reassigned.json["team"]?["name"] == "Licensing")
+            let cleared = try await client.post(path + "/assign", token: owner.token, json: ["teamId": nil])
+            #expect(cleared.json["teamId"] == .null && cleared.json["team"] == .null, "\(cleared.text)")
+            #expect(cleared.json["assignee"]?["id"]?.stringValue == owner.userID)
+            let assignedTeam = try await client.patch(path, token: owner.token, json: ["teamId": .string(teamID)])
+            #expect(assignedTeam.json["team"]?["name"] == "Licensing")
+            let unknown = try await client.post(
+                path + "/assign", token: owner.token, json: ["assigneeId": "018e1234-abcd-7000-8000-000000000001"])
+            #expect(unknown.status == .unprocessableContent)
+            #expect(unknown.json["details"]?[0]?["field"] == "assigneeId")
+
+            // Renaming the team or the user rewrites the references the tickets carry.
+            #expect(try await client.patch("/api/helpdesk/teams/\(teamID)", token: owner.token, json: ["name": "Keys"]).status == .ok)
+            #expect(try await client.patch("/api/users/me", token: owner.token, json: ["name": "Olive Renamed"]).status == .ok)
+            let current = try await client.get(path, token: owner.token).json
+            #expect(current["team"] == ["id": .string(teamID), "name": "Keys"])
+            #expect(current["assignee"] == ["id": .string(owner.userID), "name": "Olive Renamed"])
+            let listed = try await client.get("/api/helpdesk/tickets?limit=100", token: owner.token).json["data"]?.arrayValue ?? []
+            #expect(listed.first { $0["id"] == ticket["id"] } == current)
+
+            // from/to (ISO 8601) bound the creation time; a bad value is a 400 naming the parameter.
+            let between = Timestamp.iso(millis: Timestamp.millis(parsing: ticket["createdAt"]!.stringValue!)! - 60_000)
+            #expect(try await client.ticketIDs(owner.token, "from=\(between)") == [ticket["id"]!.stringValue!])
+            #expect(try await client.ticketIDs(owner.token, "to=\(between)") == [unassigned["id"]!.stringValue!])
+            #expect(try await client.ticketIDs(owner.token, "from=\(between)&to=\(between)").isEmpty)
+            let badFrom = try await client.get("/api/helpdesk/tickets?from=yesterday", token: owner.token)
+            #expect(badFrom.status == .badRequest)
+            #expect(badFrom.json["details"]?[0]?["field"] == "from", "\(badFrom.text)")
+        }
+    }
+
+    @Test("SLA policies are listed at the documented GET /api/helpdesk/sla and still at /api/helpdesk/sla-policies")
+    func slaPoliciesAtTheDocumentedPath() async throws {
+        try await TestServer.run { client, _ in
+            let owner = try await client.register()
+            let created = try await client.post(
+                "/api/helpdesk/sla-policies", token: owner.token,
+                json: ["name": "Urgent", "priority": "urgent", "firstResponseMinutes": 60, "resolutionMinutes": 240])
+            #expect(created.status == .created)
+            let documented = try await client.get("/api/helpdesk/sla", token: owner.token)
+            #expect(documented.status == .ok)
+            #expect(documented.json["data"]?.arrayValue?.map { $0["id"] } == [created.json["id"]])
+            #expect(documented.json["meta"]?["total"] == 1)
+            #expect(try await client.get("/api/helpdesk/sla-policies", token: owner.token).json == documented.json)
+            #expect(try await client.get("/api/helpdesk/sla?priority=low", token: owner.token).json["meta"]?["total"] == 0)
+            #expect(try await client.get("/api/helpdesk/sla?bogus=1", token: owner.token).status == .badRequest)
+            #expect(try await client.get("/api/helpdesk/sla").status == .unauthorized)
+        }
+    }
+
     @Test func slaTargetsAndTheOverdueFilterFollowTheClock() async throws {
         let clock = ManualClock()
         try await TestServer.run(clock: clock.wallClock) { client, _ in

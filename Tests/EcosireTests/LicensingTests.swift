@@ -122,6 +122,51 @@ struct LicensingTests {
         }
     }
 
+    @Test("the license guide's client: a string timestamp is signed and verified over its digits as sent; bad ones are a 400")
+    func guideClientStringTimestamp() async throws {
+        try await TestServer.run(["ecosire.license.secret": .init(stringLiteral: Self.secret), "license.signature.required": true]) {
+            client, _ in
+            let token = try await client.register().token
+            let productID = try #require(try await client.createProduct(token)["id"]?.stringValue)
+            let key = try #require(try await client.grantLicense(token, productID: productID)["key"]?.stringValue)
+            let now = String(Int(Date().timeIntervalSince1970))
+            /// The body exactly as Python's `json.dumps` writes the guide's payload, signed over `signedTimestamp`.
+            func call(_ action: String, timestamp: String, signedTimestamp: String? = nil) async throws -> APIResponse {
+                let fields = [("key", key), ("domain", "mysite.com"), ("timestamp", signedTimestamp ?? timestamp)]
+                let body = "{\"key\": \"\(key)\", \"domain\": \"mysite.com\", \"timestamp\": \"\(timestamp)\"}"
+                return try await client.request(
+                    .post, "/api/licenses/\(action)", body: body,
+                    headers: ["Content-Type": "application/json", "X-Ecosire-Signature": licenseSignature(fields, secret: Self.secret)])
+            }
+            let validated = try await call("validate", timestamp: now)
+            #expect(validated.status == .ok, "\(validated.text)")
+            #expect(validated.json["valid"] == true)
+            #expect(try await call("activate", timestamp: now).json["activationsCount"] == 1)
+            #expect(try await call("deactivate", timestamp: now).json["deactivated"] == true)
+            // The signature covers the digits as sent: a leading zero is part of the signed text.
+            #expect(try await call("validate", timestamp: "0" + now).status == .ok)
+            let reformatted = try await call("validate", timestamp: "0" + now, signedTimestamp: now)
+            #expect(reformatted.status == .unauthorized)
+            #expect(reformatted.json["code"] == "INVALID_SIGNATURE")
+            // The window applies to the string form too.
+            let stale = String(Int(Date().timeIntervalSince1970) - 600)
+            #expect(try await call("validate", timestamp: stale).json["code"] == "INVALID_SIGNATURE")
+            // Anything but digits (or an integer) is a 400 naming the field.
+            for bad in ["abc", "", "-5", "12a4", " 1710000000", "1.5", String(repeating: "9", count: 40)] {
+                let refused = try await call("validate", timestamp: bad)
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+                #expect(refused.json["details"]?[0]?["field"] == "timestamp", "\(bad): \(refused.text)")
+            }
+            for bad: JSONValue in [.int(-5), .bool(true), .null, .int(999_999_999_999)] {
+                let refused = try await client.post(
+                    "/api/licenses/validate", json: ["key": .string(key), "domain": "mysite.com", "timestamp": bad],
+                    headers: ["X-Ecosire-Signature": String(repeating: "0", count: 64)])
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+                #expect(refused.json["details"]?[0]?["field"] == "timestamp", "\(bad): \(refused.text)")
+            }
+        }
+    }
+
     @Test("license changes are in the event outbox with their transaction; validations follow in batches")
     func events() async throws {
         try await TestServer.run(["usage.flush.millis": 20]) { client, config in
@@ -310,8 +355,12 @@ struct LicensingTests {
             #expect(paid.status == .ok)
             #expect(try await license()["status"] == "active")
             #expect(try await license()["expiresAt"] == .string(Timestamp.iso(millis: periodEnd * 1000)))
-            let invoices = try await client.get("/api/billing/invoices", token: user.token).json["data"]?.arrayValue ?? []
+            let invoiceList = try await client.get("/api/billing/invoices", token: user.token).json
+            let invoices = invoiceList["data"]?.arrayValue ?? []
             #expect(invoices.map { $0["amountPaid"] } == [24_900])
+            #expect(invoiceList["meta"] == ["total": 1, "page": 1, "limit": 20, "totalPages": 1])
+            let pastTheEnd = try await client.get("/api/billing/invoices?page=2&limit=1", token: user.token).json
+            #expect(pastTheEnd == ["data": [], "meta": ["total": 1, "page": 2, "limit": 1, "totalPages": 1]])
             _ = try await deliver(
                 "evt_s4", "customer.subscription.deleted", ["id": "sub_1", "status": "canceled", "current_period_end": .int(periodEnd)])
             #expect(try await client.get("/api/billing/subscriptions/\(subscriptionID)", token: user.token).json["status"] == "canceled")
@@ -364,8 +413,11 @@ struct LicensingTests {
             #expect(denied.json["code"] == "LICENSE_REQUIRED")
             let memberID = try #require(try await client.get("/api/users/me", token: member).json["id"]?.stringValue)
             _ = try await client.grantLicense(owner.token, productID: productID, ["ownerUserId": .string(memberID)])
-            let files = try await client.get("/api/products/\(productID)/files", token: member).json["data"]?.arrayValue ?? []
+            let fileList = try await client.get("/api/products/\(productID)/files", token: member).json
+            let files = fileList["data"]?.arrayValue ?? []
             #expect(files.count == 1)
+            #expect(fileList["meta"] == ["total": 1, "page": 1, "limit": 20, "totalPages": 1])
+            #expect(try await client.get("/api/products/\(productID)/files?limit=0", token: member).status == .badRequest)
             let download = try await client.client.executeRequest(
                 uri: files.first?["downloadUrl"]?.stringValue ?? "", method: .get, headers: [.authorization: "Bearer \(member)"], body: nil)
             #expect(download.status == .ok)

@@ -130,7 +130,10 @@ struct OrdersInvoicesTests {
             #expect(invoice.json["orderId"] == .string(id))
             #expect(invoice.json["total"] == order.json["total"])
             #expect(try await client.post("/api/orders/\(id)/invoice", token: token, json: [:]).status == .conflict)
-            #expect(try await client.get("/api/orders/\(id)/invoices", token: token).json["data"]?.arrayValue?.count == 1)
+            let orderInvoices = try await client.get("/api/orders/\(id)/invoices", token: token).json
+            #expect(orderInvoices["data"]?.arrayValue?.count == 1)
+            #expect(orderInvoices["data"]?[0]?["number"]?.stringValue?.hasPrefix("INV/") == true)
+            #expect(orderInvoices["meta"] == ["total": 1, "page": 1, "limit": 20, "totalPages": 1])
 
             // Cancelling a confirmed order revokes what it issued; a cancelled order stays cancelled.
             let second = try #require(try await client.createOrder(token, contactID: contactID, productID: licensed)["id"]?.stringValue)

@@ -367,9 +367,18 @@ import Testing
     @Test func catalogCurlAndVerifier() async throws {
         try await WebhookReceiver.run { _, base in
             try await TestServer.run(Self.allowPrivate) { client, _ in
-                let catalog = try await client.get("/api/webhooks/events")
+                let catalog = try await client.get("/api/webhooks/events?limit=100")
                 #expect(catalog.status == .ok)
                 let types = catalog.json["data"]?.arrayValue ?? []
+                // The catalog is a list like any other: {data, meta}, paged in catalog order.
+                #expect(catalog.json["meta"]?["total"]?.intValue == Int64(types.count))
+                #expect(catalog.json["meta"]?["totalPages"] == 1)
+                let firstPage = try await client.get("/api/webhooks/events").json
+                #expect(firstPage["meta"]?["limit"] == 20)
+                #expect(firstPage["data"]?.arrayValue?.count == min(20, types.count))
+                let second = try await client.get("/api/webhooks/events?page=2&limit=5").json
+                #expect(second["data"]?.arrayValue?.map { $0["type"] } == types.dropFirst(5).prefix(5).map { $0["type"] })
+                #expect(try await client.get("/api/webhooks/events?limit=101").status == .badRequest)
                 let names = Set(types.compactMap { $0["type"]?.stringValue })
                 for required in [
                     "checkout.session.completed", "invoice.paid", "customer.subscription.deleted", "customer.subscription.updated",

@@ -99,6 +99,8 @@ enum RateLimitHeaders {
         "X-RateLimit-Limit": "Requests allowed in the window",
         "X-RateLimit-Remaining": "Requests left in the window",
         "X-RateLimit-Reset": "Unix time (seconds) when the window resets",
+        "RateLimit": "IETF draft: `limit=N, remaining=N, reset=seconds`",
+        "RateLimit-Policy": "IETF draft: `limit;w=window-seconds`",
     ]
 }
 

@@ -22,6 +22,11 @@ struct DashboardVisit: Sendable {
         try await api.invoke(id, as: caller, path: path, query: query, body: body, request: request, context: context).jsonBody()
     }
 
+    /// Every item of a `{data, meta}` list operation, all pages read (see `APIRouter.invokeAll`).
+    func callAll(_ id: String, path: [String: String] = [:], query: [String: String] = [:]) async throws -> [JSONValue] {
+        try await api.invokeAll(id, as: caller, path: path, query: query, request: request, context: context)
+    }
+
     /// Adds the refreshed session's cookies to a response.
     func finish(_ response: Response) -> Response {
         var response = response

@@ -94,7 +94,7 @@ struct DashboardWebhookPages: Sendable {
     }
 
     private func eventTypes(_ visit: DashboardVisit, selected: Set<String>) async throws -> [[String: Any]] {
-        try await (visit.call("listWebhookEventTypes")["data"]?.arrayValue ?? []).map { type in
+        try await (visit.callAll("listWebhookEventTypes")).map { type in
             let name = type["type"]?.stringValue ?? ""
             return ["type": name, "description": type["description"]?.stringValue ?? "", "checked": selected.contains(name)]
         }

@@ -88,8 +88,7 @@ struct DeveloperPortalModule: Module {
     private func explorer(
         _ input: APIInput, api: APIRouter, visit: DashboardVisit?, event: String?, endpoint: String?
     ) async throws -> [String: Any] {
-        let types = try await api.invoke("listWebhookEventTypes", as: nil, request: input.request, context: input.context).jsonBody()
-        let catalog = types["data"]?.arrayValue ?? []
+        let catalog = try await api.invokeAll("listWebhookEventTypes", as: nil, request: input.request, context: input.context)
         let selected = catalog.first { $0["type"]?.stringValue == event } ?? catalog.first ?? .null
         let selectedType = selected["type"]?.stringValue ?? ""
         var context: [String: Any] = [

@@ -46,6 +46,8 @@ public struct Client: APIProtocol {
     }
     /// Public keys for access tokens
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /.well-known/jwks.json`.
     /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJWKS)`.
     public func getJWKS(_ input: Operations.GetJWKS.Input) async throws -> Operations.GetJWKS.Output {
@@ -71,11 +73,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetJWKS.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetJWKS.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetJWKS.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -114,7 +123,7 @@ public struct Client: APIProtocol {
     }
     /// Upload a product archive
     ///
-    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.
+    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/admin/product-files/upload`.
     /// - Remark: Generated from `#/paths//api/admin/product-files/upload/post(uploadProductFile)`.
@@ -132,6 +141,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -213,6 +227,21 @@ public struct Client: APIProtocol {
                             name: "Location",
                             as: Swift.String.self
                         ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -272,7 +301,7 @@ public struct Client: APIProtocol {
     }
     /// List your API keys
     ///
-    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`.
+    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/get(listApiKeys)`.
@@ -307,6 +336,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListApiKeys.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -366,7 +410,7 @@ public struct Client: APIProtocol {
     }
     /// Create an API key
     ///
-    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`.
+    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/post(createApiKey)`.
@@ -384,6 +428,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -405,6 +454,26 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 201:
                     let headers: Operations.CreateApiKey.Output.Created.Headers = .init(
+                        location: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -464,7 +533,7 @@ public struct Client: APIProtocol {
     }
     /// Get one of your API keys
     ///
-    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.
+    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/get(getApiKey)`.
@@ -494,6 +563,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetApiKey.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -553,7 +637,7 @@ public struct Client: APIProtocol {
     }
     /// Revoke an API key
     ///
-    /// Soft delete: the key stops working on the very next request. It cannot be undone.
+    /// Soft delete: the key stops working on the very next request. It cannot be undone. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/delete(revokeApiKey)`.
@@ -573,6 +657,11 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -583,6 +672,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.RevokeApiKey.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -642,7 +746,7 @@ public struct Client: APIProtocol {
     }
     /// Request log of an API key
     ///
-    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id).
+    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id). Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/audit`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/audit/get(getApiKeyAudit)`.
@@ -686,6 +790,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetApiKeyAudit.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -745,7 +864,7 @@ public struct Client: APIProtocol {
     }
     /// Rotate an API key
     ///
-    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.
+    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys/{id}/rotate`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/rotate/post(rotateApiKey)`.
@@ -765,6 +884,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -775,6 +899,26 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 201:
                     let headers: Operations.RotateApiKey.Output.Created.Headers = .init(
+                        location: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -834,7 +978,7 @@ public struct Client: APIProtocol {
     }
     /// Daily usage of an API key
     ///
-    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second.
+    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/usage`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/usage/get(getApiKeyUsage)`.
@@ -878,6 +1022,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetApiKeyUsage.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -937,7 +1096,7 @@ public struct Client: APIProtocol {
     }
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
@@ -974,6 +1133,26 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.Login.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        setCookie: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Set-Cookie",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1033,7 +1212,7 @@ public struct Client: APIProtocol {
     }
     /// Sign out
     ///
-    /// Revokes the session's refresh tokens and clears the cookies. Always 204.
+    /// Revokes the session's refresh tokens and clears the cookies. Always 204. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/logout`.
     /// - Remark: Generated from `#/paths//api/auth/logout/post(logout)`.
@@ -1072,11 +1251,23 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
-                    let headers: Operations.Logout.Output.NoContent.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.Logout.Output.NoContent.Headers = .init(
+                        setCookie: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Set-Cookie",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     return .noContent(.init(headers: headers))
                 default:
                     return .undocumented(
@@ -1092,7 +1283,7 @@ public struct Client: APIProtocol {
     }
     /// Exchange a refresh token
     ///
-    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.
+    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/refresh`.
     /// - Remark: Generated from `#/paths//api/auth/refresh/post(refreshToken)`.
@@ -1130,11 +1321,23 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.RefreshToken.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.RefreshToken.Output.Ok.Headers = .init(
+                        setCookie: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Set-Cookie",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.RefreshToken.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -1173,7 +1376,7 @@ public struct Client: APIProtocol {
     }
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies).
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.
@@ -1209,11 +1412,28 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 201:
-                    let headers: Operations.Register.Output.Created.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.Register.Output.Created.Headers = .init(
+                        location: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Location",
+                            as: Swift.String.self
+                        ),
+                        setCookie: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Set-Cookie",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.Register.Output.Created.Body
                     let chosenContentType = try converter.bestContentType(
@@ -1252,7 +1472,7 @@ public struct Client: APIProtocol {
     }
     /// Start a Stripe Checkout
     ///
-    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses.
+    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/checkout`.
     /// - Remark: Generated from `#/paths//api/billing/checkout/post(createCheckoutSession)`.
@@ -1275,6 +1495,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -1294,6 +1519,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.CreateCheckoutSession.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1353,6 +1593,8 @@ public struct Client: APIProtocol {
     }
     /// Paid subscription invoices
     ///
+    /// Newest paid first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/invoices`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/get(listBillingInvoices)`.
     public func listBillingInvoices(_ input: Operations.ListBillingInvoices.Input) async throws -> Operations.ListBillingInvoices.Output {
@@ -1369,6 +1611,20 @@ public struct Client: APIProtocol {
                     method: .get
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "page",
+                    value: input.query.page
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "limit",
+                    value: input.query.limit
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -1379,6 +1635,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListBillingInvoices.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1438,6 +1709,8 @@ public struct Client: APIProtocol {
     }
     /// A paid subscription invoice
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/{id}/get(getBillingInvoice)`.
     public func getBillingInvoice(_ input: Operations.GetBillingInvoice.Input) async throws -> Operations.GetBillingInvoice.Output {
@@ -1466,6 +1739,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetBillingInvoice.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1525,6 +1813,8 @@ public struct Client: APIProtocol {
     }
     /// The caller's payment methods
     ///
+    /// Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/get(listPaymentMethods)`.
     public func listPaymentMethods(_ input: Operations.ListPaymentMethods.Input) async throws -> Operations.ListPaymentMethods.Output {
@@ -1541,6 +1831,20 @@ public struct Client: APIProtocol {
                     method: .get
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "page",
+                    value: input.query.page
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "limit",
+                    value: input.query.limit
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -1551,6 +1855,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListPaymentMethods.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1610,7 +1929,7 @@ public struct Client: APIProtocol {
     }
     /// Add a payment method
     ///
-    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe.
+    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/post(addPaymentMethod)`.
@@ -1632,6 +1951,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -1655,6 +1979,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -1716,6 +2055,8 @@ public struct Client: APIProtocol {
     }
     /// Remove a payment method
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `DELETE /api/billing/payment-methods/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/{id}/delete(deletePaymentMethod)`.
     public func deletePaymentMethod(_ input: Operations.DeletePaymentMethod.Input) async throws -> Operations.DeletePaymentMethod.Output {
@@ -1734,12 +2075,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeletePaymentMethod.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1776,7 +2137,7 @@ public struct Client: APIProtocol {
     }
     /// Subscriptions
     ///
-    /// Admins see the organization's; other members their own.
+    /// Admins see the organization's; other members their own. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/subscriptions`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/get(listSubscriptions)`.
@@ -1804,6 +2165,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListSubscriptions.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1863,6 +2239,8 @@ public struct Client: APIProtocol {
     }
     /// A subscription
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/subscriptions/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/get(getSubscription)`.
     public func getSubscription(_ input: Operations.GetSubscription.Input) async throws -> Operations.GetSubscription.Output {
@@ -1891,6 +2269,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetSubscription.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -1950,7 +2343,7 @@ public struct Client: APIProtocol {
     }
     /// Cancel a subscription at the end of its period
     ///
-    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.
+    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/subscriptions/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/cancel/post(cancelSubscription)`.
@@ -1975,6 +2368,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -1985,6 +2383,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.CancelSubscription.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2044,7 +2457,7 @@ public struct Client: APIProtocol {
     }
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/billing/webhooks`.
     /// - Remark: Generated from `#/paths//api/billing/webhooks/post(receiveStripeWebhook)`.
@@ -2062,6 +2475,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "Stripe-Signature",
+                    value: input.headers.stripeSignature
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -2080,11 +2498,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.ReceiveStripeWebhook.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.ReceiveStripeWebhook.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.ReceiveStripeWebhook.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -2122,6 +2547,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List contacts
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/get(listContacts)`.
@@ -2198,6 +2625,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListContacts.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2257,6 +2699,8 @@ public struct Client: APIProtocol {
     }
     /// Create a contact
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/post(createContact)`.
     public func createContact(_ input: Operations.CreateContact.Input) async throws -> Operations.CreateContact.Output {
@@ -2277,6 +2721,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -2300,6 +2749,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -2361,7 +2825,7 @@ public struct Client: APIProtocol {
     }
     /// Import contacts from CSV
     ///
-    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.
+    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/import`.
     /// - Remark: Generated from `#/paths//api/contacts/import/post(importContacts)`.
@@ -2384,6 +2848,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -2403,6 +2872,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ImportContacts.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2462,7 +2946,7 @@ public struct Client: APIProtocol {
     }
     /// Merge a duplicate into a contact
     ///
-    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.
+    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/merge`.
     /// - Remark: Generated from `#/paths//api/contacts/merge/post(mergeContacts)`.
@@ -2485,6 +2969,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -2504,6 +2993,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.MergeContacts.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2563,7 +3067,7 @@ public struct Client: APIProtocol {
     }
     /// Get a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/get(getContact)`.
@@ -2593,6 +3097,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetContact.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2652,7 +3171,7 @@ public struct Client: APIProtocol {
     }
     /// Update a contact
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/patch(updateContact)`.
@@ -2672,6 +3191,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -2691,6 +3215,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateContact.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2750,7 +3289,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/delete(deleteContact)`.
@@ -2770,12 +3309,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteContact.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2812,7 +3371,7 @@ public struct Client: APIProtocol {
     }
     /// A contact's timeline
     ///
-    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.
+    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}/activity`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/activity/get(listContactActivity)`.
@@ -2856,6 +3415,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListContactActivity.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -2915,7 +3489,7 @@ public struct Client: APIProtocol {
     }
     /// Capture a lead from a web form
     ///
-    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.
+    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/crm/capture`.
     /// - Remark: Generated from `#/paths//api/crm/capture/post(captureLead)`.
@@ -2957,6 +3531,26 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 201:
                     let headers: Operations.CaptureLead.Output.Created.Headers = .init(
+                        location: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3015,6 +3609,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List leads
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/get(listLeads)`.
@@ -3098,6 +3694,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListLeads.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3157,6 +3768,8 @@ public struct Client: APIProtocol {
     }
     /// Create a lead
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/post(createLead)`.
     public func createLead(_ input: Operations.CreateLead.Input) async throws -> Operations.CreateLead.Output {
@@ -3177,6 +3790,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -3200,6 +3818,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -3261,7 +3894,7 @@ public struct Client: APIProtocol {
     }
     /// Get a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/get(getLead)`.
@@ -3291,6 +3924,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetLead.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3350,7 +3998,7 @@ public struct Client: APIProtocol {
     }
     /// Update a lead
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/patch(updateLead)`.
@@ -3370,6 +4018,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -3389,6 +4042,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateLead.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3448,7 +4116,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/delete(deleteLead)`.
@@ -3468,12 +4136,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteLead.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3510,7 +4198,7 @@ public struct Client: APIProtocol {
     }
     /// Convert a lead to an opportunity
     ///
-    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead.
+    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/leads/{id}/convert`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/convert/post(convertLead)`.
@@ -3534,6 +4222,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -3559,6 +4252,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -3619,6 +4327,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List opportunities
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/get(listOpportunities)`.
@@ -3709,6 +4419,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListOpportunities.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3768,6 +4493,8 @@ public struct Client: APIProtocol {
     }
     /// Create a opportunity
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/post(createOpportunity)`.
     public func createOpportunity(_ input: Operations.CreateOpportunity.Input) async throws -> Operations.CreateOpportunity.Output {
@@ -3788,6 +4515,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -3811,6 +4543,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -3872,7 +4619,7 @@ public struct Client: APIProtocol {
     }
     /// Get a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/get(getOpportunity)`.
@@ -3902,6 +4649,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetOpportunity.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -3961,7 +4723,7 @@ public struct Client: APIProtocol {
     }
     /// Update a opportunity
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/patch(updateOpportunity)`.
@@ -3981,6 +4743,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -4000,6 +4767,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateOpportunity.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4059,7 +4841,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/delete(deleteOpportunity)`.
@@ -4079,12 +4861,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteOpportunity.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4121,7 +4923,7 @@ public struct Client: APIProtocol {
     }
     /// Mark an opportunity lost
     ///
-    /// open → lost with an optional reason; probability 0.
+    /// open → lost with an optional reason; probability 0. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/lost`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/lost/post(lostOpportunity)`.
@@ -4146,6 +4948,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -4167,6 +4974,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.LostOpportunity.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4226,7 +5048,7 @@ public struct Client: APIProtocol {
     }
     /// Reopen a won or lost opportunity
     ///
-    /// won or lost → open, back in the first open stage with its probability.
+    /// won or lost → open, back in the first open stage with its probability. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/reopen/post(reopenOpportunity)`.
@@ -4251,6 +5073,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -4261,6 +5088,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ReopenOpportunity.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4320,7 +5162,7 @@ public struct Client: APIProtocol {
     }
     /// Mark an opportunity won
     ///
-    /// open → won: moves the deal to the first won stage with probability 100.
+    /// open → won: moves the deal to the first won stage with probability 100. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/won`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/won/post(wonOpportunity)`.
@@ -4345,6 +5187,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -4355,6 +5202,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.WonOpportunity.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4413,6 +5275,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List stages
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/get(listStages)`.
@@ -4475,6 +5339,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListStages.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4534,6 +5413,8 @@ public struct Client: APIProtocol {
     }
     /// Create a stage
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/post(createStage)`.
     public func createStage(_ input: Operations.CreateStage.Input) async throws -> Operations.CreateStage.Output {
@@ -4554,6 +5435,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -4577,6 +5463,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -4638,7 +5539,7 @@ public struct Client: APIProtocol {
     }
     /// Get a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/get(getStage)`.
@@ -4668,6 +5569,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetStage.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4727,7 +5643,7 @@ public struct Client: APIProtocol {
     }
     /// Update a stage
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/patch(updateStage)`.
@@ -4747,6 +5663,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -4766,6 +5687,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateStage.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4825,7 +5761,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/delete(deleteStage)`.
@@ -4845,12 +5781,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteStage.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4887,7 +5843,7 @@ public struct Client: APIProtocol {
     }
     /// Ask the knowledge base
     ///
-    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim.
+    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/ecosire-ai/ask`.
     /// - Remark: Generated from `#/paths//api/ecosire-ai/ask/post(askEcosireAI)`.
@@ -4910,6 +5866,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -4929,6 +5890,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.AskEcosireAI.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -4987,6 +5963,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List outboxemails
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/email/outbox`.
     /// - Remark: Generated from `#/paths//api/email/outbox/get(listOutboxEmails)`.
@@ -5070,6 +6048,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListOutboxEmails.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5129,7 +6122,7 @@ public struct Client: APIProtocol {
     }
     /// Get a outboxemail
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/email/outbox/{id}`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/get(getOutboxEmail)`.
@@ -5159,6 +6152,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetOutboxEmail.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5218,7 +6226,7 @@ public struct Client: APIProtocol {
     }
     /// Send a failed email again
     ///
-    /// failed → queued, with a fresh set of attempts.
+    /// failed → queued, with a fresh set of attempts. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/email/outbox/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/retry/post(retryOutboxEmail)`.
@@ -5243,6 +6251,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -5253,6 +6266,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.RetryOutboxEmail.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5312,6 +6340,8 @@ public struct Client: APIProtocol {
     }
     /// Liveness
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/health`.
     /// - Remark: Generated from `#/paths//api/health/get(getHealth)`.
     public func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
@@ -5337,11 +6367,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetHealth.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetHealth.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetHealth.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -5380,6 +6417,8 @@ public struct Client: APIProtocol {
     }
     /// Readiness: database reachable and migrations applied
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/health/ready`.
     /// - Remark: Generated from `#/paths//api/health/ready/get(getReadiness)`.
     public func getReadiness(_ input: Operations.GetReadiness.Input) async throws -> Operations.GetReadiness.Output {
@@ -5405,11 +6444,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetReadiness.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetReadiness.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetReadiness.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -5448,12 +6494,158 @@ public struct Client: APIProtocol {
     }
     /// List slapolicies
     ///
-    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
-    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPolicies)`.
+    /// The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla/get(listSLAPolicies)`.
     public func listSLAPolicies(_ input: Operations.ListSLAPolicies.Input) async throws -> Operations.ListSLAPolicies.Output {
         try await client.send(
             input: input,
             forOperation: Operations.ListSLAPolicies.id,
+            serializer: { input in
+                let path = try converter.renderedPath(
+                    template: "/api/helpdesk/sla",
+                    parameters: []
+                )
+                var request: HTTPTypes.HTTPRequest = .init(
+                    soar_path: path,
+                    method: .get
+                )
+                suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "page",
+                    value: input.query.page
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "limit",
+                    value: input.query.limit
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "sortBy",
+                    value: input.query.sortBy
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "sortOrder",
+                    value: input.query.sortOrder
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "search",
+                    value: input.query.search
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "priority",
+                    value: input.query.priority
+                )
+                converter.setAcceptHeader(
+                    in: &request.headerFields,
+                    contentTypes: input.headers.accept
+                )
+                return (request, nil)
+            },
+            deserializer: { response, responseBody in
+                switch response.status.code {
+                case 200:
+                    let headers: Operations.ListSLAPolicies.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-RateLimit-Limit",
+                            as: Swift.String.self
+                        ),
+                        xRateLimitRemaining: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-RateLimit-Remaining",
+                            as: Swift.String.self
+                        ),
+                        xRateLimitReset: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-RateLimit-Reset",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Operations.ListSLAPolicies.Output.Ok.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas.SLAPolicyList.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .json(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .ok(.init(
+                        headers: headers,
+                        body: body
+                    ))
+                default:
+                    return .undocumented(
+                        statusCode: response.status.code,
+                        .init(
+                            headerFields: response.headerFields,
+                            body: responseBody
+                        )
+                    )
+                }
+            }
+        )
+    }
+    /// List slapolicies
+    ///
+    /// The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPoliciesAlias)`.
+    public func listSLAPoliciesAlias(_ input: Operations.ListSLAPoliciesAlias.Input) async throws -> Operations.ListSLAPoliciesAlias.Output {
+        try await client.send(
+            input: input,
+            forOperation: Operations.ListSLAPoliciesAlias.id,
             serializer: { input in
                 let path = try converter.renderedPath(
                     template: "/api/helpdesk/sla-policies",
@@ -5515,7 +6707,22 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.ListSLAPolicies.Output.Ok.Headers = .init(
+                    let headers: Operations.ListSLAPoliciesAlias.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5538,7 +6745,7 @@ public struct Client: APIProtocol {
                         )
                     )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
-                    let body: Operations.ListSLAPolicies.Output.Ok.Body
+                    let body: Operations.ListSLAPoliciesAlias.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
                         received: contentType,
                         options: [
@@ -5575,6 +6782,8 @@ public struct Client: APIProtocol {
     }
     /// Create a slapolicy
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/helpdesk/sla-policies`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/post(createSLAPolicy)`.
     public func createSLAPolicy(_ input: Operations.CreateSLAPolicy.Input) async throws -> Operations.CreateSLAPolicy.Output {
@@ -5595,6 +6804,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -5618,6 +6832,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -5679,7 +6908,7 @@ public struct Client: APIProtocol {
     }
     /// Get a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/get(getSLAPolicy)`.
@@ -5709,6 +6938,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetSLAPolicy.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5768,7 +7012,7 @@ public struct Client: APIProtocol {
     }
     /// Update a slapolicy
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/patch(updateSLAPolicy)`.
@@ -5788,6 +7032,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -5807,6 +7056,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateSLAPolicy.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5866,7 +7130,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/delete(deleteSLAPolicy)`.
@@ -5886,12 +7150,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteSLAPolicy.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -5928,7 +7212,7 @@ public struct Client: APIProtocol {
     }
     /// Helpdesk statistics
     ///
-    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance.
+    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/stats`.
     /// - Remark: Generated from `#/paths//api/helpdesk/stats/get(getHelpdeskStats)`.
@@ -5970,6 +7254,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetHelpdeskStats.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6028,6 +7327,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List teams
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/get(listTeams)`.
@@ -6090,6 +7391,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListTeams.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6149,6 +7465,8 @@ public struct Client: APIProtocol {
     }
     /// Create a team
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/post(createTeam)`.
     public func createTeam(_ input: Operations.CreateTeam.Input) async throws -> Operations.CreateTeam.Output {
@@ -6169,6 +7487,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -6192,6 +7515,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -6253,7 +7591,7 @@ public struct Client: APIProtocol {
     }
     /// Get a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/get(getTeam)`.
@@ -6283,6 +7621,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetTeam.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6342,7 +7695,7 @@ public struct Client: APIProtocol {
     }
     /// Update a team
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/patch(updateTeam)`.
@@ -6362,6 +7715,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -6381,6 +7739,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateTeam.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6440,7 +7813,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/delete(deleteTeam)`.
@@ -6460,12 +7833,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteTeam.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6501,6 +7894,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List tickets
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/get(listTickets)`.
@@ -6599,6 +7994,20 @@ public struct Client: APIProtocol {
                     in: &request,
                     style: .form,
                     explode: true,
+                    name: "from",
+                    value: input.query.from
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "to",
+                    value: input.query.to
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
                     name: "overdueSla",
                     value: input.query.overdueSla
                 )
@@ -6612,6 +8021,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListTickets.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6671,6 +8095,8 @@ public struct Client: APIProtocol {
     }
     /// Create a ticket
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/post(createTicket)`.
     public func createTicket(_ input: Operations.CreateTicket.Input) async throws -> Operations.CreateTicket.Output {
@@ -6691,6 +8117,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -6714,6 +8145,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -6775,7 +8221,7 @@ public struct Client: APIProtocol {
     }
     /// Get a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/get(getTicket)`.
@@ -6805,6 +8251,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetTicket.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6864,7 +8325,7 @@ public struct Client: APIProtocol {
     }
     /// Update a ticket
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/patch(updateTicket)`.
@@ -6884,6 +8345,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -6903,6 +8369,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateTicket.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -6962,7 +8443,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/delete(deleteTicket)`.
@@ -6982,12 +8463,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteTicket.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7024,7 +8525,7 @@ public struct Client: APIProtocol {
     }
     /// Assign a ticket
     ///
-    /// Sets the assignee (a user of the organization) and/or the team; null clears either.
+    /// Sets the assignee (a user of the organization) and/or the team; null clears either. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/assign`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/assign/post(assignTicket)`.
@@ -7049,6 +8550,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -7068,6 +8574,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.AssignTicket.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7127,7 +8648,7 @@ public struct Client: APIProtocol {
     }
     /// Close a ticket
     ///
-    /// new, in_progress, pending_customer, resolved → closed.
+    /// new, in_progress, pending_customer, resolved → closed. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/close`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/close/post(closeTicket)`.
@@ -7152,6 +8673,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -7162,6 +8688,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.CloseTicket.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7221,7 +8762,7 @@ public struct Client: APIProtocol {
     }
     /// A ticket's messages
     ///
-    /// Replies and internal notes, oldest first.
+    /// Replies and internal notes, oldest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}/messages`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/messages/get(listTicketMessages)`.
@@ -7265,6 +8806,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListTicketMessages.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7324,7 +8880,7 @@ public struct Client: APIProtocol {
     }
     /// Reopen a ticket
     ///
-    /// resolved, closed → in_progress.
+    /// resolved, closed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reopen/post(reopenTicket)`.
@@ -7349,6 +8905,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -7359,6 +8920,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ReopenTicket.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7418,7 +8994,7 @@ public struct Client: APIProtocol {
     }
     /// Reply to a ticket
     ///
-    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer).
+    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reply`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reply/post(replyToTicket)`.
@@ -7443,6 +9019,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -7462,6 +9043,26 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 201:
                     let headers: Operations.ReplyToTicket.Output.Created.Headers = .init(
+                        location: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7520,6 +9121,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List invoices
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/get(listInvoices)`.
@@ -7617,6 +9220,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListInvoices.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7676,6 +9294,8 @@ public struct Client: APIProtocol {
     }
     /// Create a invoice
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/post(createInvoice)`.
     public func createInvoice(_ input: Operations.CreateInvoice.Input) async throws -> Operations.CreateInvoice.Output {
@@ -7696,6 +9316,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -7719,6 +9344,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -7780,7 +9420,7 @@ public struct Client: APIProtocol {
     }
     /// Get a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/get(getInvoice)`.
@@ -7810,6 +9450,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetInvoice.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7869,7 +9524,7 @@ public struct Client: APIProtocol {
     }
     /// Update a invoice
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/patch(updateInvoice)`.
@@ -7889,6 +9544,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -7908,6 +9568,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateInvoice.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -7967,7 +9642,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/delete(deleteInvoice)`.
@@ -7987,12 +9662,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteInvoice.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8029,7 +9724,7 @@ public struct Client: APIProtocol {
     }
     /// Cancel an invoice with a credit note
     ///
-    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…).
+    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/credit-note`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/credit-note/post(creditInvoice)`.
@@ -8054,6 +9749,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -8067,6 +9767,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -8128,7 +9843,7 @@ public struct Client: APIProtocol {
     }
     /// Record a payment
     ///
-    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum.
+    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/pay`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pay/post(payInvoice)`.
@@ -8153,6 +9868,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -8172,6 +9892,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.PayInvoice.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8231,6 +9966,8 @@ public struct Client: APIProtocol {
     }
     /// The invoice as a PDF
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/invoices/{id}/pdf`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pdf/get(getInvoicePdf)`.
     public func getInvoicePdf(_ input: Operations.GetInvoicePdf.Input) async throws -> Operations.GetInvoicePdf.Output {
@@ -8262,6 +9999,21 @@ public struct Client: APIProtocol {
                         contentDisposition: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Content-Disposition",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -8323,7 +10075,7 @@ public struct Client: APIProtocol {
     }
     /// Send an invoice
     ///
-    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured.
+    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/send`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/send/post(sendInvoice)`.
@@ -8348,6 +10100,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -8358,6 +10115,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SendInvoice.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8416,6 +10188,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List knowledgearticles
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/get(listKnowledgeArticles)`.
@@ -8499,6 +10273,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListKnowledgeArticles.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8558,6 +10347,8 @@ public struct Client: APIProtocol {
     }
     /// Create a knowledgearticle
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/post(createKnowledgeArticle)`.
     public func createKnowledgeArticle(_ input: Operations.CreateKnowledgeArticle.Input) async throws -> Operations.CreateKnowledgeArticle.Output {
@@ -8578,6 +10369,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -8601,6 +10397,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -8662,7 +10473,7 @@ public struct Client: APIProtocol {
     }
     /// Get a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/get(getKnowledgeArticle)`.
@@ -8692,6 +10503,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetKnowledgeArticle.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8751,7 +10577,7 @@ public struct Client: APIProtocol {
     }
     /// Update a knowledgearticle
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/patch(updateKnowledgeArticle)`.
@@ -8771,6 +10597,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -8790,6 +10621,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateKnowledgeArticle.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8849,7 +10695,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/delete(deleteKnowledgeArticle)`.
@@ -8869,12 +10715,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteKnowledgeArticle.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -8911,7 +10777,7 @@ public struct Client: APIProtocol {
     }
     /// The caller's licenses
     ///
-    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold.
+    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/get(listLicenses)`.
@@ -8981,6 +10847,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListLicenses.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -9040,7 +10921,7 @@ public struct Client: APIProtocol {
     }
     /// Grant a license by hand
     ///
-    /// Issues a license for a product under its license policy; the body may override the limit and expiry.
+    /// Issues a license for a product under its license policy; the body may override the limit and expiry. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/post(grantLicense)`.
@@ -9062,6 +10943,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -9085,6 +10971,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -9146,7 +11047,7 @@ public struct Client: APIProtocol {
     }
     /// Activate a license on a domain
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/activate`.
     /// - Remark: Generated from `#/paths//api/licenses/activate/post(activateLicense)`.
@@ -9169,6 +11070,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-Ecosire-Signature",
+                    value: input.headers.xEcosireSignature
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -9188,6 +11094,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ActivateLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xEcosireKeyId: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Ecosire-Key-Id",
@@ -9262,7 +11183,7 @@ public struct Client: APIProtocol {
     }
     /// Release a domain's activation
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/deactivate`.
     /// - Remark: Generated from `#/paths//api/licenses/deactivate/post(deactivateLicense)`.
@@ -9285,6 +11206,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-Ecosire-Signature",
+                    value: input.headers.xEcosireSignature
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -9304,6 +11230,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.DeactivateLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xEcosireKeyId: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Ecosire-Key-Id",
@@ -9378,6 +11319,8 @@ public struct Client: APIProtocol {
     }
     /// The public key that signs license answers
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/licenses/signing-key`.
     /// - Remark: Generated from `#/paths//api/licenses/signing-key/get(getLicenseSigningKey)`.
     public func getLicenseSigningKey(_ input: Operations.GetLicenseSigningKey.Input) async throws -> Operations.GetLicenseSigningKey.Output {
@@ -9403,11 +11346,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetLicenseSigningKey.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetLicenseSigningKey.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetLicenseSigningKey.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -9446,7 +11396,7 @@ public struct Client: APIProtocol {
     }
     /// Validate a license key
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/validate`.
     /// - Remark: Generated from `#/paths//api/licenses/validate/post(validateLicense)`.
@@ -9469,6 +11419,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-Ecosire-Signature",
+                    value: input.headers.xEcosireSignature
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -9488,6 +11443,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ValidateLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xEcosireKeyId: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-Ecosire-Key-Id",
@@ -9562,6 +11532,8 @@ public struct Client: APIProtocol {
     }
     /// Get a license
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/licenses/{id}`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/get(getLicense)`.
     public func getLicense(_ input: Operations.GetLicense.Input) async throws -> Operations.GetLicense.Output {
@@ -9590,6 +11562,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -9649,7 +11636,7 @@ public struct Client: APIProtocol {
     }
     /// A license's activations
     ///
-    /// Current and past activations, newest first.
+    /// Current and past activations, newest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses/{id}/activations`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/activations/get(listLicenseActivations)`.
@@ -9693,6 +11680,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListLicenseActivations.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -9752,7 +11754,7 @@ public struct Client: APIProtocol {
     }
     /// Reinstate a suspended license
     ///
-    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/reinstate`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/reinstate/post(reinstateLicense)`.
@@ -9777,6 +11779,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -9787,6 +11794,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ReinstateLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -9846,7 +11868,7 @@ public struct Client: APIProtocol {
     }
     /// Revoke a license (permanent)
     ///
-    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/revoke`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/revoke/post(revokeLicense)`.
@@ -9871,6 +11893,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -9881,6 +11908,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.RevokeLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -9940,7 +11982,7 @@ public struct Client: APIProtocol {
     }
     /// Suspend a license
     ///
-    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/suspend`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/suspend/post(suspendLicense)`.
@@ -9965,6 +12007,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -9975,6 +12022,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.SuspendLicense.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10034,7 +12096,7 @@ public struct Client: APIProtocol {
     }
     /// Confirm a subscription
     ///
-    /// The link from the confirmation email. Each token works once, within 7 days.
+    /// The link from the confirmation email. Each token works once, within 7 days. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/confirm`.
     /// - Remark: Generated from `#/paths//api/newsletter/confirm/get(confirmNewsletter)`.
@@ -10068,11 +12130,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.ConfirmNewsletter.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.ConfirmNewsletter.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.ConfirmNewsletter.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -10111,7 +12180,7 @@ public struct Client: APIProtocol {
     }
     /// Subscribe to the newsletter
     ///
-    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address.
+    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/subscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribe/post(subscribeNewsletter)`.
@@ -10153,6 +12222,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 202:
                     let headers: Operations.SubscribeNewsletter.Output.Accepted.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10211,6 +12295,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List subscribers
+    ///
+    /// Needs the member role or above; an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
@@ -10280,6 +12366,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListSubscribers.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10339,7 +12440,7 @@ public struct Client: APIProtocol {
     }
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.
@@ -10369,6 +12470,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetSubscriber.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10428,7 +12544,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/delete(deleteSubscriber)`.
@@ -10448,12 +12564,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteSubscriber.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10490,7 +12626,7 @@ public struct Client: APIProtocol {
     }
     /// The unsubscribe page
     ///
-    /// What opening the link shows; it changes nothing by itself.
+    /// What opening the link shows; it changes nothing by itself. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/get(newsletterUnsubscribePage)`.
@@ -10531,11 +12667,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.NewsletterUnsubscribePage.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.NewsletterUnsubscribePage.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.NewsletterUnsubscribePage.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -10574,7 +12717,7 @@ public struct Client: APIProtocol {
     }
     /// Unsubscribe from the newsletter
     ///
-    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed.
+    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/post(unsubscribeNewsletter)`.
@@ -10620,11 +12763,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.UnsubscribeNewsletter.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.UnsubscribeNewsletter.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.UnsubscribeNewsletter.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -10662,6 +12812,8 @@ public struct Client: APIProtocol {
         )
     }
     /// The organization's notifications
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/notifications`.
     /// - Remark: Generated from `#/paths//api/notifications/get(listNotifications)`.
@@ -10710,6 +12862,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListNotifications.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10769,6 +12936,8 @@ public struct Client: APIProtocol {
     }
     /// Mark a notification read
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/notifications/{id}/read`.
     /// - Remark: Generated from `#/paths//api/notifications/{id}/read/post(readNotification)`.
     public func readNotification(_ input: Operations.ReadNotification.Input) async throws -> Operations.ReadNotification.Output {
@@ -10792,12 +12961,32 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.ReadNotification.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -10834,6 +13023,8 @@ public struct Client: APIProtocol {
     }
     /// The OpenAPI document (JSON)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.json`.
     /// - Remark: Generated from `#/paths//api/openapi.json/get(getOpenAPIJSON)`.
     public func getOpenAPIJSON(_ input: Operations.GetOpenAPIJSON.Input) async throws -> Operations.GetOpenAPIJSON.Output {
@@ -10859,11 +13050,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetOpenAPIJSON.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetOpenAPIJSON.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetOpenAPIJSON.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -10902,6 +13100,8 @@ public struct Client: APIProtocol {
     }
     /// The OpenAPI document (YAML)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.yaml`.
     /// - Remark: Generated from `#/paths//api/openapi.yaml/get(getOpenAPIYAML)`.
     public func getOpenAPIYAML(_ input: Operations.GetOpenAPIYAML.Input) async throws -> Operations.GetOpenAPIYAML.Output {
@@ -10927,11 +13127,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetOpenAPIYAML.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetOpenAPIYAML.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetOpenAPIYAML.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -10969,6 +13176,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List orders
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/get(listOrders)`.
@@ -11059,6 +13268,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListOrders.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11118,6 +13342,8 @@ public struct Client: APIProtocol {
     }
     /// Create a order
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/post(createOrder)`.
     public func createOrder(_ input: Operations.CreateOrder.Input) async throws -> Operations.CreateOrder.Output {
@@ -11138,6 +13364,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -11161,6 +13392,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -11222,7 +13468,7 @@ public struct Client: APIProtocol {
     }
     /// Get a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/get(getOrder)`.
@@ -11252,6 +13498,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11311,7 +13572,7 @@ public struct Client: APIProtocol {
     }
     /// Update a order
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/patch(updateOrder)`.
@@ -11331,6 +13592,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11350,6 +13616,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11409,7 +13690,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/delete(deleteOrder)`.
@@ -11429,12 +13710,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteOrder.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11471,7 +13772,7 @@ public struct Client: APIProtocol {
     }
     /// Cancel an order
     ///
-    /// draft or confirmed → cancelled; licenses already issued for it are revoked.
+    /// draft or confirmed → cancelled; licenses already issued for it are revoked. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/cancel/post(cancelOrder)`.
@@ -11496,6 +13797,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11506,6 +13812,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.CancelOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11565,7 +13886,7 @@ public struct Client: APIProtocol {
     }
     /// Close a delivered order
     ///
-    /// delivered → done.
+    /// delivered → done. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/complete`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/complete/post(completeOrder)`.
@@ -11590,6 +13911,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11600,6 +13926,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.CompleteOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11659,7 +14000,7 @@ public struct Client: APIProtocol {
     }
     /// Confirm an order
     ///
-    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction.
+    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/confirm`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/confirm/post(confirmOrder)`.
@@ -11684,6 +14025,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11694,6 +14040,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ConfirmOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11753,7 +14114,7 @@ public struct Client: APIProtocol {
     }
     /// Mark an order delivered
     ///
-    /// in_progress → delivered.
+    /// in_progress → delivered. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/deliver`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/deliver/post(deliverOrder)`.
@@ -11778,6 +14139,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11788,6 +14154,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.DeliverOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -11847,7 +14228,7 @@ public struct Client: APIProtocol {
     }
     /// Invoice an order
     ///
-    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).
+    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/invoice`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoice/post(invoiceOrder)`.
@@ -11872,6 +14253,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11885,6 +14271,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -11946,7 +14347,7 @@ public struct Client: APIProtocol {
     }
     /// An order's invoices
     ///
-    /// Invoices and credit notes of the order, oldest first.
+    /// Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}/invoices`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoices/get(listOrderInvoices)`.
@@ -11966,6 +14367,20 @@ public struct Client: APIProtocol {
                     method: .get
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "page",
+                    value: input.query.page
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "limit",
+                    value: input.query.limit
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -11976,6 +14391,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListOrderInvoices.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12035,7 +14465,7 @@ public struct Client: APIProtocol {
     }
     /// Start work on a confirmed order
     ///
-    /// confirmed → in_progress.
+    /// confirmed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/start`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/start/post(startOrder)`.
@@ -12060,6 +14490,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -12070,6 +14505,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.StartOrder.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12129,7 +14579,7 @@ public struct Client: APIProtocol {
     }
     /// The customer's billing summary
     ///
-    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend.
+    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/portal/billing`.
     /// - Remark: Generated from `#/paths//api/portal/billing/get(getBillingSummary)`.
@@ -12157,6 +14607,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetBillingSummary.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12215,6 +14680,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List products
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products`.
     /// - Remark: Generated from `#/paths//api/products/get(listProducts)`.
@@ -12298,6 +14765,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListProducts.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12357,6 +14839,8 @@ public struct Client: APIProtocol {
     }
     /// Create a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/products`.
     /// - Remark: Generated from `#/paths//api/products/post(createProduct)`.
     public func createProduct(_ input: Operations.CreateProduct.Input) async throws -> Operations.CreateProduct.Output {
@@ -12377,6 +14861,11 @@ public struct Client: APIProtocol {
                     in: &request.headerFields,
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
+                )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
                 )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
@@ -12400,6 +14889,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -12461,7 +14965,7 @@ public struct Client: APIProtocol {
     }
     /// Get a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/get(getProduct)`.
@@ -12491,6 +14995,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetProduct.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12550,7 +15069,7 @@ public struct Client: APIProtocol {
     }
     /// Update a product
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/patch(updateProduct)`.
@@ -12570,6 +15089,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -12589,6 +15113,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateProduct.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12648,7 +15187,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/delete(deleteProduct)`.
@@ -12668,12 +15207,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteProduct.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12710,7 +15269,7 @@ public struct Client: APIProtocol {
     }
     /// A product's downloadable files
     ///
-    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.
+    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/get(listProductFiles)`.
@@ -12730,6 +15289,20 @@ public struct Client: APIProtocol {
                     method: .get
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "page",
+                    value: input.query.page
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "limit",
+                    value: input.query.limit
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -12740,6 +15313,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListProductFiles.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -12799,7 +15387,7 @@ public struct Client: APIProtocol {
     }
     /// Download a product archive
     ///
-    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum.
+    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files/{fileId}/download`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/{fileId}/download/get(downloadProductFile)`.
@@ -12833,6 +15421,21 @@ public struct Client: APIProtocol {
                         contentDisposition: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Content-Disposition",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xChecksumSHA256: try converter.getOptionalHeaderFieldAsURI(
@@ -12899,6 +15502,8 @@ public struct Client: APIProtocol {
     }
     /// List a product's variants
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/get(listProductVariants)`.
     public func listProductVariants(_ input: Operations.ListProductVariants.Input) async throws -> Operations.ListProductVariants.Output {
@@ -12962,6 +15567,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListProductVariants.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13021,6 +15641,8 @@ public struct Client: APIProtocol {
     }
     /// Add a variant to a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/post(createProductVariant)`.
     public func createProductVariant(_ input: Operations.CreateProductVariant.Input) async throws -> Operations.CreateProductVariant.Output {
@@ -13044,6 +15666,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -13066,6 +15693,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -13127,6 +15769,8 @@ public struct Client: APIProtocol {
     }
     /// Update a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `PATCH /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/patch(updateProductVariant)`.
     public func updateProductVariant(_ input: Operations.UpdateProductVariant.Input) async throws -> Operations.UpdateProductVariant.Output {
@@ -13146,6 +15790,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -13165,6 +15814,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateProductVariant.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13224,6 +15888,8 @@ public struct Client: APIProtocol {
     }
     /// Delete a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `DELETE /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/delete(deleteProductVariant)`.
     public func deleteProductVariant(_ input: Operations.DeleteProductVariant.Input) async throws -> Operations.DeleteProductVariant.Output {
@@ -13243,12 +15909,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteProductVariant.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13285,7 +15971,7 @@ public struct Client: APIProtocol {
     }
     /// Component status, uptime and incidents
     ///
-    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/status`.
     /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
@@ -13312,11 +15998,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetStatus.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetStatus.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetStatus.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -13355,7 +16048,7 @@ public struct Client: APIProtocol {
     }
     /// Submit a support request
     ///
-    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
+    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/support`.
     /// - Remark: Generated from `#/paths//api/support/post(submitSupportRequest)`.
@@ -13397,6 +16090,26 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 201:
                     let headers: Operations.SubmitSupportRequest.Output.Created.Headers = .init(
+                        location: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13456,6 +16169,8 @@ public struct Client: APIProtocol {
     }
     /// The signed-in user
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/get(getCurrentUser)`.
     public func getCurrentUser(_ input: Operations.GetCurrentUser.Input) async throws -> Operations.GetCurrentUser.Output {
@@ -13482,6 +16197,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetCurrentUser.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13541,7 +16271,7 @@ public struct Client: APIProtocol {
     }
     /// Update name or password
     ///
-    /// Changing the password needs `currentPassword` and signs out every session.
+    /// Changing the password needs `currentPassword` and signs out every session. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/patch(updateCurrentUser)`.
@@ -13559,6 +16289,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -13578,6 +16313,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateCurrentUser.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13637,7 +16387,7 @@ public struct Client: APIProtocol {
     }
     /// Get a delivery
     ///
-    /// With its attempts and the exact payload sent.
+    /// With its attempts and the exact payload sent. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/deliveries/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/get(getWebhookDelivery)`.
@@ -13667,6 +16417,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetWebhookDelivery.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13726,7 +16491,7 @@ public struct Client: APIProtocol {
     }
     /// Redeliver
     ///
-    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.
+    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/deliveries/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/retry/post(retryWebhookDelivery)`.
@@ -13751,6 +16516,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -13761,6 +16531,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 202:
                     let headers: Operations.RetryWebhookDelivery.Output.Accepted.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13819,6 +16604,8 @@ public struct Client: APIProtocol {
         )
     }
     /// List webhook endpoints
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/get(listWebhookEndpoints)`.
@@ -13888,6 +16675,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListWebhookEndpoints.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -13947,7 +16749,7 @@ public struct Client: APIProtocol {
     }
     /// Create a webhook endpoint
     ///
-    /// The answer carries the signing secret, shown this once.
+    /// The answer carries the signing secret, shown this once. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/post(createWebhookEndpoint)`.
@@ -13965,6 +16767,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -13987,6 +16794,21 @@ public struct Client: APIProtocol {
                         location: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "Location",
+                            as: Swift.String.self
+                        ),
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
                             as: Swift.String.self
                         ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
@@ -14048,7 +16870,7 @@ public struct Client: APIProtocol {
     }
     /// Get a webhook endpoint
     ///
-    /// Endpoints of other organizations answer 404.
+    /// Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/get(getWebhookEndpoint)`.
@@ -14078,6 +16900,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetWebhookEndpoint.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14137,7 +16974,7 @@ public struct Client: APIProtocol {
     }
     /// Update a webhook endpoint
     ///
-    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404.
+    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/patch(updateWebhookEndpoint)`.
@@ -14157,6 +16994,11 @@ public struct Client: APIProtocol {
                     method: .patch
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -14176,6 +17018,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.UpdateWebhookEndpoint.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14235,7 +17092,7 @@ public struct Client: APIProtocol {
     }
     /// Delete a webhook endpoint
     ///
-    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404.
+    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/delete(deleteWebhookEndpoint)`.
@@ -14255,12 +17112,32 @@ public struct Client: APIProtocol {
                     method: .delete
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 return (request, nil)
             },
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 204:
                     let headers: Operations.DeleteWebhookEndpoint.Output.NoContent.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14297,7 +17174,7 @@ public struct Client: APIProtocol {
     }
     /// An endpoint's delivery log
     ///
-    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.
+    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}/deliveries`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/deliveries/get(listWebhookDeliveries)`.
@@ -14355,6 +17232,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.ListWebhookDeliveries.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14414,7 +17306,7 @@ public struct Client: APIProtocol {
     }
     /// Rotate the signing secret
     ///
-    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events.
+    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/rotate-secret`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/rotate-secret/post(rotateWebhookSecret)`.
@@ -14434,6 +17326,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -14444,6 +17341,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.RotateWebhookSecret.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14503,7 +17415,7 @@ public struct Client: APIProtocol {
     }
     /// Send a test event
     ///
-    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.
+    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/test`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/test/post(sendWebhookTest)`.
@@ -14528,6 +17440,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -14547,6 +17464,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 202:
                     let headers: Operations.SendWebhookTest.Output.Accepted.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14606,7 +17538,7 @@ public struct Client: APIProtocol {
     }
     /// The event catalog
     ///
-    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload.
+    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today). No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/get(listWebhookEventTypes)`.
@@ -14624,6 +17556,20 @@ public struct Client: APIProtocol {
                     method: .get
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "page",
+                    value: input.query.page
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "limit",
+                    value: input.query.limit
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -14633,11 +17579,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.ListWebhookEventTypes.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.ListWebhookEventTypes.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.ListWebhookEventTypes.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -14676,6 +17629,8 @@ public struct Client: APIProtocol {
     }
     /// One event type
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/get(getWebhookEventType)`.
     public func getWebhookEventType(_ input: Operations.GetWebhookEventType.Input) async throws -> Operations.GetWebhookEventType.Output {
@@ -14703,11 +17658,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetWebhookEventType.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetWebhookEventType.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetWebhookEventType.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -14746,7 +17708,7 @@ public struct Client: APIProtocol {
     }
     /// A signed cURL command posting the example event
     ///
-    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes.
+    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}/curl`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/curl/get(getWebhookCurl)`.
@@ -14783,6 +17745,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.GetWebhookCurl.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -14842,7 +17819,7 @@ public struct Client: APIProtocol {
     }
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/webhooks/stripe`.
     /// - Remark: Generated from `#/paths//api/webhooks/stripe/post(receiveStripeWebhookAlias)`.
@@ -14860,6 +17837,11 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "Stripe-Signature",
+                    value: input.headers.stripeSignature
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -14878,11 +17860,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.ReceiveStripeWebhookAlias.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.ReceiveStripeWebhookAlias.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.ReceiveStripeWebhookAlias.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(
@@ -14921,7 +17910,7 @@ public struct Client: APIProtocol {
     }
     /// Check a delivery's signature
     ///
-    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails.
+    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/verify`.
     /// - Remark: Generated from `#/paths//api/webhooks/verify/post(verifyWebhookSignature)`.
@@ -14944,6 +17933,11 @@ public struct Client: APIProtocol {
                     name: "Idempotency-Key",
                     value: input.headers.idempotencyKey
                 )
+                try converter.setHeaderFieldAsURI(
+                    in: &request.headerFields,
+                    name: "X-CSRF-Token",
+                    value: input.headers.xCSRFToken
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -14963,6 +17957,21 @@ public struct Client: APIProtocol {
                 switch response.status.code {
                 case 200:
                     let headers: Operations.VerifyWebhookSignature.Output.Ok.Headers = .init(
+                        rateLimit: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit",
+                            as: Swift.String.self
+                        ),
+                        rateLimitPolicy: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "RateLimit-Policy",
+                            as: Swift.String.self
+                        ),
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
                         xRateLimitLimit: try converter.getOptionalHeaderFieldAsURI(
                             in: response.headerFields,
                             name: "X-RateLimit-Limit",
@@ -15022,6 +18031,8 @@ public struct Client: APIProtocol {
     }
     /// Prometheus metrics
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /metrics`.
     /// - Remark: Generated from `#/paths//metrics/get(getMetrics)`.
     public func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
@@ -15047,11 +18058,18 @@ public struct Client: APIProtocol {
             deserializer: { response, responseBody in
                 switch response.status.code {
                 case 200:
-                    let headers: Operations.GetMetrics.Output.Ok.Headers = .init(xRequestId: try converter.getOptionalHeaderFieldAsURI(
-                        in: response.headerFields,
-                        name: "X-Request-Id",
-                        as: Swift.String.self
-                    ))
+                    let headers: Operations.GetMetrics.Output.Ok.Headers = .init(
+                        xAPIVersion: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-API-Version",
+                            as: Swift.String.self
+                        ),
+                        xRequestId: try converter.getOptionalHeaderFieldAsURI(
+                            in: response.headerFields,
+                            name: "X-Request-Id",
+                            as: Swift.String.self
+                        )
+                    )
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Operations.GetMetrics.Output.Ok.Body
                     let chosenContentType = try converter.bestContentType(

@@ -8,7 +8,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// Create an API key
     ///
-    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`.
+    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `POST /api/api-keys`
     public func create(body: Components.Schemas.CreateApiKeyRequest? = nil) async throws -> Components.Schemas.CreatedApiKeyResponse {
@@ -17,7 +17,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// Get one of your API keys
     ///
-    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.
+    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `GET /api/api-keys/{id}`
     public func get(id: Swift.String) async throws -> Components.Schemas.ApiKeyResponse {
@@ -26,7 +26,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// Request log of an API key
     ///
-    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id).
+    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id). Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `GET /api/api-keys/{id}/audit`
     public func getAudit(id: Swift.String, query: Operations.GetApiKeyAudit.Input.Query = .init()) async throws -> Components.Schemas.ApiKeyAudit {
@@ -35,7 +35,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// Daily usage of an API key
     ///
-    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second.
+    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `GET /api/api-keys/{id}/usage`
     public func getUsage(id: Swift.String, query: Operations.GetApiKeyUsage.Input.Query = .init()) async throws -> Components.Schemas.ApiKeyUsage {
@@ -44,7 +44,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// List your API keys
     ///
-    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`.
+    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `GET /api/api-keys`
     public func list(query: Operations.ListApiKeys.Input.Query = .init()) async throws -> Components.Schemas.ApiKeyList {
@@ -53,7 +53,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// Revoke an API key
     ///
-    /// Soft delete: the key stops working on the very next request. It cannot be undone.
+    /// Soft delete: the key stops working on the very next request. It cannot be undone. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `DELETE /api/api-keys/{id}`
     public func revoke(id: Swift.String) async throws -> Components.Schemas.ApiKeyMessage {
@@ -62,7 +62,7 @@ public struct ApiKeysAPI: Sendable {
 
     /// Rotate an API key
     ///
-    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.
+    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// `POST /api/api-keys/{id}/rotate`
     public func rotate(id: Swift.String) async throws -> Components.Schemas.CreatedApiKeyResponse {
@@ -76,6 +76,8 @@ public struct AuthAPI: Sendable {
 
     /// Public keys for access tokens
     ///
+    /// No credentials needed.
+    ///
     /// `GET /.well-known/jwks.json`
     public func getJWKS() async throws -> Components.Schemas.Jwks {
         try await core.perform { client in return try await client.getJWKS(.init()).ok.body.json }
@@ -83,7 +85,7 @@ public struct AuthAPI: Sendable {
 
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies).
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
     ///
     /// `POST /api/auth/register`
     public func register(body: Components.Schemas.RegisterRequest) async throws -> Components.Schemas.Session {
@@ -97,7 +99,7 @@ public struct BillingAPI: Sendable {
 
     /// Add a payment method
     ///
-    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe.
+    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// `POST /api/billing/payment-methods`
     public func addPaymentMethod(idempotencyKey: Swift.String? = nil, body: Components.Schemas.AddPaymentMethodRequest) async throws -> Components.Schemas.PaymentMethod {
@@ -106,7 +108,7 @@ public struct BillingAPI: Sendable {
 
     /// Cancel a subscription at the end of its period
     ///
-    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.
+    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/billing/subscriptions/{id}/cancel`
     public func cancelSubscription(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Subscription {
@@ -115,7 +117,7 @@ public struct BillingAPI: Sendable {
 
     /// Start a Stripe Checkout
     ///
-    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses.
+    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// `POST /api/billing/checkout`
     public func createCheckoutSession(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CheckoutRequest) async throws -> Components.Schemas.CheckoutSession {
@@ -124,12 +126,16 @@ public struct BillingAPI: Sendable {
 
     /// Remove a payment method
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
+    ///
     /// `DELETE /api/billing/payment-methods/{id}`
     public func deletePaymentMethod(id: Swift.String) async throws {
         try await core.perform { client in _ = try await client.deletePaymentMethod(.init(path: .init(id: id))).noContent }
     }
 
     /// A paid subscription invoice
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/billing/invoices/{id}`
     public func getInvoice(id: Swift.String) async throws -> Components.Schemas.BillingInvoice {
@@ -138,7 +144,7 @@ public struct BillingAPI: Sendable {
 
     /// The customer's billing summary
     ///
-    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend.
+    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/portal/billing`
     public func getSummary() async throws -> Components.Schemas.BillingSummary {
@@ -147,6 +153,8 @@ public struct BillingAPI: Sendable {
 
     /// A subscription
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/billing/subscriptions/{id}`
     public func getSubscription(id: Swift.String) async throws -> Components.Schemas.Subscription {
         try await core.perform { client in return try await client.getSubscription(.init(path: .init(id: id))).ok.body.json }
@@ -154,21 +162,45 @@ public struct BillingAPI: Sendable {
 
     /// Paid subscription invoices
     ///
+    /// Newest paid first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/billing/invoices`
-    public func listInvoices() async throws -> Components.Schemas.BillingInvoiceList {
-        try await core.perform { client in return try await client.listBillingInvoices(.init()).ok.body.json }
+    public func listInvoices(query: Operations.ListBillingInvoices.Input.Query = .init()) async throws -> Components.Schemas.BillingInvoiceList {
+        try await core.perform { client in return try await client.listBillingInvoices(.init(query: query)).ok.body.json }
+    }
+
+    /// Every BillingInvoice of ``listInvoices(query:)``, page after page (from `query.page`, else the first).
+    public func listAllInvoices(query: Operations.ListBillingInvoices.Input.Query = .init()) -> PageSequence<Components.Schemas.BillingInvoice> {
+        PageSequence(firstPage: query.page.map(Int.init) ?? 1) { page in
+            var query = query
+            query.page = Int64(page)
+            let result = try await self.listInvoices(query: query)
+            return (result.data, Int(result.meta.totalPages))
+        }
     }
 
     /// The caller's payment methods
     ///
+    /// Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/billing/payment-methods`
-    public func listPaymentMethods() async throws -> Components.Schemas.PaymentMethodList {
-        try await core.perform { client in return try await client.listPaymentMethods(.init()).ok.body.json }
+    public func listPaymentMethods(query: Operations.ListPaymentMethods.Input.Query = .init()) async throws -> Components.Schemas.PaymentMethodList {
+        try await core.perform { client in return try await client.listPaymentMethods(.init(query: query)).ok.body.json }
+    }
+
+    /// Every PaymentMethod of ``listPaymentMethods(query:)``, page after page (from `query.page`, else the first).
+    public func listAllPaymentMethods(query: Operations.ListPaymentMethods.Input.Query = .init()) -> PageSequence<Components.Schemas.PaymentMethod> {
+        PageSequence(firstPage: query.page.map(Int.init) ?? 1) { page in
+            var query = query
+            query.page = Int64(page)
+            let result = try await self.listPaymentMethods(query: query)
+            return (result.data, Int(result.meta.totalPages))
+        }
     }
 
     /// Subscriptions
     ///
-    /// Admins see the organization's; other members their own.
+    /// Admins see the organization's; other members their own. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/billing/subscriptions`
     public func listSubscriptions() async throws -> Components.Schemas.SubscriptionList {
@@ -177,7 +209,7 @@ public struct BillingAPI: Sendable {
 
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// `POST /api/billing/webhooks`
     public func receiveStripeWebhook(body: Components.Schemas.StripeEvent) async throws -> Components.Schemas.StripeWebhookResult {
@@ -186,7 +218,7 @@ public struct BillingAPI: Sendable {
 
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// `POST /api/webhooks/stripe`
     public func receiveStripeWebhookAlias(body: Components.Schemas.StripeEvent) async throws -> Components.Schemas.StripeWebhookResult {
@@ -200,7 +232,7 @@ public struct CrmAPI: Sendable {
 
     /// Convert a lead to an opportunity
     ///
-    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead.
+    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/crm/leads/{id}/convert`
     public func convertLead(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.ConvertLeadRequest? = nil) async throws -> Components.Schemas.Opportunity {
@@ -209,12 +241,16 @@ public struct CrmAPI: Sendable {
 
     /// Create a lead
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// `POST /api/crm/leads`
     public func createLead(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateLeadRequest) async throws -> Components.Schemas.Lead {
         try await core.perform { client in return try await client.createLead(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
     }
 
     /// Create a opportunity
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/crm/opportunities`
     public func createOpportunity(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateOpportunityRequest) async throws -> Components.Schemas.Opportunity {
@@ -223,6 +259,8 @@ public struct CrmAPI: Sendable {
 
     /// Create a stage
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `POST /api/crm/stages`
     public func createStage(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateStageRequest) async throws -> Components.Schemas.Stage {
         try await core.perform { client in return try await client.createStage(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
@@ -230,7 +268,7 @@ public struct CrmAPI: Sendable {
 
     /// Delete a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/crm/leads/{id}`
     public func deleteLead(id: Swift.String) async throws {
@@ -239,7 +277,7 @@ public struct CrmAPI: Sendable {
 
     /// Delete a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/crm/opportunities/{id}`
     public func deleteOpportunity(id: Swift.String) async throws {
@@ -248,7 +286,7 @@ public struct CrmAPI: Sendable {
 
     /// Delete a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `DELETE /api/crm/stages/{id}`
     public func deleteStage(id: Swift.String) async throws {
@@ -257,7 +295,7 @@ public struct CrmAPI: Sendable {
 
     /// Get a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/crm/leads/{id}`
     public func getLead(id: Swift.String) async throws -> Components.Schemas.Lead {
@@ -266,7 +304,7 @@ public struct CrmAPI: Sendable {
 
     /// Get a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/crm/opportunities/{id}`
     public func getOpportunity(id: Swift.String) async throws -> Components.Schemas.Opportunity {
@@ -275,7 +313,7 @@ public struct CrmAPI: Sendable {
 
     /// Get a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/crm/stages/{id}`
     public func getStage(id: Swift.String) async throws -> Components.Schemas.Stage {
@@ -283,6 +321,8 @@ public struct CrmAPI: Sendable {
     }
 
     /// List leads
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/crm/leads`
     public func listLeads(query: Operations.ListLeads.Input.Query = .init()) async throws -> Components.Schemas.LeadList {
@@ -301,6 +341,8 @@ public struct CrmAPI: Sendable {
 
     /// List opportunities
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/crm/opportunities`
     public func listOpportunities(query: Operations.ListOpportunities.Input.Query = .init()) async throws -> Components.Schemas.OpportunityList {
         try await core.perform { client in return try await client.listOpportunities(.init(query: query)).ok.body.json }
@@ -317,6 +359,8 @@ public struct CrmAPI: Sendable {
     }
 
     /// List stages
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/crm/stages`
     public func listStages(query: Operations.ListStages.Input.Query = .init()) async throws -> Components.Schemas.StageList {
@@ -335,7 +379,7 @@ public struct CrmAPI: Sendable {
 
     /// Mark an opportunity lost
     ///
-    /// open → lost with an optional reason; probability 0.
+    /// open → lost with an optional reason; probability 0. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/crm/opportunities/{id}/lost`
     public func lostOpportunity(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.LoseOpportunityRequest? = nil) async throws -> Components.Schemas.Opportunity {
@@ -344,7 +388,7 @@ public struct CrmAPI: Sendable {
 
     /// Reopen a won or lost opportunity
     ///
-    /// won or lost → open, back in the first open stage with its probability.
+    /// won or lost → open, back in the first open stage with its probability. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/crm/opportunities/{id}/reopen`
     public func reopenOpportunity(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Opportunity {
@@ -353,7 +397,7 @@ public struct CrmAPI: Sendable {
 
     /// Update a lead
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/crm/leads/{id}`
     public func updateLead(id: Swift.String, body: Components.Schemas.UpdateLeadRequest) async throws -> Components.Schemas.Lead {
@@ -362,7 +406,7 @@ public struct CrmAPI: Sendable {
 
     /// Update a opportunity
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/crm/opportunities/{id}`
     public func updateOpportunity(id: Swift.String, body: Components.Schemas.UpdateOpportunityRequest) async throws -> Components.Schemas.Opportunity {
@@ -371,7 +415,7 @@ public struct CrmAPI: Sendable {
 
     /// Update a stage
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `PATCH /api/crm/stages/{id}`
     public func updateStage(id: Swift.String, body: Components.Schemas.UpdateStageRequest) async throws -> Components.Schemas.Stage {
@@ -380,7 +424,7 @@ public struct CrmAPI: Sendable {
 
     /// Mark an opportunity won
     ///
-    /// open → won: moves the deal to the first won stage with probability 100.
+    /// open → won: moves the deal to the first won stage with probability 100. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/crm/opportunities/{id}/won`
     public func wonOpportunity(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Opportunity {
@@ -394,6 +438,8 @@ public struct ContactsAPI: Sendable {
 
     /// Create a contact
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// `POST /api/contacts`
     public func create(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateContactRequest) async throws -> Components.Schemas.Contact {
         try await core.perform { client in return try await client.createContact(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
@@ -401,7 +447,7 @@ public struct ContactsAPI: Sendable {
 
     /// Delete a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/contacts/{id}`
     public func delete(id: Swift.String) async throws {
@@ -410,7 +456,7 @@ public struct ContactsAPI: Sendable {
 
     /// Get a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/contacts/{id}`
     public func get(id: Swift.String) async throws -> Components.Schemas.Contact {
@@ -419,7 +465,7 @@ public struct ContactsAPI: Sendable {
 
     /// Import contacts from CSV
     ///
-    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.
+    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/contacts/import`
     public func `import`(idempotencyKey: Swift.String? = nil, body: Operations.ImportContacts.Input.Body) async throws -> Components.Schemas.ContactImportReport {
@@ -428,7 +474,7 @@ public struct ContactsAPI: Sendable {
 
     /// A contact's timeline
     ///
-    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.
+    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/contacts/{id}/activity`
     public func listActivity(id: Swift.String, query: Operations.ListContactActivity.Input.Query = .init()) async throws -> Components.Schemas.ContactActivityList {
@@ -447,6 +493,8 @@ public struct ContactsAPI: Sendable {
 
     /// List contacts
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/contacts`
     public func list(query: Operations.ListContacts.Input.Query = .init()) async throws -> Components.Schemas.ContactList {
         try await core.perform { client in return try await client.listContacts(.init(query: query)).ok.body.json }
@@ -464,7 +512,7 @@ public struct ContactsAPI: Sendable {
 
     /// Merge a duplicate into a contact
     ///
-    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.
+    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/contacts/merge`
     public func merge(idempotencyKey: Swift.String? = nil, body: Components.Schemas.MergeContactsRequest) async throws -> Components.Schemas.Contact {
@@ -473,7 +521,7 @@ public struct ContactsAPI: Sendable {
 
     /// Update a contact
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/contacts/{id}`
     public func update(id: Swift.String, body: Components.Schemas.UpdateContactRequest) async throws -> Components.Schemas.Contact {
@@ -487,12 +535,16 @@ public struct DocsAPI: Sendable {
 
     /// The OpenAPI document (JSON)
     ///
+    /// No credentials needed.
+    ///
     /// `GET /api/openapi.json`
     public func getOpenAPIJSON() async throws -> Components.Schemas.OpenAPIDocument {
         try await core.perform { client in return try await client.getOpenAPIJSON(.init()).ok.body.json }
     }
 
     /// The OpenAPI document (YAML)
+    ///
+    /// No credentials needed.
     ///
     /// `GET /api/openapi.yaml`
     public func getOpenAPIYAML() async throws -> OpenAPIRuntime.HTTPBody {
@@ -506,7 +558,7 @@ public struct EmailAPI: Sendable {
 
     /// Get a outboxemail
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/email/outbox/{id}`
     public func getOutboxEmail(id: Swift.String) async throws -> Components.Schemas.OutboxEmail {
@@ -514,6 +566,8 @@ public struct EmailAPI: Sendable {
     }
 
     /// List outboxemails
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/email/outbox`
     public func listOutboxEmails(query: Operations.ListOutboxEmails.Input.Query = .init()) async throws -> Components.Schemas.OutboxEmailList {
@@ -532,7 +586,7 @@ public struct EmailAPI: Sendable {
 
     /// Send a failed email again
     ///
-    /// failed → queued, with a fresh set of attempts.
+    /// failed → queued, with a fresh set of attempts. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/email/outbox/{id}/retry`
     public func retryOutboxEmail(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.OutboxEmail {
@@ -546,7 +600,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Assign a ticket
     ///
-    /// Sets the assignee (a user of the organization) and/or the team; null clears either.
+    /// Sets the assignee (a user of the organization) and/or the team; null clears either. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/helpdesk/tickets/{id}/assign`
     public func assignTicket(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.AssignTicketRequest) async throws -> Components.Schemas.Ticket {
@@ -555,7 +609,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Close a ticket
     ///
-    /// new, in_progress, pending_customer, resolved → closed.
+    /// new, in_progress, pending_customer, resolved → closed. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/helpdesk/tickets/{id}/close`
     public func closeTicket(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Ticket {
@@ -564,12 +618,16 @@ public struct HelpdeskAPI: Sendable {
 
     /// Create a slapolicy
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `POST /api/helpdesk/sla-policies`
     public func createSLAPolicy(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateSLAPolicyRequest) async throws -> Components.Schemas.SLAPolicy {
         try await core.perform { client in return try await client.createSLAPolicy(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
     }
 
     /// Create a team
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/helpdesk/teams`
     public func createTeam(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateTeamRequest) async throws -> Components.Schemas.Team {
@@ -578,6 +636,8 @@ public struct HelpdeskAPI: Sendable {
 
     /// Create a ticket
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// `POST /api/helpdesk/tickets`
     public func createTicket(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateTicketRequest) async throws -> Components.Schemas.Ticket {
         try await core.perform { client in return try await client.createTicket(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
@@ -585,7 +645,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Delete a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `DELETE /api/helpdesk/sla-policies/{id}`
     public func deleteSLAPolicy(id: Swift.String) async throws {
@@ -594,7 +654,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Delete a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `DELETE /api/helpdesk/teams/{id}`
     public func deleteTeam(id: Swift.String) async throws {
@@ -603,7 +663,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Delete a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/helpdesk/tickets/{id}`
     public func deleteTicket(id: Swift.String) async throws {
@@ -612,7 +672,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Helpdesk statistics
     ///
-    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance.
+    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/helpdesk/stats`
     public func getStats(query: Operations.GetHelpdeskStats.Input.Query = .init()) async throws -> Components.Schemas.HelpdeskStats {
@@ -621,7 +681,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Get a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/helpdesk/sla-policies/{id}`
     public func getSLAPolicy(id: Swift.String) async throws -> Components.Schemas.SLAPolicy {
@@ -630,7 +690,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Get a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/helpdesk/teams/{id}`
     public func getTeam(id: Swift.String) async throws -> Components.Schemas.Team {
@@ -639,7 +699,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Get a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/helpdesk/tickets/{id}`
     public func getTicket(id: Swift.String) async throws -> Components.Schemas.Ticket {
@@ -648,7 +708,9 @@ public struct HelpdeskAPI: Sendable {
 
     /// List slapolicies
     ///
-    /// `GET /api/helpdesk/sla-policies`
+    /// The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// `GET /api/helpdesk/sla`
     public func listSLAPolicies(query: Operations.ListSLAPolicies.Input.Query = .init()) async throws -> Components.Schemas.SLAPolicyList {
         try await core.perform { client in return try await client.listSLAPolicies(.init(query: query)).ok.body.json }
     }
@@ -663,7 +725,28 @@ public struct HelpdeskAPI: Sendable {
         }
     }
 
+    /// List slapolicies
+    ///
+    /// The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// `GET /api/helpdesk/sla-policies`
+    public func listSLAPoliciesAlias(query: Operations.ListSLAPoliciesAlias.Input.Query = .init()) async throws -> Components.Schemas.SLAPolicyList {
+        try await core.perform { client in return try await client.listSLAPoliciesAlias(.init(query: query)).ok.body.json }
+    }
+
+    /// Every SLAPolicy of ``listSLAPoliciesAlias(query:)``, page after page (from `query.page`, else the first).
+    public func listAllSLAPoliciesAlias(query: Operations.ListSLAPoliciesAlias.Input.Query = .init()) -> PageSequence<Components.Schemas.SLAPolicy> {
+        PageSequence(firstPage: query.page.map(Int.init) ?? 1) { page in
+            var query = query
+            query.page = Int64(page)
+            let result = try await self.listSLAPoliciesAlias(query: query)
+            return (result.data, Int(result.meta.totalPages))
+        }
+    }
+
     /// List teams
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/helpdesk/teams`
     public func listTeams(query: Operations.ListTeams.Input.Query = .init()) async throws -> Components.Schemas.TeamList {
@@ -682,7 +765,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// A ticket's messages
     ///
-    /// Replies and internal notes, oldest first.
+    /// Replies and internal notes, oldest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/helpdesk/tickets/{id}/messages`
     public func listTicketMessages(id: Swift.String, query: Operations.ListTicketMessages.Input.Query = .init()) async throws -> Components.Schemas.TicketMessageList {
@@ -701,6 +784,8 @@ public struct HelpdeskAPI: Sendable {
 
     /// List tickets
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/helpdesk/tickets`
     public func listTickets(query: Operations.ListTickets.Input.Query = .init()) async throws -> Components.Schemas.TicketList {
         try await core.perform { client in return try await client.listTickets(.init(query: query)).ok.body.json }
@@ -718,7 +803,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Reopen a ticket
     ///
-    /// resolved, closed → in_progress.
+    /// resolved, closed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/helpdesk/tickets/{id}/reopen`
     public func reopenTicket(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Ticket {
@@ -727,7 +812,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Reply to a ticket
     ///
-    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer).
+    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/helpdesk/tickets/{id}/reply`
     public func replyToTicket(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.TicketReplyRequest) async throws -> Components.Schemas.TicketReply {
@@ -736,7 +821,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Update a slapolicy
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `PATCH /api/helpdesk/sla-policies/{id}`
     public func updateSLAPolicy(id: Swift.String, body: Components.Schemas.UpdateSLAPolicyRequest) async throws -> Components.Schemas.SLAPolicy {
@@ -745,7 +830,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Update a team
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `PATCH /api/helpdesk/teams/{id}`
     public func updateTeam(id: Swift.String, body: Components.Schemas.UpdateTeamRequest) async throws -> Components.Schemas.Team {
@@ -754,7 +839,7 @@ public struct HelpdeskAPI: Sendable {
 
     /// Update a ticket
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/helpdesk/tickets/{id}`
     public func updateTicket(id: Swift.String, body: Components.Schemas.UpdateTicketRequest) async throws -> Components.Schemas.Ticket {
@@ -768,6 +853,8 @@ public struct InvoicesAPI: Sendable {
 
     /// Create a invoice
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// `POST /api/invoices`
     public func create(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateInvoiceRequest) async throws -> Components.Schemas.Invoice {
         try await core.perform { client in return try await client.createInvoice(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
@@ -775,7 +862,7 @@ public struct InvoicesAPI: Sendable {
 
     /// Cancel an invoice with a credit note
     ///
-    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…).
+    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/invoices/{id}/credit-note`
     public func credit(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Invoice {
@@ -784,7 +871,7 @@ public struct InvoicesAPI: Sendable {
 
     /// Delete a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/invoices/{id}`
     public func delete(id: Swift.String) async throws {
@@ -793,7 +880,7 @@ public struct InvoicesAPI: Sendable {
 
     /// Get a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/invoices/{id}`
     public func get(id: Swift.String) async throws -> Components.Schemas.Invoice {
@@ -802,12 +889,16 @@ public struct InvoicesAPI: Sendable {
 
     /// The invoice as a PDF
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/invoices/{id}/pdf`
     public func getPdf(id: Swift.String) async throws -> OpenAPIRuntime.HTTPBody {
         try await core.perform { client in return try await client.getInvoicePdf(.init(path: .init(id: id))).ok.body.pdf }
     }
 
     /// List invoices
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/invoices`
     public func list(query: Operations.ListInvoices.Input.Query = .init()) async throws -> Components.Schemas.InvoiceList {
@@ -826,7 +917,7 @@ public struct InvoicesAPI: Sendable {
 
     /// Record a payment
     ///
-    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum.
+    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/invoices/{id}/pay`
     public func pay(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.InvoicePaymentRequest) async throws -> Components.Schemas.Invoice {
@@ -835,7 +926,7 @@ public struct InvoicesAPI: Sendable {
 
     /// Send an invoice
     ///
-    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured.
+    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/invoices/{id}/send`
     public func send(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Invoice {
@@ -844,7 +935,7 @@ public struct InvoicesAPI: Sendable {
 
     /// Update a invoice
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/invoices/{id}`
     public func update(id: Swift.String, body: Components.Schemas.UpdateInvoiceRequest) async throws -> Components.Schemas.Invoice {
@@ -858,7 +949,7 @@ public struct KnowledgeAPI: Sendable {
 
     /// Ask the knowledge base
     ///
-    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim.
+    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// `POST /api/ecosire-ai/ask`
     public func askEcosireAI(idempotencyKey: Swift.String? = nil, body: Components.Schemas.AIQuestion) async throws -> Components.Schemas.AIAnswer {
@@ -867,6 +958,8 @@ public struct KnowledgeAPI: Sendable {
 
     /// Create a knowledgearticle
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// `POST /api/knowledge/articles`
     public func createArticle(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateKnowledgeArticleRequest) async throws -> Components.Schemas.KnowledgeArticle {
         try await core.perform { client in return try await client.createKnowledgeArticle(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
@@ -874,7 +967,7 @@ public struct KnowledgeAPI: Sendable {
 
     /// Delete a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/knowledge/articles/{id}`
     public func deleteArticle(id: Swift.String) async throws {
@@ -883,7 +976,7 @@ public struct KnowledgeAPI: Sendable {
 
     /// Get a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/knowledge/articles/{id}`
     public func getArticle(id: Swift.String) async throws -> Components.Schemas.KnowledgeArticle {
@@ -891,6 +984,8 @@ public struct KnowledgeAPI: Sendable {
     }
 
     /// List knowledgearticles
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/knowledge/articles`
     public func listArticles(query: Operations.ListKnowledgeArticles.Input.Query = .init()) async throws -> Components.Schemas.KnowledgeArticleList {
@@ -909,7 +1004,7 @@ public struct KnowledgeAPI: Sendable {
 
     /// Update a knowledgearticle
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/knowledge/articles/{id}`
     public func updateArticle(id: Swift.String, body: Components.Schemas.UpdateKnowledgeArticleRequest) async throws -> Components.Schemas.KnowledgeArticle {
@@ -923,7 +1018,7 @@ public struct LicensesAPI: Sendable {
 
     /// Activate a license on a domain
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// `POST /api/licenses/activate`
     public func activate(idempotencyKey: Swift.String? = nil, body: Components.Schemas.LicenseCheckRequest) async throws -> Components.Schemas.LicenseActivation {
@@ -932,7 +1027,7 @@ public struct LicensesAPI: Sendable {
 
     /// Release a domain's activation
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// `POST /api/licenses/deactivate`
     public func deactivate(idempotencyKey: Swift.String? = nil, body: Components.Schemas.LicenseCheckRequest) async throws -> Components.Schemas.LicenseDeactivation {
@@ -941,12 +1036,16 @@ public struct LicensesAPI: Sendable {
 
     /// Get a license
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/licenses/{id}`
     public func get(id: Swift.String) async throws -> Components.Schemas.License {
         try await core.perform { client in return try await client.getLicense(.init(path: .init(id: id))).ok.body.json }
     }
 
     /// The public key that signs license answers
+    ///
+    /// No credentials needed.
     ///
     /// `GET /api/licenses/signing-key`
     public func getSigningKey() async throws -> Components.Schemas.LicenseSigningKey {
@@ -955,7 +1054,7 @@ public struct LicensesAPI: Sendable {
 
     /// Grant a license by hand
     ///
-    /// Issues a license for a product under its license policy; the body may override the limit and expiry.
+    /// Issues a license for a product under its license policy; the body may override the limit and expiry. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/licenses`
     public func grant(idempotencyKey: Swift.String? = nil, body: Components.Schemas.GrantLicenseRequest) async throws -> Components.Schemas.License {
@@ -964,7 +1063,7 @@ public struct LicensesAPI: Sendable {
 
     /// A license's activations
     ///
-    /// Current and past activations, newest first.
+    /// Current and past activations, newest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/licenses/{id}/activations`
     public func listActivations(id: Swift.String, query: Operations.ListLicenseActivations.Input.Query = .init()) async throws -> Components.Schemas.LicenseActivationList {
@@ -983,7 +1082,7 @@ public struct LicensesAPI: Sendable {
 
     /// The caller's licenses
     ///
-    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold.
+    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/licenses`
     public func list(query: Operations.ListLicenses.Input.Query = .init()) async throws -> Operations.ListLicenses.Output.Ok.Body.JsonPayload {
@@ -992,7 +1091,7 @@ public struct LicensesAPI: Sendable {
 
     /// Reinstate a suspended license
     ///
-    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/licenses/{id}/reinstate`
     public func reinstate(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.License {
@@ -1001,7 +1100,7 @@ public struct LicensesAPI: Sendable {
 
     /// Revoke a license (permanent)
     ///
-    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/licenses/{id}/revoke`
     public func revoke(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.License {
@@ -1010,7 +1109,7 @@ public struct LicensesAPI: Sendable {
 
     /// Suspend a license
     ///
-    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/licenses/{id}/suspend`
     public func suspend(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.License {
@@ -1019,7 +1118,7 @@ public struct LicensesAPI: Sendable {
 
     /// Validate a license key
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP. No credentials needed.
     ///
     /// `POST /api/licenses/validate`
     public func validate(idempotencyKey: Swift.String? = nil, body: Components.Schemas.LicenseCheckRequest) async throws -> Components.Schemas.LicenseValidation {
@@ -1033,7 +1132,7 @@ public struct NewsletterAPI: Sendable {
 
     /// Delete a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `DELETE /api/newsletter/subscribers/{id}`
     public func deleteSubscriber(id: Swift.String) async throws {
@@ -1042,7 +1141,7 @@ public struct NewsletterAPI: Sendable {
 
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
     ///
     /// `GET /api/newsletter/subscribers/{id}`
     public func getSubscriber(id: Swift.String) async throws -> Components.Schemas.Subscriber {
@@ -1050,6 +1149,8 @@ public struct NewsletterAPI: Sendable {
     }
 
     /// List subscribers
+    ///
+    /// Needs the member role or above; an API key needs the read_only scope.
     ///
     /// `GET /api/newsletter/subscribers`
     public func listSubscribers(query: Operations.ListSubscribers.Input.Query = .init()) async throws -> Components.Schemas.SubscriberList {
@@ -1073,6 +1174,8 @@ public struct NotificationsAPI: Sendable {
 
     /// The organization's notifications
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `GET /api/notifications`
     public func list(query: Operations.ListNotifications.Input.Query = .init()) async throws -> Components.Schemas.NotificationList {
         try await core.perform { client in return try await client.listNotifications(.init(query: query)).ok.body.json }
@@ -1090,6 +1193,8 @@ public struct NotificationsAPI: Sendable {
 
     /// Mark a notification read
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `POST /api/notifications/{id}/read`
     public func read(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws {
         try await core.perform { client in _ = try await client.readNotification(.init(path: .init(id: id), headers: .init(idempotencyKey: idempotencyKey))).noContent }
@@ -1102,12 +1207,16 @@ public struct OperationsAPI: Sendable {
 
     /// Liveness
     ///
+    /// No credentials needed.
+    ///
     /// `GET /api/health`
     public func getHealth() async throws -> Components.Schemas.Health {
         try await core.perform { client in return try await client.getHealth(.init()).ok.body.json }
     }
 
     /// Prometheus metrics
+    ///
+    /// No credentials needed.
     ///
     /// `GET /metrics`
     public func getMetrics() async throws -> OpenAPIRuntime.HTTPBody {
@@ -1116,6 +1225,8 @@ public struct OperationsAPI: Sendable {
 
     /// Readiness: database reachable and migrations applied
     ///
+    /// No credentials needed.
+    ///
     /// `GET /api/health/ready`
     public func getReadiness() async throws -> Components.Schemas.Readiness {
         try await core.perform { client in return try await client.getReadiness(.init()).ok.body.json }
@@ -1123,7 +1234,7 @@ public struct OperationsAPI: Sendable {
 
     /// Component status, uptime and incidents
     ///
-    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old. No credentials needed.
     ///
     /// `GET /api/status`
     public func getStatus() async throws -> Components.Schemas.SystemStatus {
@@ -1137,7 +1248,7 @@ public struct OrdersAPI: Sendable {
 
     /// Cancel an order
     ///
-    /// draft or confirmed → cancelled; licenses already issued for it are revoked.
+    /// draft or confirmed → cancelled; licenses already issued for it are revoked. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/orders/{id}/cancel`
     public func cancel(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Order {
@@ -1146,7 +1257,7 @@ public struct OrdersAPI: Sendable {
 
     /// Close a delivered order
     ///
-    /// delivered → done.
+    /// delivered → done. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/orders/{id}/complete`
     public func complete(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Order {
@@ -1155,7 +1266,7 @@ public struct OrdersAPI: Sendable {
 
     /// Confirm an order
     ///
-    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction.
+    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/orders/{id}/confirm`
     public func confirm(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Order {
@@ -1164,6 +1275,8 @@ public struct OrdersAPI: Sendable {
 
     /// Create a order
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// `POST /api/orders`
     public func create(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateOrderRequest) async throws -> Components.Schemas.Order {
         try await core.perform { client in return try await client.createOrder(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
@@ -1171,7 +1284,7 @@ public struct OrdersAPI: Sendable {
 
     /// Delete a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `DELETE /api/orders/{id}`
     public func delete(id: Swift.String) async throws {
@@ -1180,7 +1293,7 @@ public struct OrdersAPI: Sendable {
 
     /// Mark an order delivered
     ///
-    /// in_progress → delivered.
+    /// in_progress → delivered. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/orders/{id}/deliver`
     public func deliver(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Order {
@@ -1189,7 +1302,7 @@ public struct OrdersAPI: Sendable {
 
     /// Get a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/orders/{id}`
     public func get(id: Swift.String) async throws -> Components.Schemas.Order {
@@ -1198,7 +1311,7 @@ public struct OrdersAPI: Sendable {
 
     /// Invoice an order
     ///
-    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).
+    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/orders/{id}/invoice`
     public func invoice(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Invoice {
@@ -1207,14 +1320,26 @@ public struct OrdersAPI: Sendable {
 
     /// An order's invoices
     ///
-    /// Invoices and credit notes of the order, oldest first.
+    /// Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/orders/{id}/invoices`
-    public func listInvoices(id: Swift.String) async throws -> Components.Schemas.OrderInvoiceList {
-        try await core.perform { client in return try await client.listOrderInvoices(.init(path: .init(id: id))).ok.body.json }
+    public func listInvoices(id: Swift.String, query: Operations.ListOrderInvoices.Input.Query = .init()) async throws -> Components.Schemas.OrderInvoiceList {
+        try await core.perform { client in return try await client.listOrderInvoices(.init(path: .init(id: id), query: query)).ok.body.json }
+    }
+
+    /// Every Invoice of ``listInvoices(query:)``, page after page (from `query.page`, else the first).
+    public func listAllInvoices(id: Swift.String, query: Operations.ListOrderInvoices.Input.Query = .init()) -> PageSequence<Components.Schemas.Invoice> {
+        PageSequence(firstPage: query.page.map(Int.init) ?? 1) { page in
+            var query = query
+            query.page = Int64(page)
+            let result = try await self.listInvoices(id: id, query: query)
+            return (result.data, Int(result.meta.totalPages))
+        }
     }
 
     /// List orders
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/orders`
     public func list(query: Operations.ListOrders.Input.Query = .init()) async throws -> Components.Schemas.OrderList {
@@ -1233,7 +1358,7 @@ public struct OrdersAPI: Sendable {
 
     /// Start work on a confirmed order
     ///
-    /// confirmed → in_progress.
+    /// confirmed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `POST /api/orders/{id}/start`
     public func start(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.Order {
@@ -1242,7 +1367,7 @@ public struct OrdersAPI: Sendable {
 
     /// Update a order
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// `PATCH /api/orders/{id}`
     public func update(id: Swift.String, body: Components.Schemas.UpdateOrderRequest) async throws -> Components.Schemas.Order {
@@ -1256,12 +1381,16 @@ public struct ProductsAPI: Sendable {
 
     /// Create a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `POST /api/products`
     public func create(idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateProductRequest) async throws -> Components.Schemas.Product {
         try await core.perform { client in return try await client.createProduct(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).created.body.json }
     }
 
     /// Add a variant to a product
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/products/{id}/variants`
     public func createVariant(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.CreateProductVariantRequest) async throws -> Components.Schemas.ProductVariant {
@@ -1270,7 +1399,7 @@ public struct ProductsAPI: Sendable {
 
     /// Delete a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `DELETE /api/products/{id}`
     public func delete(id: Swift.String) async throws {
@@ -1279,6 +1408,8 @@ public struct ProductsAPI: Sendable {
 
     /// Delete a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `DELETE /api/products/{id}/variants/{variantId}`
     public func deleteVariant(id: Swift.String, variantId: Swift.String) async throws {
         try await core.perform { client in _ = try await client.deleteProductVariant(.init(path: .init(id: id, variantId: variantId))).noContent }
@@ -1286,7 +1417,7 @@ public struct ProductsAPI: Sendable {
 
     /// Download a product archive
     ///
-    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum.
+    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/products/{id}/files/{fileId}/download`
     public func downloadFile(id: Swift.String, fileId: Swift.String) async throws -> OpenAPIRuntime.HTTPBody {
@@ -1295,7 +1426,7 @@ public struct ProductsAPI: Sendable {
 
     /// Get a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/products/{id}`
     public func get(id: Swift.String) async throws -> Components.Schemas.Product {
@@ -1304,14 +1435,26 @@ public struct ProductsAPI: Sendable {
 
     /// A product's downloadable files
     ///
-    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.
+    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/products/{id}/files`
-    public func listFiles(id: Swift.String) async throws -> Components.Schemas.ProductFileList {
-        try await core.perform { client in return try await client.listProductFiles(.init(path: .init(id: id))).ok.body.json }
+    public func listFiles(id: Swift.String, query: Operations.ListProductFiles.Input.Query = .init()) async throws -> Components.Schemas.ProductFileList {
+        try await core.perform { client in return try await client.listProductFiles(.init(path: .init(id: id), query: query)).ok.body.json }
+    }
+
+    /// Every ProductFile of ``listFiles(query:)``, page after page (from `query.page`, else the first).
+    public func listAllFiles(id: Swift.String, query: Operations.ListProductFiles.Input.Query = .init()) -> PageSequence<Components.Schemas.ProductFile> {
+        PageSequence(firstPage: query.page.map(Int.init) ?? 1) { page in
+            var query = query
+            query.page = Int64(page)
+            let result = try await self.listFiles(id: id, query: query)
+            return (result.data, Int(result.meta.totalPages))
+        }
     }
 
     /// List a product's variants
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// `GET /api/products/{id}/variants`
     public func listVariants(id: Swift.String, query: Operations.ListProductVariants.Input.Query = .init()) async throws -> Components.Schemas.ProductVariantList {
@@ -1330,6 +1473,8 @@ public struct ProductsAPI: Sendable {
 
     /// List products
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/products`
     public func list(query: Operations.ListProducts.Input.Query = .init()) async throws -> Components.Schemas.ProductList {
         try await core.perform { client in return try await client.listProducts(.init(query: query)).ok.body.json }
@@ -1347,7 +1492,7 @@ public struct ProductsAPI: Sendable {
 
     /// Update a product
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `PATCH /api/products/{id}`
     public func update(id: Swift.String, body: Components.Schemas.UpdateProductRequest) async throws -> Components.Schemas.Product {
@@ -1356,6 +1501,8 @@ public struct ProductsAPI: Sendable {
 
     /// Update a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `PATCH /api/products/{id}/variants/{variantId}`
     public func updateVariant(id: Swift.String, variantId: Swift.String, body: Components.Schemas.UpdateProductVariantRequest) async throws -> Components.Schemas.ProductVariant {
         try await core.perform { client in return try await client.updateProductVariant(.init(path: .init(id: id, variantId: variantId), body: .json(body))).ok.body.json }
@@ -1363,7 +1510,7 @@ public struct ProductsAPI: Sendable {
 
     /// Upload a product archive
     ///
-    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.
+    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/admin/product-files/upload`
     public func uploadFile(body: Operations.UploadProductFile.Input.Body) async throws -> Components.Schemas.ProductFile {
@@ -1377,7 +1524,7 @@ public struct PublicIntakeAPI: Sendable {
 
     /// Capture a lead from a web form
     ///
-    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.
+    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address. No credentials needed.
     ///
     /// `POST /api/crm/capture`
     public func captureLead(idempotencyKey: Swift.String? = nil, body: Components.Schemas.LeadCaptureRequest) async throws -> Components.Schemas.LeadCaptureReceipt {
@@ -1386,7 +1533,7 @@ public struct PublicIntakeAPI: Sendable {
 
     /// Confirm a subscription
     ///
-    /// The link from the confirmation email. Each token works once, within 7 days.
+    /// The link from the confirmation email. Each token works once, within 7 days. No credentials needed.
     ///
     /// `GET /api/newsletter/confirm`
     public func confirmNewsletter(query: Operations.ConfirmNewsletter.Input.Query) async throws -> Components.Schemas.NewsletterConfirmation {
@@ -1395,7 +1542,7 @@ public struct PublicIntakeAPI: Sendable {
 
     /// The unsubscribe page
     ///
-    /// What opening the link shows; it changes nothing by itself.
+    /// What opening the link shows; it changes nothing by itself. No credentials needed.
     ///
     /// `GET /api/newsletter/unsubscribe`
     public func newsletterUnsubscribePage(query: Operations.NewsletterUnsubscribePage.Input.Query) async throws -> OpenAPIRuntime.HTTPBody {
@@ -1404,7 +1551,7 @@ public struct PublicIntakeAPI: Sendable {
 
     /// Submit a support request
     ///
-    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
+    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address. No credentials needed.
     ///
     /// `POST /api/support`
     public func submitSupportRequest(idempotencyKey: Swift.String? = nil, body: Components.Schemas.SupportRequest) async throws -> Components.Schemas.SupportTicketReceipt {
@@ -1413,7 +1560,7 @@ public struct PublicIntakeAPI: Sendable {
 
     /// Subscribe to the newsletter
     ///
-    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address.
+    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address. No credentials needed.
     ///
     /// `POST /api/newsletter/subscribe`
     public func subscribeNewsletter(idempotencyKey: Swift.String? = nil, body: Components.Schemas.NewsletterSubscribeRequest) async throws -> Components.Schemas.NewsletterSubscribeReceipt {
@@ -1422,7 +1569,7 @@ public struct PublicIntakeAPI: Sendable {
 
     /// Unsubscribe from the newsletter
     ///
-    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed.
+    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed. No credentials needed.
     ///
     /// `POST /api/newsletter/unsubscribe`
     public func unsubscribeNewsletter(query: Operations.UnsubscribeNewsletter.Input.Query, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.NewsletterUnsubscription {
@@ -1436,6 +1583,8 @@ public struct UsersAPI: Sendable {
 
     /// The signed-in user
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// `GET /api/users/me`
     public func getCurrentUser() async throws -> Components.Schemas.UserProfile {
         try await core.perform { client in return try await client.getCurrentUser(.init()).ok.body.json }
@@ -1443,7 +1592,7 @@ public struct UsersAPI: Sendable {
 
     /// Update name or password
     ///
-    /// Changing the password needs `currentPassword` and signs out every session.
+    /// Changing the password needs `currentPassword` and signs out every session. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// `PATCH /api/users/me`
     public func updateCurrentUser(body: Components.Schemas.UpdateProfileRequest) async throws -> Components.Schemas.UserProfile {
@@ -1457,7 +1606,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Create a webhook endpoint
     ///
-    /// The answer carries the signing secret, shown this once.
+    /// The answer carries the signing secret, shown this once. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/webhooks/endpoints`
     public func createEndpoint(body: Components.Schemas.CreateWebhookEndpointRequest) async throws -> Components.Schemas.WebhookEndpointWithSecret {
@@ -1466,7 +1615,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Delete a webhook endpoint
     ///
-    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404.
+    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `DELETE /api/webhooks/endpoints/{id}`
     public func deleteEndpoint(id: Swift.String) async throws {
@@ -1475,7 +1624,7 @@ public struct WebhooksAPI: Sendable {
 
     /// A signed cURL command posting the example event
     ///
-    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes.
+    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/webhooks/events/{type}/curl`
     public func getCurl(type: Swift.String, query: Operations.GetWebhookCurl.Input.Query) async throws -> Components.Schemas.WebhookCurl {
@@ -1484,7 +1633,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Get a delivery
     ///
-    /// With its attempts and the exact payload sent.
+    /// With its attempts and the exact payload sent. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/webhooks/deliveries/{id}`
     public func getDelivery(id: Swift.String) async throws -> Components.Schemas.WebhookDelivery {
@@ -1493,7 +1642,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Get a webhook endpoint
     ///
-    /// Endpoints of other organizations answer 404.
+    /// Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/webhooks/endpoints/{id}`
     public func getEndpoint(id: Swift.String) async throws -> Components.Schemas.WebhookEndpoint {
@@ -1502,6 +1651,8 @@ public struct WebhooksAPI: Sendable {
 
     /// One event type
     ///
+    /// No credentials needed.
+    ///
     /// `GET /api/webhooks/events/{type}`
     public func getEventType(type: Swift.String) async throws -> Components.Schemas.WebhookEventType {
         try await core.perform { client in return try await client.getWebhookEventType(.init(path: .init(_type: type))).ok.body.json }
@@ -1509,7 +1660,7 @@ public struct WebhooksAPI: Sendable {
 
     /// An endpoint's delivery log
     ///
-    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.
+    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/webhooks/endpoints/{id}/deliveries`
     public func listDeliveries(id: Swift.String, query: Operations.ListWebhookDeliveries.Input.Query = .init()) async throws -> Components.Schemas.WebhookDeliveryList {
@@ -1528,6 +1679,8 @@ public struct WebhooksAPI: Sendable {
 
     /// List webhook endpoints
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// `GET /api/webhooks/endpoints`
     public func listEndpoints(query: Operations.ListWebhookEndpoints.Input.Query = .init()) async throws -> Components.Schemas.WebhookEndpointList {
         try await core.perform { client in return try await client.listWebhookEndpoints(.init(query: query)).ok.body.json }
@@ -1545,16 +1698,26 @@ public struct WebhooksAPI: Sendable {
 
     /// The event catalog
     ///
-    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload.
+    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today). No credentials needed.
     ///
     /// `GET /api/webhooks/events`
-    public func listEventTypes() async throws -> Components.Schemas.WebhookEventTypeList {
-        try await core.perform { client in return try await client.listWebhookEventTypes(.init()).ok.body.json }
+    public func listEventTypes(query: Operations.ListWebhookEventTypes.Input.Query = .init()) async throws -> Components.Schemas.WebhookEventTypeList {
+        try await core.perform { client in return try await client.listWebhookEventTypes(.init(query: query)).ok.body.json }
+    }
+
+    /// Every WebhookEventType of ``listEventTypes(query:)``, page after page (from `query.page`, else the first).
+    public func listAllEventTypes(query: Operations.ListWebhookEventTypes.Input.Query = .init()) -> PageSequence<Components.Schemas.WebhookEventType> {
+        PageSequence(firstPage: query.page.map(Int.init) ?? 1) { page in
+            var query = query
+            query.page = Int64(page)
+            let result = try await self.listEventTypes(query: query)
+            return (result.data, Int(result.meta.totalPages))
+        }
     }
 
     /// Redeliver
     ///
-    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.
+    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/webhooks/deliveries/{id}/retry`
     public func retryDelivery(id: Swift.String, idempotencyKey: Swift.String? = nil) async throws -> Components.Schemas.WebhookDelivery {
@@ -1563,7 +1726,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Rotate the signing secret
     ///
-    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events.
+    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/webhooks/endpoints/{id}/rotate-secret`
     public func rotateSecret(id: Swift.String) async throws -> Components.Schemas.WebhookEndpointWithSecret {
@@ -1572,7 +1735,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Send a test event
     ///
-    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.
+    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `POST /api/webhooks/endpoints/{id}/test`
     public func sendTest(id: Swift.String, idempotencyKey: Swift.String? = nil, body: Components.Schemas.WebhookTestRequest) async throws -> Components.Schemas.WebhookDelivery {
@@ -1581,7 +1744,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Update a webhook endpoint
     ///
-    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404.
+    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `PATCH /api/webhooks/endpoints/{id}`
     public func updateEndpoint(id: Swift.String, body: Components.Schemas.UpdateWebhookEndpointRequest) async throws -> Components.Schemas.WebhookEndpoint {
@@ -1590,7 +1753,7 @@ public struct WebhooksAPI: Sendable {
 
     /// Check a delivery's signature
     ///
-    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails.
+    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// `POST /api/webhooks/verify`
     public func verifySignature(idempotencyKey: Swift.String? = nil, body: Components.Schemas.WebhookVerifyRequest) async throws -> Components.Schemas.WebhookVerification {
@@ -1620,7 +1783,7 @@ extension EcosireClient {
     /// Email: getOutboxEmail, listOutboxEmails, retryOutboxEmail.
     public var email: EmailAPI { EmailAPI(core: core) }
 
-    /// Helpdesk: assignTicket, closeTicket, createSLAPolicy, createTeam, createTicket, deleteSLAPolicy, deleteTeam, deleteTicket, getStats, getSLAPolicy, getTeam, getTicket, listSLAPolicies, listTeams, listTicketMessages, listTickets, reopenTicket, replyToTicket, updateSLAPolicy, updateTeam, updateTicket.
+    /// Helpdesk: assignTicket, closeTicket, createSLAPolicy, createTeam, createTicket, deleteSLAPolicy, deleteTeam, deleteTicket, getStats, getSLAPolicy, getTeam, getTicket, listSLAPolicies, listSLAPoliciesAlias, listTeams, listTicketMessages, listTickets, reopenTicket, replyToTicket, updateSLAPolicy, updateTeam, updateTicket.
     public var helpdesk: HelpdeskAPI { HelpdeskAPI(core: core) }
 
     /// Invoices: create, credit, delete, get, getPdf, list, pay, send, update.

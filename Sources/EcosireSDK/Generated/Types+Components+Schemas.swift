@@ -806,15 +806,23 @@ extension Components {
         public struct BillingInvoiceList: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/BillingInvoiceList/data`.
             public var data: [Components.Schemas.BillingInvoice]
+            /// - Remark: Generated from `#/components/schemas/BillingInvoiceList/meta`.
+            public var meta: Components.Schemas.PageMeta
             /// Creates a new `BillingInvoiceList`.
             ///
             /// - Parameters:
             ///   - data:
-            public init(data: [Components.Schemas.BillingInvoice]) {
+            ///   - meta:
+            public init(
+                data: [Components.Schemas.BillingInvoice],
+                meta: Components.Schemas.PageMeta
+            ) {
                 self.data = data
+                self.meta = meta
             }
             public enum CodingKeys: String, CodingKey {
                 case data
+                case meta
             }
         }
         /// - Remark: Generated from `#/components/schemas/BillingSummary`.
@@ -2208,7 +2216,7 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/CreateTicketRequest`.
         public struct CreateTicketRequest: Codable, Hashable, Sendable {
-            /// A user of the organization
+            /// A user of the organization (what writes set)
             ///
             /// - Remark: Generated from `#/components/schemas/CreateTicketRequest/assigneeId`.
             public var assigneeId: Swift.String?
@@ -2255,12 +2263,14 @@ extension Components {
             public var subject: Swift.String
             /// - Remark: Generated from `#/components/schemas/CreateTicketRequest/tags`.
             public var tags: [Swift.String]?
+            /// A helpdesk team (what writes set)
+            ///
             /// - Remark: Generated from `#/components/schemas/CreateTicketRequest/teamId`.
             public var teamId: Swift.String?
             /// Creates a new `CreateTicketRequest`.
             ///
             /// - Parameters:
-            ///   - assigneeId: A user of the organization
+            ///   - assigneeId: A user of the organization (what writes set)
             ///   - channel:
             ///   - contactId:
             ///   - description:
@@ -2269,7 +2279,7 @@ extension Components {
             ///   - status: new → in_progress ⇄ pending_customer → resolved → closed; resolved and closed tickets come back with reopen
             ///   - subject:
             ///   - tags:
-            ///   - teamId:
+            ///   - teamId: A helpdesk team (what writes set)
             public init(
                 assigneeId: Swift.String? = nil,
                 channel: Components.Schemas.CreateTicketRequest.ChannelPayload? = nil,
@@ -3582,20 +3592,18 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/LicenseCheckRequest/key`.
             public var key: Swift.String
-            /// Unix seconds; required when the request is signed
-            ///
             /// - Remark: Generated from `#/components/schemas/LicenseCheckRequest/timestamp`.
-            public var timestamp: Swift.Int64?
+            public var timestamp: Components.Schemas.LicenseTimestamp?
             /// Creates a new `LicenseCheckRequest`.
             ///
             /// - Parameters:
             ///   - domain: The installation's domain (or machine id)
             ///   - key: PREFIX-XXXX-XXXX-XXXX-XXXX
-            ///   - timestamp: Unix seconds; required when the request is signed
+            ///   - timestamp:
             public init(
                 domain: Swift.String,
                 key: Swift.String,
-                timestamp: Swift.Int64? = nil
+                timestamp: Components.Schemas.LicenseTimestamp? = nil
             ) {
                 self.domain = domain
                 self.key = key
@@ -3735,6 +3743,43 @@ extension Components {
                 case key
                 case productId
                 case status
+            }
+        }
+        /// Unix seconds, as an integer or as a string of digits (the license guide sends `str(int(time.time()))`); required when the request is signed. The signature covers the digits exactly as sent.
+        ///
+        /// - Remark: Generated from `#/components/schemas/LicenseTimestamp`.
+        @frozen public enum LicenseTimestamp: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LicenseTimestamp/case1`.
+            case case1(Swift.Int64)
+            /// - Remark: Generated from `#/components/schemas/LicenseTimestamp/case2`.
+            case case2(Swift.String)
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self = .case1(try decoder.decodeFromSingleValueContainer())
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self = .case2(try decoder.decodeFromSingleValueContainer())
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                switch self {
+                case let .case1(value):
+                    try encoder.encodeToSingleValueContainer(value)
+                case let .case2(value):
+                    try encoder.encodeToSingleValueContainer(value)
+                }
             }
         }
         /// - Remark: Generated from `#/components/schemas/LicenseValidation`.
@@ -4429,16 +4474,24 @@ extension Components {
         /// - Remark: Generated from `#/components/schemas/OrderInvoiceList`.
         public struct OrderInvoiceList: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/OrderInvoiceList/data`.
-            public var data: [OpenAPIRuntime.OpenAPIValueContainer]
+            public var data: [Components.Schemas.Invoice]
+            /// - Remark: Generated from `#/components/schemas/OrderInvoiceList/meta`.
+            public var meta: Components.Schemas.PageMeta
             /// Creates a new `OrderInvoiceList`.
             ///
             /// - Parameters:
             ///   - data:
-            public init(data: [OpenAPIRuntime.OpenAPIValueContainer]) {
+            ///   - meta:
+            public init(
+                data: [Components.Schemas.Invoice],
+                meta: Components.Schemas.PageMeta
+            ) {
                 self.data = data
+                self.meta = meta
             }
             public enum CodingKeys: String, CodingKey {
                 case data
+                case meta
             }
         }
         /// - Remark: Generated from `#/components/schemas/OrderLine`.
@@ -4833,15 +4886,23 @@ extension Components {
         public struct PaymentMethodList: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/PaymentMethodList/data`.
             public var data: [Components.Schemas.PaymentMethod]
+            /// - Remark: Generated from `#/components/schemas/PaymentMethodList/meta`.
+            public var meta: Components.Schemas.PageMeta
             /// Creates a new `PaymentMethodList`.
             ///
             /// - Parameters:
             ///   - data:
-            public init(data: [Components.Schemas.PaymentMethod]) {
+            ///   - meta:
+            public init(
+                data: [Components.Schemas.PaymentMethod],
+                meta: Components.Schemas.PageMeta
+            ) {
                 self.data = data
+                self.meta = meta
             }
             public enum CodingKeys: String, CodingKey {
                 case data
+                case meta
             }
         }
         /// - Remark: Generated from `#/components/schemas/Problem`.
@@ -5222,15 +5283,23 @@ extension Components {
         public struct ProductFileList: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ProductFileList/data`.
             public var data: [Components.Schemas.ProductFile]
+            /// - Remark: Generated from `#/components/schemas/ProductFileList/meta`.
+            public var meta: Components.Schemas.PageMeta
             /// Creates a new `ProductFileList`.
             ///
             /// - Parameters:
             ///   - data:
-            public init(data: [Components.Schemas.ProductFile]) {
+            ///   - meta:
+            public init(
+                data: [Components.Schemas.ProductFile],
+                meta: Components.Schemas.PageMeta
+            ) {
                 self.data = data
+                self.meta = meta
             }
             public enum CodingKeys: String, CodingKey {
                 case data
+                case meta
             }
         }
         /// - Remark: Generated from `#/components/schemas/ProductFileUpload`.
@@ -6553,7 +6622,32 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/Ticket`.
         public struct Ticket: Codable, Hashable, Sendable {
-            /// A user of the organization
+            /// - Remark: Generated from `#/components/schemas/Ticket/assignee`.
+            public struct AssigneePayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Ticket/assignee/id`.
+                public var id: Swift.String
+                /// - Remark: Generated from `#/components/schemas/Ticket/assignee/name`.
+                public var name: Swift.String
+                /// Creates a new `AssigneePayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - name:
+                public init(
+                    id: Swift.String,
+                    name: Swift.String
+                ) {
+                    self.id = id
+                    self.name = name
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case id
+                    case name
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Ticket/assignee`.
+            public var assignee: Components.Schemas.Ticket.AssigneePayload?
+            /// A user of the organization (what writes set)
             ///
             /// - Remark: Generated from `#/components/schemas/Ticket/assigneeId`.
             public var assigneeId: Swift.String?
@@ -6655,6 +6749,33 @@ extension Components {
             public var subject: Swift.String
             /// - Remark: Generated from `#/components/schemas/Ticket/tags`.
             public var tags: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/Ticket/team`.
+            public struct TeamPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Ticket/team/id`.
+                public var id: Swift.String
+                /// - Remark: Generated from `#/components/schemas/Ticket/team/name`.
+                public var name: Swift.String
+                /// Creates a new `TeamPayload`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - name:
+                public init(
+                    id: Swift.String,
+                    name: Swift.String
+                ) {
+                    self.id = id
+                    self.name = name
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case id
+                    case name
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/Ticket/team`.
+            public var team: Components.Schemas.Ticket.TeamPayload?
+            /// A helpdesk team (what writes set)
+            ///
             /// - Remark: Generated from `#/components/schemas/Ticket/teamId`.
             public var teamId: Swift.String?
             /// HD-2026-0142
@@ -6666,7 +6787,8 @@ extension Components {
             /// Creates a new `Ticket`.
             ///
             /// - Parameters:
-            ///   - assigneeId: A user of the organization
+            ///   - assignee:
+            ///   - assigneeId: A user of the organization (what writes set)
             ///   - channel:
             ///   - closedAt:
             ///   - contact:
@@ -6685,10 +6807,12 @@ extension Components {
             ///   - status: new → in_progress ⇄ pending_customer → resolved → closed; resolved and closed tickets come back with reopen
             ///   - subject:
             ///   - tags:
-            ///   - teamId:
+            ///   - team:
+            ///   - teamId: A helpdesk team (what writes set)
             ///   - ticketNumber: HD-2026-0142
             ///   - updatedAt:
             public init(
+                assignee: Components.Schemas.Ticket.AssigneePayload? = nil,
                 assigneeId: Swift.String? = nil,
                 channel: Components.Schemas.Ticket.ChannelPayload,
                 closedAt: Foundation.Date? = nil,
@@ -6708,10 +6832,12 @@ extension Components {
                 status: Components.Schemas.Ticket.StatusPayload,
                 subject: Swift.String,
                 tags: [Swift.String],
+                team: Components.Schemas.Ticket.TeamPayload? = nil,
                 teamId: Swift.String? = nil,
                 ticketNumber: Swift.String? = nil,
                 updatedAt: Foundation.Date
             ) {
+                self.assignee = assignee
                 self.assigneeId = assigneeId
                 self.channel = channel
                 self.closedAt = closedAt
@@ -6731,11 +6857,13 @@ extension Components {
                 self.status = status
                 self.subject = subject
                 self.tags = tags
+                self.team = team
                 self.teamId = teamId
                 self.ticketNumber = ticketNumber
                 self.updatedAt = updatedAt
             }
             public enum CodingKeys: String, CodingKey {
+                case assignee
                 case assigneeId
                 case channel
                 case closedAt
@@ -6755,6 +6883,7 @@ extension Components {
                 case status
                 case subject
                 case tags
+                case team
                 case teamId
                 case ticketNumber
                 case updatedAt
@@ -7803,7 +7932,7 @@ extension Components {
         }
         /// - Remark: Generated from `#/components/schemas/UpdateTicketRequest`.
         public struct UpdateTicketRequest: Codable, Hashable, Sendable {
-            /// A user of the organization
+            /// A user of the organization (what writes set)
             ///
             /// - Remark: Generated from `#/components/schemas/UpdateTicketRequest/assigneeId`.
             public var assigneeId: Swift.String?
@@ -7850,12 +7979,14 @@ extension Components {
             public var subject: Swift.String?
             /// - Remark: Generated from `#/components/schemas/UpdateTicketRequest/tags`.
             public var tags: [Swift.String]?
+            /// A helpdesk team (what writes set)
+            ///
             /// - Remark: Generated from `#/components/schemas/UpdateTicketRequest/teamId`.
             public var teamId: Swift.String?
             /// Creates a new `UpdateTicketRequest`.
             ///
             /// - Parameters:
-            ///   - assigneeId: A user of the organization
+            ///   - assigneeId: A user of the organization (what writes set)
             ///   - channel:
             ///   - contactId:
             ///   - description:
@@ -7864,7 +7995,7 @@ extension Components {
             ///   - status: new → in_progress ⇄ pending_customer → resolved → closed; resolved and closed tickets come back with reopen
             ///   - subject:
             ///   - tags:
-            ///   - teamId:
+            ///   - teamId: A helpdesk team (what writes set)
             public init(
                 assigneeId: Swift.String? = nil,
                 channel: Components.Schemas.UpdateTicketRequest.ChannelPayload? = nil,
@@ -8609,15 +8740,23 @@ extension Components {
         public struct WebhookEventTypeList: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/WebhookEventTypeList/data`.
             public var data: [Components.Schemas.WebhookEventType]
+            /// - Remark: Generated from `#/components/schemas/WebhookEventTypeList/meta`.
+            public var meta: Components.Schemas.PageMeta
             /// Creates a new `WebhookEventTypeList`.
             ///
             /// - Parameters:
             ///   - data:
-            public init(data: [Components.Schemas.WebhookEventType]) {
+            ///   - meta:
+            public init(
+                data: [Components.Schemas.WebhookEventType],
+                meta: Components.Schemas.PageMeta
+            ) {
                 self.data = data
+                self.meta = meta
             }
             public enum CodingKeys: String, CodingKey {
                 case data
+                case meta
             }
         }
         /// - Remark: Generated from `#/components/schemas/WebhookTestRequest`.

@@ -19,6 +19,8 @@ public import struct Foundation.Date
 public enum Operations {
     /// Public keys for access tokens
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /.well-known/jwks.json`.
     /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJWKS)`.
     public enum GetJWKS {
@@ -48,15 +50,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -150,7 +161,7 @@ public enum Operations {
     }
     /// Upload a product archive
     ///
-    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.
+    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/admin/product-files/upload`.
     /// - Remark: Generated from `#/paths//api/admin/product-files/upload/post(uploadProductFile)`.
@@ -159,12 +170,21 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UploadProductFile.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UploadProductFile.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UploadProductFile.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -196,6 +216,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -208,7 +240,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/admin/product-files/upload/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -216,18 +248,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: Download URL
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -324,7 +365,7 @@ public enum Operations {
     }
     /// List your API keys
     ///
-    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`.
+    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/get(listApiKeys)`.
@@ -375,6 +416,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -387,23 +440,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -500,7 +562,7 @@ public enum Operations {
     }
     /// Create an API key
     ///
-    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`.
+    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/post(createApiKey)`.
@@ -509,12 +571,21 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/api-keys/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/api-keys/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateApiKey.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateApiKey.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateApiKey.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -542,6 +613,22 @@ public enum Operations {
             public struct Created: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// URL of the key
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/Location`.
+                    public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -554,23 +641,35 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - location: URL of the key
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -667,7 +766,7 @@ public enum Operations {
     }
     /// Get one of your API keys
     ///
-    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.
+    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/get(getApiKey)`.
@@ -716,6 +815,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -728,23 +839,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -841,7 +961,7 @@ public enum Operations {
     }
     /// Revoke an API key
     ///
-    /// Soft delete: the key stops working on the very next request. It cannot be undone.
+    /// Soft delete: the key stops working on the very next request. It cannot be undone. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/delete(revokeApiKey)`.
@@ -863,12 +983,21 @@ public enum Operations {
             public var path: Operations.RevokeApiKey.Input.Path
             /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeApiKey.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeApiKey.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeApiKey.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -890,6 +1019,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers/X-RateLimit-Limit`.
@@ -902,23 +1043,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/DELETE/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -1015,7 +1165,7 @@ public enum Operations {
     }
     /// Request log of an API key
     ///
-    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id).
+    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id). Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/audit`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/audit/get(getApiKeyAudit)`.
@@ -1091,6 +1241,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -1103,23 +1265,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/audit/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -1216,7 +1387,7 @@ public enum Operations {
     }
     /// Rotate an API key
     ///
-    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.
+    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys/{id}/rotate`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/rotate/post(rotateApiKey)`.
@@ -1238,12 +1409,21 @@ public enum Operations {
             public var path: Operations.RotateApiKey.Input.Path
             /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateApiKey.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateApiKey.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateApiKey.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -1265,6 +1445,22 @@ public enum Operations {
             public struct Created: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// URL of the new key
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/Location`.
+                    public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -1277,23 +1473,35 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/rotate/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - location: URL of the new key
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -1390,7 +1598,7 @@ public enum Operations {
     }
     /// Daily usage of an API key
     ///
-    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second.
+    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/usage`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/usage/get(getApiKeyUsage)`.
@@ -1466,6 +1674,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -1478,23 +1698,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/api-keys/{id}/usage/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -1591,7 +1820,7 @@ public enum Operations {
     }
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
@@ -1633,6 +1862,22 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/Set-Cookie`.
+                    public var setCookie: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -1645,23 +1890,35 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/login/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - setCookie: The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        setCookie: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.setCookie = setCookie
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -1758,7 +2015,7 @@ public enum Operations {
     }
     /// Sign out
     ///
-    /// Revokes the session's refresh tokens and clears the cookies. Always 204.
+    /// Revokes the session's refresh tokens and clears the cookies. Always 204. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/logout`.
     /// - Remark: Generated from `#/paths//api/auth/logout/post(logout)`.
@@ -1803,15 +2060,31 @@ public enum Operations {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/auth/logout/POST/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// Clears the session cookies (Max-Age=0)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/logout/POST/responses/204/headers/Set-Cookie`.
+                    public var setCookie: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/logout/POST/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/logout/POST/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - setCookie: Clears the session cookies (Max-Age=0)
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        setCookie: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.setCookie = setCookie
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -1856,7 +2129,7 @@ public enum Operations {
     }
     /// Exchange a refresh token
     ///
-    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.
+    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/refresh`.
     /// - Remark: Generated from `#/paths//api/auth/refresh/post(refreshToken)`.
@@ -1898,15 +2171,31 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/Set-Cookie`.
+                    public var setCookie: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - setCookie: The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        setCookie: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.setCookie = setCookie
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -2000,7 +2289,7 @@ public enum Operations {
     }
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies).
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.
@@ -2042,15 +2331,38 @@ public enum Operations {
             public struct Created: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// /api/users/me
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/Location`.
+                    public var location: Swift.String?
+                    /// The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/Set-Cookie`.
+                    public var setCookie: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - location: /api/users/me
+                    ///   - setCookie: The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        location: Swift.String? = nil,
+                        setCookie: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.location = location
+                        self.setCookie = setCookie
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -2144,7 +2456,7 @@ public enum Operations {
     }
     /// Start a Stripe Checkout
     ///
-    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses.
+    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/checkout`.
     /// - Remark: Generated from `#/paths//api/billing/checkout/post(createCheckoutSession)`.
@@ -2157,17 +2469,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/billing/checkout/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/checkout/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateCheckoutSession.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateCheckoutSession.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -2195,6 +2514,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -2207,23 +2538,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/checkout/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -2320,11 +2660,37 @@ public enum Operations {
     }
     /// Paid subscription invoices
     ///
+    /// Newest paid first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/invoices`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/get(listBillingInvoices)`.
     public enum ListBillingInvoices {
         public static let id: Swift.String = "listBillingInvoices"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/billing/invoices/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page number, 1-based
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/invoices/GET/query/page`.
+                public var page: Swift.Int64?
+                /// Records per page, 1 to 100 (default 20)
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/invoices/GET/query/limit`.
+                public var limit: Swift.Int64?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - page: Page number, 1-based
+                ///   - limit: Records per page, 1 to 100 (default 20)
+                public init(
+                    page: Swift.Int64? = nil,
+                    limit: Swift.Int64? = nil
+                ) {
+                    self.page = page
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.ListBillingInvoices.Input.Query
             /// - Remark: Generated from `#/paths/api/billing/invoices/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListBillingInvoices.AcceptableContentType>]
@@ -2340,8 +2706,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListBillingInvoices.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListBillingInvoices.Input.Query = .init(),
+                headers: Operations.ListBillingInvoices.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -2349,6 +2720,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -2361,23 +2744,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/invoices/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -2418,7 +2810,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// The invoices, newest first
+            /// One page of invoices, newest first
             ///
             /// - Remark: Generated from `#/paths//api/billing/invoices/get(listBillingInvoices)/responses/200`.
             ///
@@ -2474,6 +2866,8 @@ public enum Operations {
     }
     /// A paid subscription invoice
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/{id}/get(getBillingInvoice)`.
     public enum GetBillingInvoice {
@@ -2521,6 +2915,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -2533,23 +2939,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/invoices/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -2646,11 +3061,37 @@ public enum Operations {
     }
     /// The caller's payment methods
     ///
+    /// Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/get(listPaymentMethods)`.
     public enum ListPaymentMethods {
         public static let id: Swift.String = "listPaymentMethods"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page number, 1-based
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/query/page`.
+                public var page: Swift.Int64?
+                /// Records per page, 1 to 100 (default 20)
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/query/limit`.
+                public var limit: Swift.Int64?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - page: Page number, 1-based
+                ///   - limit: Records per page, 1 to 100 (default 20)
+                public init(
+                    page: Swift.Int64? = nil,
+                    limit: Swift.Int64? = nil
+                ) {
+                    self.page = page
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.ListPaymentMethods.Input.Query
             /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListPaymentMethods.AcceptableContentType>]
@@ -2666,8 +3107,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListPaymentMethods.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListPaymentMethods.Input.Query = .init(),
+                headers: Operations.ListPaymentMethods.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -2675,6 +3121,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -2687,23 +3145,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -2744,7 +3211,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// Payment methods, newest first
+            /// One page of payment methods, newest first
             ///
             /// - Remark: Generated from `#/paths//api/billing/payment-methods/get(listPaymentMethods)/responses/200`.
             ///
@@ -2800,7 +3267,7 @@ public enum Operations {
     }
     /// Add a payment method
     ///
-    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe.
+    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/post(addPaymentMethod)`.
@@ -2813,17 +3280,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AddPaymentMethod.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AddPaymentMethod.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -2855,6 +3329,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -2867,7 +3353,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -2875,18 +3361,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the payment method
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -2983,6 +3478,8 @@ public enum Operations {
     }
     /// Remove a payment method
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `DELETE /api/billing/payment-methods/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/{id}/delete(deletePaymentMethod)`.
     public enum DeletePaymentMethod {
@@ -3001,18 +3498,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeletePaymentMethod.Input.Path
+            /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeletePaymentMethod.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeletePaymentMethod.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeletePaymentMethod.Input.Path,
+                headers: Operations.DeletePaymentMethod.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -3025,23 +3554,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/payment-methods/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -3089,7 +3627,7 @@ public enum Operations {
     }
     /// Subscriptions
     ///
-    /// Admins see the organization's; other members their own.
+    /// Admins see the organization's; other members their own. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/subscriptions`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/get(listSubscriptions)`.
@@ -3120,6 +3658,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -3132,23 +3682,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -3245,6 +3804,8 @@ public enum Operations {
     }
     /// A subscription
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/subscriptions/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/get(getSubscription)`.
     public enum GetSubscription {
@@ -3292,6 +3853,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -3304,23 +3877,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -3417,7 +3999,7 @@ public enum Operations {
     }
     /// Cancel a subscription at the end of its period
     ///
-    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.
+    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/subscriptions/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/cancel/post(cancelSubscription)`.
@@ -3443,17 +4025,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CancelSubscription.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CancelSubscription.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -3475,6 +4064,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -3487,23 +4088,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/subscriptions/{id}/cancel/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -3600,7 +4210,7 @@ public enum Operations {
     }
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/billing/webhooks`.
     /// - Remark: Generated from `#/paths//api/billing/webhooks/post(receiveStripeWebhook)`.
@@ -3609,12 +4219,21 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/billing/webhooks/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// `t=<unix>,v1=<hex>[,v1=…]` as Stripe sends it; required
+                ///
+                /// - Remark: Generated from `#/paths/api/billing/webhooks/POST/header/Stripe-Signature`.
+                public var stripeSignature: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReceiveStripeWebhook.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - stripeSignature: `t=<unix>,v1=<hex>[,v1=…]` as Stripe sends it; required
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReceiveStripeWebhook.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    stripeSignature: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReceiveStripeWebhook.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.stripeSignature = stripeSignature
                     self.accept = accept
                 }
             }
@@ -3642,15 +4261,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/billing/webhooks/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/billing/webhooks/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/billing/webhooks/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -3743,6 +4371,8 @@ public enum Operations {
         }
     }
     /// List contacts
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/get(listContacts)`.
@@ -3854,6 +4484,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -3866,23 +4508,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -3979,6 +4630,8 @@ public enum Operations {
     }
     /// Create a contact
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/post(createContact)`.
     public enum CreateContact {
@@ -3990,17 +4643,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/contacts/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/contacts/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateContact.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateContact.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -4032,6 +4692,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -4044,7 +4716,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -4052,18 +4724,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -4160,7 +4841,7 @@ public enum Operations {
     }
     /// Import contacts from CSV
     ///
-    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.
+    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/import`.
     /// - Remark: Generated from `#/paths//api/contacts/import/post(importContacts)`.
@@ -4173,17 +4854,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/contacts/import/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/contacts/import/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ImportContacts.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ImportContacts.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -4211,6 +4899,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -4223,23 +4923,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/import/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -4336,7 +5045,7 @@ public enum Operations {
     }
     /// Merge a duplicate into a contact
     ///
-    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.
+    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/merge`.
     /// - Remark: Generated from `#/paths//api/contacts/merge/post(mergeContacts)`.
@@ -4349,17 +5058,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/contacts/merge/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/contacts/merge/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.MergeContacts.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.MergeContacts.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -4387,6 +5103,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -4399,23 +5127,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/merge/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -4512,7 +5249,7 @@ public enum Operations {
     }
     /// Get a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/get(getContact)`.
@@ -4561,6 +5298,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -4573,23 +5322,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -4686,7 +5444,7 @@ public enum Operations {
     }
     /// Update a contact
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/patch(updateContact)`.
@@ -4708,12 +5466,21 @@ public enum Operations {
             public var path: Operations.UpdateContact.Input.Path
             /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateContact.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateContact.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateContact.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -4744,6 +5511,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -4756,23 +5535,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -4869,7 +5657,7 @@ public enum Operations {
     }
     /// Delete a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/delete(deleteContact)`.
@@ -4889,18 +5677,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteContact.Input.Path
+            /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteContact.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteContact.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteContact.Input.Path,
+                headers: Operations.DeleteContact.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -4913,23 +5733,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -4977,7 +5806,7 @@ public enum Operations {
     }
     /// A contact's timeline
     ///
-    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.
+    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}/activity`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/activity/get(listContactActivity)`.
@@ -5053,6 +5882,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -5065,23 +5906,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/contacts/{id}/activity/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -5178,7 +6028,7 @@ public enum Operations {
     }
     /// Capture a lead from a web form
     ///
-    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.
+    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/crm/capture`.
     /// - Remark: Generated from `#/paths//api/crm/capture/post(captureLead)`.
@@ -5229,6 +6079,22 @@ public enum Operations {
             public struct Created: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// URL of the lead that holds the submission (readable by the organization's members)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/Location`.
+                    public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -5241,23 +6107,35 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/capture/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - location: URL of the lead that holds the submission (readable by the organization's members)
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -5353,6 +6231,8 @@ public enum Operations {
         }
     }
     /// List leads
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/get(listLeads)`.
@@ -5473,6 +6353,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -5485,23 +6377,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -5598,6 +6499,8 @@ public enum Operations {
     }
     /// Create a lead
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/post(createLead)`.
     public enum CreateLead {
@@ -5609,17 +6512,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/leads/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/leads/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateLead.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateLead.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -5651,6 +6561,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -5663,7 +6585,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -5671,18 +6593,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -5779,7 +6710,7 @@ public enum Operations {
     }
     /// Get a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/get(getLead)`.
@@ -5828,6 +6759,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -5840,23 +6783,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -5953,7 +6905,7 @@ public enum Operations {
     }
     /// Update a lead
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/patch(updateLead)`.
@@ -5975,12 +6927,21 @@ public enum Operations {
             public var path: Operations.UpdateLead.Input.Path
             /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateLead.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateLead.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateLead.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -6011,6 +6972,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -6023,23 +6996,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -6136,7 +7118,7 @@ public enum Operations {
     }
     /// Delete a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/delete(deleteLead)`.
@@ -6156,18 +7138,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteLead.Input.Path
+            /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteLead.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteLead.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteLead.Input.Path,
+                headers: Operations.DeleteLead.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -6180,23 +7194,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -6244,7 +7267,7 @@ public enum Operations {
     }
     /// Convert a lead to an opportunity
     ///
-    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead.
+    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/leads/{id}/convert`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/convert/post(convertLead)`.
@@ -6270,17 +7293,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConvertLead.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConvertLead.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -6315,6 +7345,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -6327,7 +7369,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/leads/{id}/convert/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -6335,18 +7377,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the opportunity
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -6442,6 +7493,8 @@ public enum Operations {
         }
     }
     /// List opportunities
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/get(listOpportunities)`.
@@ -6570,6 +7623,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -6582,23 +7647,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -6695,6 +7769,8 @@ public enum Operations {
     }
     /// Create a opportunity
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/post(createOpportunity)`.
     public enum CreateOpportunity {
@@ -6706,17 +7782,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateOpportunity.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateOpportunity.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -6748,6 +7831,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -6760,7 +7855,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -6768,18 +7863,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -6876,7 +7980,7 @@ public enum Operations {
     }
     /// Get a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/get(getOpportunity)`.
@@ -6925,6 +8029,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -6937,23 +8053,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -7050,7 +8175,7 @@ public enum Operations {
     }
     /// Update a opportunity
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/patch(updateOpportunity)`.
@@ -7072,12 +8197,21 @@ public enum Operations {
             public var path: Operations.UpdateOpportunity.Input.Path
             /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateOpportunity.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateOpportunity.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateOpportunity.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -7108,6 +8242,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -7120,23 +8266,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -7233,7 +8388,7 @@ public enum Operations {
     }
     /// Delete a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/delete(deleteOpportunity)`.
@@ -7253,18 +8408,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteOpportunity.Input.Path
+            /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteOpportunity.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteOpportunity.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteOpportunity.Input.Path,
+                headers: Operations.DeleteOpportunity.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -7277,23 +8464,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -7341,7 +8537,7 @@ public enum Operations {
     }
     /// Mark an opportunity lost
     ///
-    /// open → lost with an optional reason; probability 0.
+    /// open → lost with an optional reason; probability 0. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/lost`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/lost/post(lostOpportunity)`.
@@ -7367,17 +8563,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LostOpportunity.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LostOpportunity.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -7408,6 +8611,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -7420,23 +8635,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/lost/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -7533,7 +8757,7 @@ public enum Operations {
     }
     /// Reopen a won or lost opportunity
     ///
-    /// won or lost → open, back in the first open stage with its probability.
+    /// won or lost → open, back in the first open stage with its probability. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/reopen/post(reopenOpportunity)`.
@@ -7559,17 +8783,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReopenOpportunity.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReopenOpportunity.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -7591,6 +8822,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -7603,23 +8846,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/reopen/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -7716,7 +8968,7 @@ public enum Operations {
     }
     /// Mark an opportunity won
     ///
-    /// open → won: moves the deal to the first won stage with probability 100.
+    /// open → won: moves the deal to the first won stage with probability 100. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/won`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/won/post(wonOpportunity)`.
@@ -7742,17 +8994,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.WonOpportunity.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.WonOpportunity.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -7774,6 +9033,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -7786,23 +9057,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/opportunities/{id}/won/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -7899,6 +9179,8 @@ public enum Operations {
     }
     /// List stages
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/get(listStages)`.
     public enum ListStages {
@@ -7990,6 +9272,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -8002,23 +9296,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -8115,6 +9418,8 @@ public enum Operations {
     }
     /// Create a stage
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/post(createStage)`.
     public enum CreateStage {
@@ -8126,17 +9431,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/crm/stages/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/stages/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateStage.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateStage.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -8168,6 +9480,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -8180,7 +9504,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -8188,18 +9512,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -8296,7 +9629,7 @@ public enum Operations {
     }
     /// Get a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/get(getStage)`.
@@ -8345,6 +9678,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -8357,23 +9702,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -8470,7 +9824,7 @@ public enum Operations {
     }
     /// Update a stage
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/patch(updateStage)`.
@@ -8492,12 +9846,21 @@ public enum Operations {
             public var path: Operations.UpdateStage.Input.Path
             /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateStage.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateStage.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateStage.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -8528,6 +9891,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -8540,23 +9915,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -8653,7 +10037,7 @@ public enum Operations {
     }
     /// Delete a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/delete(deleteStage)`.
@@ -8673,18 +10057,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteStage.Input.Path
+            /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteStage.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteStage.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteStage.Input.Path,
+                headers: Operations.DeleteStage.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -8697,23 +10113,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/crm/stages/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -8761,7 +10186,7 @@ public enum Operations {
     }
     /// Ask the knowledge base
     ///
-    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim.
+    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/ecosire-ai/ask`.
     /// - Remark: Generated from `#/paths//api/ecosire-ai/ask/post(askEcosireAI)`.
@@ -8774,17 +10199,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AskEcosireAI.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AskEcosireAI.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -8812,6 +10244,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -8824,23 +10268,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/ecosire-ai/ask/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -8936,6 +10389,8 @@ public enum Operations {
         }
     }
     /// List outboxemails
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/email/outbox`.
     /// - Remark: Generated from `#/paths//api/email/outbox/get(listOutboxEmails)`.
@@ -9055,6 +10510,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -9067,23 +10534,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -9180,7 +10656,7 @@ public enum Operations {
     }
     /// Get a outboxemail
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/email/outbox/{id}`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/get(getOutboxEmail)`.
@@ -9229,6 +10705,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -9241,23 +10729,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -9354,7 +10851,7 @@ public enum Operations {
     }
     /// Send a failed email again
     ///
-    /// failed → queued, with a fresh set of attempts.
+    /// failed → queued, with a fresh set of attempts. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/email/outbox/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/retry/post(retryOutboxEmail)`.
@@ -9380,17 +10877,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RetryOutboxEmail.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RetryOutboxEmail.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -9412,6 +10916,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -9424,23 +10940,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/email/outbox/{id}/retry/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -9537,6 +11062,8 @@ public enum Operations {
     }
     /// Liveness
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/health`.
     /// - Remark: Generated from `#/paths//api/health/get(getHealth)`.
     public enum GetHealth {
@@ -9566,15 +11093,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/health/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/health/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/health/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -9668,6 +11204,8 @@ public enum Operations {
     }
     /// Readiness: database reachable and migrations applied
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/health/ready`.
     /// - Remark: Generated from `#/paths//api/health/ready/get(getReadiness)`.
     public enum GetReadiness {
@@ -9697,15 +11235,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/health/ready/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/health/ready/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/health/ready/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -9799,22 +11346,24 @@ public enum Operations {
     }
     /// List slapolicies
     ///
-    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
-    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPolicies)`.
+    /// The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla/get(listSLAPolicies)`.
     public enum ListSLAPolicies {
         public static let id: Swift.String = "listSLAPolicies"
         public struct Input: Sendable, Hashable {
-            /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query`.
+            /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query`.
             public struct Query: Sendable, Hashable {
                 /// Page number, 1-based
                 ///
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/page`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/page`.
                 public var page: Swift.Int64?
                 /// Records per page, 1 to 100 (default 20)
                 ///
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/limit`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/limit`.
                 public var limit: Swift.Int64?
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortBy`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/sortBy`.
                 @frozen public enum SortByPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case name = "name"
                     case priority = "priority"
@@ -9823,22 +11372,22 @@ public enum Operations {
                 }
                 /// Field to sort by (default createdAt)
                 ///
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortBy`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/sortBy`.
                 public var sortBy: Operations.ListSLAPolicies.Input.Query.SortByPayload?
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortOrder`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/sortOrder`.
                 @frozen public enum SortOrderPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case asc = "asc"
                     case desc = "desc"
                 }
                 /// Sort direction (default desc)
                 ///
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortOrder`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/sortOrder`.
                 public var sortOrder: Operations.ListSLAPolicies.Input.Query.SortOrderPayload?
                 /// Case-insensitive substring match over name
                 ///
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/search`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/search`.
                 public var search: Swift.String?
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/priority`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/priority`.
                 @frozen public enum PriorityPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case low = "low"
                     case medium = "medium"
@@ -9847,7 +11396,7 @@ public enum Operations {
                 }
                 /// Only this priority
                 ///
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/priority`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/query/priority`.
                 public var priority: Operations.ListSLAPolicies.Input.Query.PriorityPayload?
                 /// Creates a new `Query`.
                 ///
@@ -9875,7 +11424,7 @@ public enum Operations {
                 }
             }
             public var query: Operations.ListSLAPolicies.Input.Query
-            /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/header`.
+            /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListSLAPolicies.AcceptableContentType>]
                 /// Creates a new `Headers`.
@@ -9902,37 +11451,58 @@ public enum Operations {
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct Ok: Sendable, Hashable {
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
-                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-RateLimit-Limit`.
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/X-RateLimit-Limit`.
                     public var xRateLimitLimit: Swift.String?
                     /// Requests left in the window
                     ///
-                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-RateLimit-Remaining`.
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/X-RateLimit-Remaining`.
                     public var xRateLimitRemaining: Swift.String?
                     /// Unix time (seconds) when the window resets
                     ///
-                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-RateLimit-Reset`.
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
-                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-Request-Id`.
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -9941,9 +11511,9 @@ public enum Operations {
                 }
                 /// Received HTTP response headers
                 public var headers: Operations.ListSLAPolicies.Output.Ok.Headers
-                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/content`.
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/content`.
                 @frozen public enum Body: Sendable, Hashable {
-                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/content/application\/json`.
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla/GET/responses/200/content/application\/json`.
                     case json(Components.Schemas.SLAPolicyList)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
@@ -9975,7 +11545,7 @@ public enum Operations {
             }
             /// One page of slapolicies
             ///
-            /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPolicies)/responses/200`.
+            /// - Remark: Generated from `#/paths//api/helpdesk/sla/get(listSLAPolicies)/responses/200`.
             ///
             /// HTTP response code: `200 ok`.
             case ok(Operations.ListSLAPolicies.Output.Ok)
@@ -10027,7 +11597,262 @@ public enum Operations {
             }
         }
     }
+    /// List slapolicies
+    ///
+    /// The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPoliciesAlias)`.
+    public enum ListSLAPoliciesAlias {
+        public static let id: Swift.String = "listSLAPoliciesAlias"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page number, 1-based
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/page`.
+                public var page: Swift.Int64?
+                /// Records per page, 1 to 100 (default 20)
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/limit`.
+                public var limit: Swift.Int64?
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortBy`.
+                @frozen public enum SortByPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case name = "name"
+                    case priority = "priority"
+                    case createdAt = "createdAt"
+                    case updatedAt = "updatedAt"
+                }
+                /// Field to sort by (default createdAt)
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortBy`.
+                public var sortBy: Operations.ListSLAPoliciesAlias.Input.Query.SortByPayload?
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortOrder`.
+                @frozen public enum SortOrderPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case asc = "asc"
+                    case desc = "desc"
+                }
+                /// Sort direction (default desc)
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/sortOrder`.
+                public var sortOrder: Operations.ListSLAPoliciesAlias.Input.Query.SortOrderPayload?
+                /// Case-insensitive substring match over name
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/search`.
+                public var search: Swift.String?
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/priority`.
+                @frozen public enum PriorityPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case low = "low"
+                    case medium = "medium"
+                    case high = "high"
+                    case urgent = "urgent"
+                }
+                /// Only this priority
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/query/priority`.
+                public var priority: Operations.ListSLAPoliciesAlias.Input.Query.PriorityPayload?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - page: Page number, 1-based
+                ///   - limit: Records per page, 1 to 100 (default 20)
+                ///   - sortBy: Field to sort by (default createdAt)
+                ///   - sortOrder: Sort direction (default desc)
+                ///   - search: Case-insensitive substring match over name
+                ///   - priority: Only this priority
+                public init(
+                    page: Swift.Int64? = nil,
+                    limit: Swift.Int64? = nil,
+                    sortBy: Operations.ListSLAPoliciesAlias.Input.Query.SortByPayload? = nil,
+                    sortOrder: Operations.ListSLAPoliciesAlias.Input.Query.SortOrderPayload? = nil,
+                    search: Swift.String? = nil,
+                    priority: Operations.ListSLAPoliciesAlias.Input.Query.PriorityPayload? = nil
+                ) {
+                    self.page = page
+                    self.limit = limit
+                    self.sortBy = sortBy
+                    self.sortOrder = sortOrder
+                    self.search = search
+                    self.priority = priority
+                }
+            }
+            public var query: Operations.ListSLAPoliciesAlias.Input.Query
+            /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListSLAPoliciesAlias.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListSLAPoliciesAlias.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListSLAPoliciesAlias.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListSLAPoliciesAlias.Input.Query = .init(),
+                headers: Operations.ListSLAPoliciesAlias.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Requests allowed in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Swift.String?
+                    /// Requests left in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Swift.String?
+                    /// Unix time (seconds) when the window resets
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Swift.String?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRateLimitLimit: Requests allowed in the window
+                    ///   - xRateLimitRemaining: Requests left in the window
+                    ///   - xRateLimitReset: Unix time (seconds) when the window resets
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
+                        xRateLimitLimit: Swift.String? = nil,
+                        xRateLimitRemaining: Swift.String? = nil,
+                        xRateLimitReset: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListSLAPoliciesAlias.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.SLAPolicyList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.SLAPolicyList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListSLAPoliciesAlias.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListSLAPoliciesAlias.Output.Ok.Headers = .init(),
+                    body: Operations.ListSLAPoliciesAlias.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// One page of slapolicies
+            ///
+            /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPoliciesAlias)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListSLAPoliciesAlias.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListSLAPoliciesAlias.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
     /// Create a slapolicy
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/sla-policies`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/post(createSLAPolicy)`.
@@ -10040,17 +11865,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateSLAPolicy.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateSLAPolicy.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -10082,6 +11914,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -10094,7 +11938,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -10102,18 +11946,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -10210,7 +12063,7 @@ public enum Operations {
     }
     /// Get a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/get(getSLAPolicy)`.
@@ -10259,6 +12112,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -10271,23 +12136,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -10384,7 +12258,7 @@ public enum Operations {
     }
     /// Update a slapolicy
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/patch(updateSLAPolicy)`.
@@ -10406,12 +12280,21 @@ public enum Operations {
             public var path: Operations.UpdateSLAPolicy.Input.Path
             /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateSLAPolicy.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateSLAPolicy.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateSLAPolicy.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -10442,6 +12325,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -10454,23 +12349,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -10567,7 +12471,7 @@ public enum Operations {
     }
     /// Delete a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/delete(deleteSLAPolicy)`.
@@ -10587,18 +12491,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteSLAPolicy.Input.Path
+            /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteSLAPolicy.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteSLAPolicy.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteSLAPolicy.Input.Path,
+                headers: Operations.DeleteSLAPolicy.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -10611,23 +12547,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/sla-policies/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -10675,7 +12620,7 @@ public enum Operations {
     }
     /// Helpdesk statistics
     ///
-    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance.
+    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/stats`.
     /// - Remark: Generated from `#/paths//api/helpdesk/stats/get(getHelpdeskStats)`.
@@ -10735,6 +12680,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -10747,23 +12704,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/stats/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -10860,6 +12826,8 @@ public enum Operations {
     }
     /// List teams
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/get(listTeams)`.
     public enum ListTeams {
@@ -10950,6 +12918,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -10962,23 +12942,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -11075,6 +13064,8 @@ public enum Operations {
     }
     /// Create a team
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/post(createTeam)`.
     public enum CreateTeam {
@@ -11086,17 +13077,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateTeam.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateTeam.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -11128,6 +13126,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -11140,7 +13150,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -11148,18 +13158,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -11256,7 +13275,7 @@ public enum Operations {
     }
     /// Get a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/get(getTeam)`.
@@ -11305,6 +13324,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -11317,23 +13348,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -11430,7 +13470,7 @@ public enum Operations {
     }
     /// Update a team
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/patch(updateTeam)`.
@@ -11452,12 +13492,21 @@ public enum Operations {
             public var path: Operations.UpdateTeam.Input.Path
             /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateTeam.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateTeam.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateTeam.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -11488,6 +13537,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -11500,23 +13561,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -11613,7 +13683,7 @@ public enum Operations {
     }
     /// Delete a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/delete(deleteTeam)`.
@@ -11633,18 +13703,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteTeam.Input.Path
+            /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteTeam.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteTeam.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteTeam.Input.Path,
+                headers: Operations.DeleteTeam.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -11657,23 +13759,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/teams/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -11720,6 +13831,8 @@ public enum Operations {
         }
     }
     /// List tickets
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/get(listTickets)`.
@@ -11809,6 +13922,14 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/query/contactId`.
                 public var contactId: Swift.String?
+                /// Created at or after (ISO 8601)
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/query/from`.
+                public var from: Foundation.Date?
+                /// Created at or before (ISO 8601)
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/query/to`.
+                public var to: Foundation.Date?
                 /// true: open tickets past an SLA target (resolution, or first response without a reply); false: the others
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/query/overdueSla`.
@@ -11827,6 +13948,8 @@ public enum Operations {
                 ///   - assigneeId: Only tickets assigned to this user
                 ///   - teamId: Only this team's tickets
                 ///   - contactId: Only this contact's tickets
+                ///   - from: Created at or after (ISO 8601)
+                ///   - to: Created at or before (ISO 8601)
                 ///   - overdueSla: true: open tickets past an SLA target (resolution, or first response without a reply); false: the others
                 public init(
                     page: Swift.Int64? = nil,
@@ -11840,6 +13963,8 @@ public enum Operations {
                     assigneeId: Swift.String? = nil,
                     teamId: Swift.String? = nil,
                     contactId: Swift.String? = nil,
+                    from: Foundation.Date? = nil,
+                    to: Foundation.Date? = nil,
                     overdueSla: Swift.Bool? = nil
                 ) {
                     self.page = page
@@ -11853,6 +13978,8 @@ public enum Operations {
                     self.assigneeId = assigneeId
                     self.teamId = teamId
                     self.contactId = contactId
+                    self.from = from
+                    self.to = to
                     self.overdueSla = overdueSla
                 }
             }
@@ -11886,6 +14013,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -11898,23 +14037,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -12011,6 +14159,8 @@ public enum Operations {
     }
     /// Create a ticket
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/post(createTicket)`.
     public enum CreateTicket {
@@ -12022,17 +14172,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateTicket.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateTicket.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -12064,6 +14221,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -12076,7 +14245,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -12084,18 +14253,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -12192,7 +14370,7 @@ public enum Operations {
     }
     /// Get a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/get(getTicket)`.
@@ -12241,6 +14419,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -12253,23 +14443,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -12366,7 +14565,7 @@ public enum Operations {
     }
     /// Update a ticket
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/patch(updateTicket)`.
@@ -12388,12 +14587,21 @@ public enum Operations {
             public var path: Operations.UpdateTicket.Input.Path
             /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateTicket.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateTicket.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateTicket.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -12424,6 +14632,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -12436,23 +14656,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -12549,7 +14778,7 @@ public enum Operations {
     }
     /// Delete a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/delete(deleteTicket)`.
@@ -12569,18 +14798,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteTicket.Input.Path
+            /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteTicket.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteTicket.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteTicket.Input.Path,
+                headers: Operations.DeleteTicket.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -12593,23 +14854,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -12657,7 +14927,7 @@ public enum Operations {
     }
     /// Assign a ticket
     ///
-    /// Sets the assignee (a user of the organization) and/or the team; null clears either.
+    /// Sets the assignee (a user of the organization) and/or the team; null clears either. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/assign`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/assign/post(assignTicket)`.
@@ -12683,17 +14953,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AssignTicket.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AssignTicket.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -12724,6 +15001,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -12736,23 +15025,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/assign/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -12849,7 +15147,7 @@ public enum Operations {
     }
     /// Close a ticket
     ///
-    /// new, in_progress, pending_customer, resolved → closed.
+    /// new, in_progress, pending_customer, resolved → closed. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/close`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/close/post(closeTicket)`.
@@ -12875,17 +15173,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CloseTicket.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CloseTicket.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -12907,6 +15212,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -12919,23 +15236,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/close/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -13032,7 +15358,7 @@ public enum Operations {
     }
     /// A ticket's messages
     ///
-    /// Replies and internal notes, oldest first.
+    /// Replies and internal notes, oldest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}/messages`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/messages/get(listTicketMessages)`.
@@ -13108,6 +15434,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -13120,23 +15458,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/messages/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -13233,7 +15580,7 @@ public enum Operations {
     }
     /// Reopen a ticket
     ///
-    /// resolved, closed → in_progress.
+    /// resolved, closed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reopen/post(reopenTicket)`.
@@ -13259,17 +15606,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReopenTicket.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReopenTicket.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -13291,6 +15645,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -13303,23 +15669,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reopen/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -13416,7 +15791,7 @@ public enum Operations {
     }
     /// Reply to a ticket
     ///
-    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer).
+    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reply`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reply/post(replyToTicket)`.
@@ -13442,17 +15817,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReplyToTicket.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReplyToTicket.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -13483,6 +15865,22 @@ public enum Operations {
             public struct Created: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// URL of the ticket's messages, where the new one is listed
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/Location`.
+                    public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -13495,23 +15893,35 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/helpdesk/tickets/{id}/reply/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - location: URL of the ticket's messages, where the new one is listed
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -13607,6 +16017,8 @@ public enum Operations {
         }
     }
     /// List invoices
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/get(listInvoices)`.
@@ -13743,6 +16155,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -13755,23 +16179,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -13868,6 +16301,8 @@ public enum Operations {
     }
     /// Create a invoice
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/post(createInvoice)`.
     public enum CreateInvoice {
@@ -13879,17 +16314,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/invoices/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/invoices/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateInvoice.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateInvoice.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -13921,6 +16363,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -13933,7 +16387,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -13941,18 +16395,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -14049,7 +16512,7 @@ public enum Operations {
     }
     /// Get a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/get(getInvoice)`.
@@ -14098,6 +16561,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -14110,23 +16585,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -14223,7 +16707,7 @@ public enum Operations {
     }
     /// Update a invoice
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/patch(updateInvoice)`.
@@ -14245,12 +16729,21 @@ public enum Operations {
             public var path: Operations.UpdateInvoice.Input.Path
             /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateInvoice.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateInvoice.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateInvoice.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -14281,6 +16774,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -14293,23 +16798,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -14406,7 +16920,7 @@ public enum Operations {
     }
     /// Delete a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/delete(deleteInvoice)`.
@@ -14426,18 +16940,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteInvoice.Input.Path
+            /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteInvoice.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteInvoice.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteInvoice.Input.Path,
+                headers: Operations.DeleteInvoice.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -14450,23 +16996,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -14514,7 +17069,7 @@ public enum Operations {
     }
     /// Cancel an invoice with a credit note
     ///
-    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…).
+    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/credit-note`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/credit-note/post(creditInvoice)`.
@@ -14540,17 +17095,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreditInvoice.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreditInvoice.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -14576,6 +17138,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -14588,7 +17162,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/credit-note/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -14596,18 +17170,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the credit note
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -14704,7 +17287,7 @@ public enum Operations {
     }
     /// Record a payment
     ///
-    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum.
+    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/pay`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pay/post(payInvoice)`.
@@ -14730,17 +17313,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.PayInvoice.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.PayInvoice.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -14771,6 +17361,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -14783,23 +17385,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pay/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -14896,6 +17507,8 @@ public enum Operations {
     }
     /// The invoice as a PDF
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/invoices/{id}/pdf`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pdf/get(getInvoicePdf)`.
     public enum GetInvoicePdf {
@@ -14947,6 +17560,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/Content-Disposition`.
                     public var contentDisposition: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -14959,7 +17584,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/pdf/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -14967,18 +17592,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - contentDisposition: inline; filename=…
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         contentDisposition: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.contentDisposition = contentDisposition
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -15075,7 +17709,7 @@ public enum Operations {
     }
     /// Send an invoice
     ///
-    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured.
+    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/send`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/send/post(sendInvoice)`.
@@ -15101,17 +17735,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SendInvoice.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SendInvoice.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -15133,6 +17774,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -15145,23 +17798,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/invoices/{id}/send/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -15257,6 +17919,8 @@ public enum Operations {
         }
     }
     /// List knowledgearticles
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/get(listKnowledgeArticles)`.
@@ -15374,6 +18038,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -15386,23 +18062,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -15499,6 +18184,8 @@ public enum Operations {
     }
     /// Create a knowledgearticle
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/post(createKnowledgeArticle)`.
     public enum CreateKnowledgeArticle {
@@ -15510,17 +18197,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateKnowledgeArticle.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateKnowledgeArticle.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -15552,6 +18246,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -15564,7 +18270,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -15572,18 +18278,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -15680,7 +18395,7 @@ public enum Operations {
     }
     /// Get a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/get(getKnowledgeArticle)`.
@@ -15729,6 +18444,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -15741,23 +18468,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -15854,7 +18590,7 @@ public enum Operations {
     }
     /// Update a knowledgearticle
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/patch(updateKnowledgeArticle)`.
@@ -15876,12 +18612,21 @@ public enum Operations {
             public var path: Operations.UpdateKnowledgeArticle.Input.Path
             /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateKnowledgeArticle.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateKnowledgeArticle.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateKnowledgeArticle.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -15912,6 +18657,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -15924,23 +18681,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -16037,7 +18803,7 @@ public enum Operations {
     }
     /// Delete a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/delete(deleteKnowledgeArticle)`.
@@ -16057,18 +18823,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteKnowledgeArticle.Input.Path
+            /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteKnowledgeArticle.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteKnowledgeArticle.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteKnowledgeArticle.Input.Path,
+                headers: Operations.DeleteKnowledgeArticle.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -16081,23 +18879,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/knowledge/articles/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -16145,7 +18952,7 @@ public enum Operations {
     }
     /// The caller's licenses
     ///
-    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold.
+    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/get(listLicenses)`.
@@ -16250,6 +19057,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -16262,23 +19081,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -16410,7 +19238,7 @@ public enum Operations {
     }
     /// Grant a license by hand
     ///
-    /// Issues a license for a product under its license policy; the body may override the limit and expiry.
+    /// Issues a license for a product under its license policy; the body may override the limit and expiry. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/post(grantLicense)`.
@@ -16423,17 +19251,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GrantLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GrantLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -16465,6 +19300,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -16477,7 +19324,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -16485,18 +19332,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the license
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -16593,7 +19449,7 @@ public enum Operations {
     }
     /// Activate a license on a domain
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/activate`.
     /// - Remark: Generated from `#/paths//api/licenses/activate/post(activateLicense)`.
@@ -16606,17 +19462,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/activate/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/activate/POST/header/X-Ecosire-Signature`.
+                public var xEcosireSignature: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ActivateLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xEcosireSignature: Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xEcosireSignature: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ActivateLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xEcosireSignature = xEcosireSignature
                     self.accept = accept
                 }
             }
@@ -16644,6 +19507,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Id of the Ed25519 key
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers/X-Ecosire-Key-Id`.
@@ -16668,21 +19543,27 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/activate/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xEcosireKeyId: Id of the Ed25519 key
                     ///   - xEcosireSignature: Hex HMAC-SHA256 of the body with ECOSIRE_LICENSE_SECRET
                     ///   - xEcosireSignatureEd25519: Base64 Ed25519 signature of the body (key at GET /api/licenses/signing-key)
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xEcosireKeyId: Swift.String? = nil,
                         xEcosireSignature: Swift.String? = nil,
                         xEcosireSignatureEd25519: Swift.String? = nil,
@@ -16691,6 +19572,9 @@ public enum Operations {
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xEcosireKeyId = xEcosireKeyId
                         self.xEcosireSignature = xEcosireSignature
                         self.xEcosireSignatureEd25519 = xEcosireSignatureEd25519
@@ -16790,7 +19674,7 @@ public enum Operations {
     }
     /// Release a domain's activation
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/deactivate`.
     /// - Remark: Generated from `#/paths//api/licenses/deactivate/post(deactivateLicense)`.
@@ -16803,17 +19687,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/header/X-Ecosire-Signature`.
+                public var xEcosireSignature: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeactivateLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xEcosireSignature: Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xEcosireSignature: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeactivateLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xEcosireSignature = xEcosireSignature
                     self.accept = accept
                 }
             }
@@ -16841,6 +19732,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Id of the Ed25519 key
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers/X-Ecosire-Key-Id`.
@@ -16865,21 +19768,27 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/deactivate/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xEcosireKeyId: Id of the Ed25519 key
                     ///   - xEcosireSignature: Hex HMAC-SHA256 of the body with ECOSIRE_LICENSE_SECRET
                     ///   - xEcosireSignatureEd25519: Base64 Ed25519 signature of the body (key at GET /api/licenses/signing-key)
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xEcosireKeyId: Swift.String? = nil,
                         xEcosireSignature: Swift.String? = nil,
                         xEcosireSignatureEd25519: Swift.String? = nil,
@@ -16888,6 +19797,9 @@ public enum Operations {
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xEcosireKeyId = xEcosireKeyId
                         self.xEcosireSignature = xEcosireSignature
                         self.xEcosireSignatureEd25519 = xEcosireSignatureEd25519
@@ -16987,6 +19899,8 @@ public enum Operations {
     }
     /// The public key that signs license answers
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/licenses/signing-key`.
     /// - Remark: Generated from `#/paths//api/licenses/signing-key/get(getLicenseSigningKey)`.
     public enum GetLicenseSigningKey {
@@ -17016,15 +19930,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/signing-key/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/signing-key/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/signing-key/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -17118,7 +20041,7 @@ public enum Operations {
     }
     /// Validate a license key
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/validate`.
     /// - Remark: Generated from `#/paths//api/licenses/validate/post(validateLicense)`.
@@ -17131,17 +20054,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/validate/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/validate/POST/header/X-Ecosire-Signature`.
+                public var xEcosireSignature: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ValidateLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xEcosireSignature: Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xEcosireSignature: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ValidateLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xEcosireSignature = xEcosireSignature
                     self.accept = accept
                 }
             }
@@ -17169,6 +20099,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Id of the Ed25519 key
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers/X-Ecosire-Key-Id`.
@@ -17193,21 +20135,27 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/validate/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xEcosireKeyId: Id of the Ed25519 key
                     ///   - xEcosireSignature: Hex HMAC-SHA256 of the body with ECOSIRE_LICENSE_SECRET
                     ///   - xEcosireSignatureEd25519: Base64 Ed25519 signature of the body (key at GET /api/licenses/signing-key)
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xEcosireKeyId: Swift.String? = nil,
                         xEcosireSignature: Swift.String? = nil,
                         xEcosireSignatureEd25519: Swift.String? = nil,
@@ -17216,6 +20164,9 @@ public enum Operations {
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xEcosireKeyId = xEcosireKeyId
                         self.xEcosireSignature = xEcosireSignature
                         self.xEcosireSignatureEd25519 = xEcosireSignatureEd25519
@@ -17315,6 +20266,8 @@ public enum Operations {
     }
     /// Get a license
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/licenses/{id}`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/get(getLicense)`.
     public enum GetLicense {
@@ -17362,6 +20315,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -17374,23 +20339,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -17487,7 +20461,7 @@ public enum Operations {
     }
     /// A license's activations
     ///
-    /// Current and past activations, newest first.
+    /// Current and past activations, newest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses/{id}/activations`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/activations/get(listLicenseActivations)`.
@@ -17563,6 +20537,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -17575,23 +20561,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/activations/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -17688,7 +20683,7 @@ public enum Operations {
     }
     /// Reinstate a suspended license
     ///
-    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/reinstate`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/reinstate/post(reinstateLicense)`.
@@ -17714,17 +20709,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReinstateLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReinstateLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -17746,6 +20748,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -17758,23 +20772,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/reinstate/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -17871,7 +20894,7 @@ public enum Operations {
     }
     /// Revoke a license (permanent)
     ///
-    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/revoke`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/revoke/post(revokeLicense)`.
@@ -17897,17 +20920,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -17929,6 +20959,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -17941,23 +20983,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/revoke/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -18054,7 +21105,7 @@ public enum Operations {
     }
     /// Suspend a license
     ///
-    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/suspend`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/suspend/post(suspendLicense)`.
@@ -18080,17 +21131,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SuspendLicense.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SuspendLicense.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -18112,6 +21170,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -18124,23 +21194,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/licenses/{id}/suspend/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -18237,7 +21316,7 @@ public enum Operations {
     }
     /// Confirm a subscription
     ///
-    /// The link from the confirmation email. Each token works once, within 7 days.
+    /// The link from the confirmation email. Each token works once, within 7 days. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/confirm`.
     /// - Remark: Generated from `#/paths//api/newsletter/confirm/get(confirmNewsletter)`.
@@ -18288,15 +21367,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/confirm/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/confirm/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/confirm/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -18390,7 +21478,7 @@ public enum Operations {
     }
     /// Subscribe to the newsletter
     ///
-    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address.
+    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/subscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribe/post(subscribeNewsletter)`.
@@ -18441,6 +21529,18 @@ public enum Operations {
             public struct Accepted: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers/X-RateLimit-Limit`.
@@ -18453,23 +21553,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribe/POST/responses/202/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -18565,6 +21674,8 @@ public enum Operations {
         }
     }
     /// List subscribers
+    ///
+    /// Needs the member role or above; an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
@@ -18670,6 +21781,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -18682,23 +21805,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -18795,7 +21927,7 @@ public enum Operations {
     }
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.
@@ -18844,6 +21976,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -18856,23 +22000,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -18969,7 +22122,7 @@ public enum Operations {
     }
     /// Delete a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/delete(deleteSubscriber)`.
@@ -18989,18 +22142,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteSubscriber.Input.Path
+            /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteSubscriber.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteSubscriber.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteSubscriber.Input.Path,
+                headers: Operations.DeleteSubscriber.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -19013,23 +22198,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/subscribers/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -19077,7 +22271,7 @@ public enum Operations {
     }
     /// The unsubscribe page
     ///
-    /// What opening the link shows; it changes nothing by itself.
+    /// What opening the link shows; it changes nothing by itself. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/get(newsletterUnsubscribePage)`.
@@ -19137,15 +22331,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/unsubscribe/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/unsubscribe/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/unsubscribe/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -19239,7 +22442,7 @@ public enum Operations {
     }
     /// Unsubscribe from the newsletter
     ///
-    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed.
+    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/post(unsubscribeNewsletter)`.
@@ -19308,15 +22511,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/newsletter/unsubscribe/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/newsletter/unsubscribe/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/newsletter/unsubscribe/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -19410,6 +22622,8 @@ public enum Operations {
     }
     /// The organization's notifications
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/notifications`.
     /// - Remark: Generated from `#/paths//api/notifications/get(listNotifications)`.
     public enum ListNotifications {
@@ -19475,6 +22689,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -19487,23 +22713,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/notifications/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -19600,6 +22835,8 @@ public enum Operations {
     }
     /// Mark a notification read
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/notifications/{id}/read`.
     /// - Remark: Generated from `#/paths//api/notifications/{id}/read/post(readNotification)`.
     public enum ReadNotification {
@@ -19624,12 +22861,21 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
-                public init(idempotencyKey: Swift.String? = nil) {
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(
+                    idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil
+                ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                 }
             }
             public var headers: Operations.ReadNotification.Input.Headers
@@ -19650,6 +22896,18 @@ public enum Operations {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers/X-RateLimit-Limit`.
@@ -19662,23 +22920,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/notifications/{id}/read/POST/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -19726,6 +22993,8 @@ public enum Operations {
     }
     /// The OpenAPI document (JSON)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.json`.
     /// - Remark: Generated from `#/paths//api/openapi.json/get(getOpenAPIJSON)`.
     public enum GetOpenAPIJSON {
@@ -19755,15 +23024,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/openapi.json/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/openapi.json/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/openapi.json/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -19857,6 +23135,8 @@ public enum Operations {
     }
     /// The OpenAPI document (YAML)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.yaml`.
     /// - Remark: Generated from `#/paths//api/openapi.yaml/get(getOpenAPIYAML)`.
     public enum GetOpenAPIYAML {
@@ -19886,15 +23166,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/openapi.yaml/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/openapi.yaml/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/openapi.yaml/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -19987,6 +23276,8 @@ public enum Operations {
         }
     }
     /// List orders
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/get(listOrders)`.
@@ -20117,6 +23408,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -20129,23 +23432,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -20242,6 +23554,8 @@ public enum Operations {
     }
     /// Create a order
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/post(createOrder)`.
     public enum CreateOrder {
@@ -20253,17 +23567,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -20295,6 +23616,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -20307,7 +23640,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -20315,18 +23648,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -20423,7 +23765,7 @@ public enum Operations {
     }
     /// Get a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/get(getOrder)`.
@@ -20472,6 +23814,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -20484,23 +23838,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -20597,7 +23960,7 @@ public enum Operations {
     }
     /// Update a order
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/patch(updateOrder)`.
@@ -20619,12 +23982,21 @@ public enum Operations {
             public var path: Operations.UpdateOrder.Input.Path
             /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateOrder.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateOrder.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -20655,6 +24027,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -20667,23 +24051,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -20780,7 +24173,7 @@ public enum Operations {
     }
     /// Delete a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/delete(deleteOrder)`.
@@ -20800,18 +24193,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteOrder.Input.Path
+            /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteOrder.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteOrder.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteOrder.Input.Path,
+                headers: Operations.DeleteOrder.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -20824,23 +24249,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -20888,7 +24322,7 @@ public enum Operations {
     }
     /// Cancel an order
     ///
-    /// draft or confirmed → cancelled; licenses already issued for it are revoked.
+    /// draft or confirmed → cancelled; licenses already issued for it are revoked. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/cancel/post(cancelOrder)`.
@@ -20914,17 +24348,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CancelOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CancelOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -20946,6 +24387,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -20958,23 +24411,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/cancel/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -21071,7 +24533,7 @@ public enum Operations {
     }
     /// Close a delivered order
     ///
-    /// delivered → done.
+    /// delivered → done. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/complete`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/complete/post(completeOrder)`.
@@ -21097,17 +24559,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CompleteOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CompleteOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -21129,6 +24598,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -21141,23 +24622,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/complete/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -21254,7 +24744,7 @@ public enum Operations {
     }
     /// Confirm an order
     ///
-    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction.
+    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/confirm`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/confirm/post(confirmOrder)`.
@@ -21280,17 +24770,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -21312,6 +24809,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -21324,23 +24833,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/confirm/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -21437,7 +24955,7 @@ public enum Operations {
     }
     /// Mark an order delivered
     ///
-    /// in_progress → delivered.
+    /// in_progress → delivered. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/deliver`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/deliver/post(deliverOrder)`.
@@ -21463,17 +24981,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeliverOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeliverOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -21495,6 +25020,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -21507,23 +25044,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/deliver/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -21620,7 +25166,7 @@ public enum Operations {
     }
     /// Invoice an order
     ///
-    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).
+    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/invoice`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoice/post(invoiceOrder)`.
@@ -21646,17 +25192,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InvoiceOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InvoiceOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -21682,6 +25235,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -21694,7 +25259,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoice/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -21702,18 +25267,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the invoice
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -21810,7 +25384,7 @@ public enum Operations {
     }
     /// An order's invoices
     ///
-    /// Invoices and credit notes of the order, oldest first.
+    /// Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}/invoices`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoices/get(listOrderInvoices)`.
@@ -21830,6 +25404,30 @@ public enum Operations {
                 }
             }
             public var path: Operations.ListOrderInvoices.Input.Path
+            /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page number, 1-based
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/query/page`.
+                public var page: Swift.Int64?
+                /// Records per page, 1 to 100 (default 20)
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/query/limit`.
+                public var limit: Swift.Int64?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - page: Page number, 1-based
+                ///   - limit: Records per page, 1 to 100 (default 20)
+                public init(
+                    page: Swift.Int64? = nil,
+                    limit: Swift.Int64? = nil
+                ) {
+                    self.page = page
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.ListOrderInvoices.Input.Query
             /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListOrderInvoices.AcceptableContentType>]
@@ -21846,12 +25444,15 @@ public enum Operations {
             ///
             /// - Parameters:
             ///   - path:
+            ///   - query:
             ///   - headers:
             public init(
                 path: Operations.ListOrderInvoices.Input.Path,
+                query: Operations.ListOrderInvoices.Input.Query = .init(),
                 headers: Operations.ListOrderInvoices.Input.Headers = .init()
             ) {
                 self.path = path
+                self.query = query
                 self.headers = headers
             }
         }
@@ -21859,6 +25460,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -21871,23 +25484,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/invoices/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -21928,7 +25550,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// The invoices
+            /// One page of the order's invoices
             ///
             /// - Remark: Generated from `#/paths//api/orders/{id}/invoices/get(listOrderInvoices)/responses/200`.
             ///
@@ -21984,7 +25606,7 @@ public enum Operations {
     }
     /// Start work on a confirmed order
     ///
-    /// confirmed → in_progress.
+    /// confirmed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/start`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/start/post(startOrder)`.
@@ -22010,17 +25632,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.StartOrder.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.StartOrder.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -22042,6 +25671,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -22054,23 +25695,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/orders/{id}/start/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -22167,7 +25817,7 @@ public enum Operations {
     }
     /// The customer's billing summary
     ///
-    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend.
+    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/portal/billing`.
     /// - Remark: Generated from `#/paths//api/portal/billing/get(getBillingSummary)`.
@@ -22198,6 +25848,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -22210,23 +25872,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/portal/billing/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -22322,6 +25993,8 @@ public enum Operations {
         }
     }
     /// List products
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products`.
     /// - Remark: Generated from `#/paths//api/products/get(listProducts)`.
@@ -22441,6 +26114,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -22453,23 +26138,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -22566,6 +26260,8 @@ public enum Operations {
     }
     /// Create a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/products`.
     /// - Remark: Generated from `#/paths//api/products/post(createProduct)`.
     public enum CreateProduct {
@@ -22577,17 +26273,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/products/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/products/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateProduct.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateProduct.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -22619,6 +26322,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -22631,7 +26346,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -22639,18 +26354,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the new record
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -22747,7 +26471,7 @@ public enum Operations {
     }
     /// Get a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/get(getProduct)`.
@@ -22796,6 +26520,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -22808,23 +26544,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -22921,7 +26666,7 @@ public enum Operations {
     }
     /// Update a product
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/patch(updateProduct)`.
@@ -22943,12 +26688,21 @@ public enum Operations {
             public var path: Operations.UpdateProduct.Input.Path
             /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateProduct.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateProduct.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateProduct.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -22979,6 +26733,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -22991,23 +26757,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -23104,7 +26879,7 @@ public enum Operations {
     }
     /// Delete a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/delete(deleteProduct)`.
@@ -23124,18 +26899,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteProduct.Input.Path
+            /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteProduct.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteProduct.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteProduct.Input.Path,
+                headers: Operations.DeleteProduct.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -23148,23 +26955,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -23212,7 +27028,7 @@ public enum Operations {
     }
     /// A product's downloadable files
     ///
-    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.
+    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/get(listProductFiles)`.
@@ -23232,6 +27048,30 @@ public enum Operations {
                 }
             }
             public var path: Operations.ListProductFiles.Input.Path
+            /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page number, 1-based
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/query/page`.
+                public var page: Swift.Int64?
+                /// Records per page, 1 to 100 (default 20)
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/query/limit`.
+                public var limit: Swift.Int64?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - page: Page number, 1-based
+                ///   - limit: Records per page, 1 to 100 (default 20)
+                public init(
+                    page: Swift.Int64? = nil,
+                    limit: Swift.Int64? = nil
+                ) {
+                    self.page = page
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.ListProductFiles.Input.Query
             /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListProductFiles.AcceptableContentType>]
@@ -23248,12 +27088,15 @@ public enum Operations {
             ///
             /// - Parameters:
             ///   - path:
+            ///   - query:
             ///   - headers:
             public init(
                 path: Operations.ListProductFiles.Input.Path,
+                query: Operations.ListProductFiles.Input.Query = .init(),
                 headers: Operations.ListProductFiles.Input.Headers = .init()
             ) {
                 self.path = path
+                self.query = query
                 self.headers = headers
             }
         }
@@ -23261,6 +27104,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -23273,23 +27128,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -23330,7 +27194,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// The files, newest first
+            /// One page of files, newest first
             ///
             /// - Remark: Generated from `#/paths//api/products/{id}/files/get(listProductFiles)/responses/200`.
             ///
@@ -23386,7 +27250,7 @@ public enum Operations {
     }
     /// Download a product archive
     ///
-    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum.
+    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files/{fileId}/download`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/{fileId}/download/get(downloadProductFile)`.
@@ -23446,6 +27310,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/Content-Disposition`.
                     public var contentDisposition: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Hex SHA-256 of the archive
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/X-Checksum-SHA256`.
@@ -23462,7 +27338,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/files/{fileId}/download/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -23470,13 +27346,19 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - contentDisposition: attachment; filename=…
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xChecksumSHA256: Hex SHA-256 of the archive
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         contentDisposition: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xChecksumSHA256: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
@@ -23484,6 +27366,9 @@ public enum Operations {
                         xRequestId: Swift.String? = nil
                     ) {
                         self.contentDisposition = contentDisposition
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xChecksumSHA256 = xChecksumSHA256
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
@@ -23580,6 +27465,8 @@ public enum Operations {
         }
     }
     /// List a product's variants
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/get(listProductVariants)`.
@@ -23688,6 +27575,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -23700,23 +27599,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -23813,6 +27721,8 @@ public enum Operations {
     }
     /// Add a variant to a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/post(createProductVariant)`.
     public enum CreateProductVariant {
@@ -23837,17 +27747,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateProductVariant.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateProductVariant.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -23882,6 +27799,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -23894,7 +27823,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -23902,18 +27831,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the variant
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -24010,6 +27948,8 @@ public enum Operations {
     }
     /// Update a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `PATCH /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/patch(updateProductVariant)`.
     public enum UpdateProductVariant {
@@ -24037,12 +27977,21 @@ public enum Operations {
             public var path: Operations.UpdateProductVariant.Input.Path
             /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateProductVariant.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateProductVariant.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateProductVariant.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -24073,6 +28022,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -24085,23 +28046,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -24198,6 +28168,8 @@ public enum Operations {
     }
     /// Delete a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `DELETE /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/delete(deleteProductVariant)`.
     public enum DeleteProductVariant {
@@ -24223,18 +28195,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteProductVariant.Input.Path
+            /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteProductVariant.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteProductVariant.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteProductVariant.Input.Path,
+                headers: Operations.DeleteProductVariant.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -24247,23 +28251,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/products/{id}/variants/{variantId}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -24311,7 +28324,7 @@ public enum Operations {
     }
     /// Component status, uptime and incidents
     ///
-    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/status`.
     /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
@@ -24342,15 +28355,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/status/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/status/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/status/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -24444,7 +28466,7 @@ public enum Operations {
     }
     /// Submit a support request
     ///
-    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
+    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/support`.
     /// - Remark: Generated from `#/paths//api/support/post(submitSupportRequest)`.
@@ -24495,6 +28517,22 @@ public enum Operations {
             public struct Created: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// URL of the ticket (readable by the organization's members)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/Location`.
+                    public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -24507,23 +28545,35 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/support/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - location: URL of the ticket (readable by the organization's members)
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -24620,6 +28670,8 @@ public enum Operations {
     }
     /// The signed-in user
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/get(getCurrentUser)`.
     public enum GetCurrentUser {
@@ -24649,6 +28701,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -24661,23 +28725,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/users/me/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -24774,7 +28847,7 @@ public enum Operations {
     }
     /// Update name or password
     ///
-    /// Changing the password needs `currentPassword` and signs out every session.
+    /// Changing the password needs `currentPassword` and signs out every session. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/patch(updateCurrentUser)`.
@@ -24783,12 +28856,21 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/users/me/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/users/me/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateCurrentUser.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateCurrentUser.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateCurrentUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -24816,6 +28898,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -24828,23 +28922,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/users/me/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -24941,7 +29044,7 @@ public enum Operations {
     }
     /// Get a delivery
     ///
-    /// With its attempts and the exact payload sent.
+    /// With its attempts and the exact payload sent. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/deliveries/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/get(getWebhookDelivery)`.
@@ -24990,6 +29093,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -25002,23 +29117,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -25115,7 +29239,7 @@ public enum Operations {
     }
     /// Redeliver
     ///
-    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.
+    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/deliveries/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/retry/post(retryWebhookDelivery)`.
@@ -25141,17 +29265,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RetryWebhookDelivery.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RetryWebhookDelivery.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -25173,6 +29304,18 @@ public enum Operations {
             public struct Accepted: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers/X-RateLimit-Limit`.
@@ -25185,23 +29328,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/deliveries/{id}/retry/POST/responses/202/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -25297,6 +29449,8 @@ public enum Operations {
         }
     }
     /// List webhook endpoints
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/get(listWebhookEndpoints)`.
@@ -25395,6 +29549,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -25407,23 +29573,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -25520,7 +29695,7 @@ public enum Operations {
     }
     /// Create a webhook endpoint
     ///
-    /// The answer carries the signing secret, shown this once.
+    /// The answer carries the signing secret, shown this once. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/post(createWebhookEndpoint)`.
@@ -25529,12 +29704,21 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateWebhookEndpoint.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateWebhookEndpoint.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateWebhookEndpoint.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -25566,6 +29750,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/X-RateLimit-Limit`.
@@ -25578,7 +29774,7 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/POST/responses/201/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
@@ -25586,18 +29782,27 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: URL of the endpoint
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -25694,7 +29899,7 @@ public enum Operations {
     }
     /// Get a webhook endpoint
     ///
-    /// Endpoints of other organizations answer 404.
+    /// Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/get(getWebhookEndpoint)`.
@@ -25743,6 +29948,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -25755,23 +29972,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -25868,7 +30094,7 @@ public enum Operations {
     }
     /// Update a webhook endpoint
     ///
-    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404.
+    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/patch(updateWebhookEndpoint)`.
@@ -25890,12 +30116,21 @@ public enum Operations {
             public var path: Operations.UpdateWebhookEndpoint.Input.Path
             /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateWebhookEndpoint.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateWebhookEndpoint.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateWebhookEndpoint.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -25926,6 +30161,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers/X-RateLimit-Limit`.
@@ -25938,23 +30185,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/PATCH/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -26051,7 +30307,7 @@ public enum Operations {
     }
     /// Delete a webhook endpoint
     ///
-    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404.
+    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/delete(deleteWebhookEndpoint)`.
@@ -26071,18 +30327,50 @@ public enum Operations {
                 }
             }
             public var path: Operations.DeleteWebhookEndpoint.Input.Path
+            /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                public init(xCSRFToken: Swift.String? = nil) {
+                    self.xCSRFToken = xCSRFToken
+                }
+            }
+            public var headers: Operations.DeleteWebhookEndpoint.Input.Headers
             /// Creates a new `Input`.
             ///
             /// - Parameters:
             ///   - path:
-            public init(path: Operations.DeleteWebhookEndpoint.Input.Path) {
+            ///   - headers:
+            public init(
+                path: Operations.DeleteWebhookEndpoint.Input.Path,
+                headers: Operations.DeleteWebhookEndpoint.Input.Headers = .init()
+            ) {
                 self.path = path
+                self.headers = headers
             }
         }
         @frozen public enum Output: Sendable, Hashable {
             public struct NoContent: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers/X-RateLimit-Limit`.
@@ -26095,23 +30383,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/DELETE/responses/204/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -26159,7 +30456,7 @@ public enum Operations {
     }
     /// An endpoint's delivery log
     ///
-    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.
+    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}/deliveries`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/deliveries/get(listWebhookDeliveries)`.
@@ -26256,6 +30553,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -26268,23 +30577,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/deliveries/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -26381,7 +30699,7 @@ public enum Operations {
     }
     /// Rotate the signing secret
     ///
-    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events.
+    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/rotate-secret`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/rotate-secret/post(rotateWebhookSecret)`.
@@ -26403,12 +30721,21 @@ public enum Operations {
             public var path: Operations.RotateWebhookSecret.Input.Path
             /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateWebhookSecret.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateWebhookSecret.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    xCSRFToken: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateWebhookSecret.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -26430,6 +30757,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -26442,23 +30781,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/rotate-secret/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -26555,7 +30903,7 @@ public enum Operations {
     }
     /// Send a test event
     ///
-    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.
+    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/test`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/test/post(sendWebhookTest)`.
@@ -26581,17 +30929,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SendWebhookTest.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SendWebhookTest.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -26622,6 +30977,18 @@ public enum Operations {
             public struct Accepted: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers/X-RateLimit-Limit`.
@@ -26634,23 +31001,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/endpoints/{id}/test/POST/responses/202/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -26747,13 +31123,37 @@ public enum Operations {
     }
     /// The event catalog
     ///
-    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload.
+    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today). No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/get(listWebhookEventTypes)`.
     public enum ListWebhookEventTypes {
         public static let id: Swift.String = "listWebhookEventTypes"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/webhooks/events/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page number, 1-based
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/events/GET/query/page`.
+                public var page: Swift.Int64?
+                /// Records per page, 1 to 100 (default 20)
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/events/GET/query/limit`.
+                public var limit: Swift.Int64?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - page: Page number, 1-based
+                ///   - limit: Records per page, 1 to 100 (default 20)
+                public init(
+                    page: Swift.Int64? = nil,
+                    limit: Swift.Int64? = nil
+                ) {
+                    self.page = page
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.ListWebhookEventTypes.Input.Query
             /// - Remark: Generated from `#/paths/api/webhooks/events/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListWebhookEventTypes.AcceptableContentType>]
@@ -26769,8 +31169,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListWebhookEventTypes.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListWebhookEventTypes.Input.Query = .init(),
+                headers: Operations.ListWebhookEventTypes.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -26778,15 +31183,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/events/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/events/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/events/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -26824,7 +31238,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// Every event type, by name
+            /// One page of event types, in catalog order
             ///
             /// - Remark: Generated from `#/paths//api/webhooks/events/get(listWebhookEventTypes)/responses/200`.
             ///
@@ -26880,6 +31294,8 @@ public enum Operations {
     }
     /// One event type
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/get(getWebhookEventType)`.
     public enum GetWebhookEventType {
@@ -26927,15 +31343,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -27029,7 +31454,7 @@ public enum Operations {
     }
     /// A signed cURL command posting the example event
     ///
-    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes.
+    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}/curl`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/curl/get(getWebhookCurl)`.
@@ -27096,6 +31521,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers/X-RateLimit-Limit`.
@@ -27108,23 +31545,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/events/{type}/curl/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -27221,7 +31667,7 @@ public enum Operations {
     }
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/webhooks/stripe`.
     /// - Remark: Generated from `#/paths//api/webhooks/stripe/post(receiveStripeWebhookAlias)`.
@@ -27230,12 +31676,21 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/webhooks/stripe/POST/header`.
             public struct Headers: Sendable, Hashable {
+                /// `t=<unix>,v1=<hex>[,v1=…]` as Stripe sends it; required
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/stripe/POST/header/Stripe-Signature`.
+                public var stripeSignature: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReceiveStripeWebhookAlias.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
+                ///   - stripeSignature: `t=<unix>,v1=<hex>[,v1=…]` as Stripe sends it; required
                 ///   - accept:
-                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReceiveStripeWebhookAlias.AcceptableContentType>] = .defaultValues()) {
+                public init(
+                    stripeSignature: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReceiveStripeWebhookAlias.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.stripeSignature = stripeSignature
                     self.accept = accept
                 }
             }
@@ -27263,15 +31718,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/stripe/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/stripe/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/stripe/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }
@@ -27365,7 +31829,7 @@ public enum Operations {
     }
     /// Check a delivery's signature
     ///
-    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails.
+    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/verify`.
     /// - Remark: Generated from `#/paths//api/webhooks/verify/post(verifyWebhookSignature)`.
@@ -27378,17 +31842,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/header/Idempotency-Key`.
                 public var idempotencyKey: Swift.String?
+                /// With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
+                ///
+                /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/header/X-CSRF-Token`.
+                public var xCSRFToken: Swift.String?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.VerifyWebhookSignature.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - xCSRFToken: With cookie authentication, a write needs this header equal to the `ecosire_csrf` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key.
                 ///   - accept:
                 public init(
                     idempotencyKey: Swift.String? = nil,
+                    xCSRFToken: Swift.String? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.VerifyWebhookSignature.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.idempotencyKey = idempotencyKey
+                    self.xCSRFToken = xCSRFToken
                     self.accept = accept
                 }
             }
@@ -27416,6 +31887,18 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
                     /// Requests allowed in the window
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers/X-RateLimit-Limit`.
@@ -27428,23 +31911,32 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Swift.String?
-                    /// Request id (echoed or generated)
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/webhooks/verify/POST/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
                     ///   - xRateLimitLimit: Requests allowed in the window
                     ///   - xRateLimitRemaining: Requests left in the window
                     ///   - xRateLimitReset: Unix time (seconds) when the window resets
-                    ///   - xRequestId: Request id (echoed or generated)
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
                         xRateLimitLimit: Swift.String? = nil,
                         xRateLimitRemaining: Swift.String? = nil,
                         xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
@@ -27541,6 +32033,8 @@ public enum Operations {
     }
     /// Prometheus metrics
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /metrics`.
     /// - Remark: Generated from `#/paths//metrics/get(getMetrics)`.
     public enum GetMetrics {
@@ -27570,15 +32064,24 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
-                    /// Request id (echoed or generated)
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/metrics/GET/responses/200/headers/X-Request-Id`.
                     public var xRequestId: Swift.String?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
-                    ///   - xRequestId: Request id (echoed or generated)
-                    public init(xRequestId: Swift.String? = nil) {
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        xAPIVersion: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.xAPIVersion = xAPIVersion
                         self.xRequestId = xRequestId
                     }
                 }

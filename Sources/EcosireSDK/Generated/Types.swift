@@ -19,1012 +19,1113 @@ public import struct Foundation.Date
 public protocol APIProtocol: Sendable {
     /// Public keys for access tokens
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /.well-known/jwks.json`.
     /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJWKS)`.
     func getJWKS(_ input: Operations.GetJWKS.Input) async throws -> Operations.GetJWKS.Output
     /// Upload a product archive
     ///
-    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.
+    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/admin/product-files/upload`.
     /// - Remark: Generated from `#/paths//api/admin/product-files/upload/post(uploadProductFile)`.
     func uploadProductFile(_ input: Operations.UploadProductFile.Input) async throws -> Operations.UploadProductFile.Output
     /// List your API keys
     ///
-    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`.
+    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/get(listApiKeys)`.
     func listApiKeys(_ input: Operations.ListApiKeys.Input) async throws -> Operations.ListApiKeys.Output
     /// Create an API key
     ///
-    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`.
+    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/post(createApiKey)`.
     func createApiKey(_ input: Operations.CreateApiKey.Input) async throws -> Operations.CreateApiKey.Output
     /// Get one of your API keys
     ///
-    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.
+    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/get(getApiKey)`.
     func getApiKey(_ input: Operations.GetApiKey.Input) async throws -> Operations.GetApiKey.Output
     /// Revoke an API key
     ///
-    /// Soft delete: the key stops working on the very next request. It cannot be undone.
+    /// Soft delete: the key stops working on the very next request. It cannot be undone. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/delete(revokeApiKey)`.
     func revokeApiKey(_ input: Operations.RevokeApiKey.Input) async throws -> Operations.RevokeApiKey.Output
     /// Request log of an API key
     ///
-    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id).
+    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id). Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/audit`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/audit/get(getApiKeyAudit)`.
     func getApiKeyAudit(_ input: Operations.GetApiKeyAudit.Input) async throws -> Operations.GetApiKeyAudit.Output
     /// Rotate an API key
     ///
-    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.
+    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys/{id}/rotate`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/rotate/post(rotateApiKey)`.
     func rotateApiKey(_ input: Operations.RotateApiKey.Input) async throws -> Operations.RotateApiKey.Output
     /// Daily usage of an API key
     ///
-    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second.
+    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/usage`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/usage/get(getApiKeyUsage)`.
     func getApiKeyUsage(_ input: Operations.GetApiKeyUsage.Input) async throws -> Operations.GetApiKeyUsage.Output
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
     func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output
     /// Sign out
     ///
-    /// Revokes the session's refresh tokens and clears the cookies. Always 204.
+    /// Revokes the session's refresh tokens and clears the cookies. Always 204. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/logout`.
     /// - Remark: Generated from `#/paths//api/auth/logout/post(logout)`.
     func logout(_ input: Operations.Logout.Input) async throws -> Operations.Logout.Output
     /// Exchange a refresh token
     ///
-    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.
+    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/refresh`.
     /// - Remark: Generated from `#/paths//api/auth/refresh/post(refreshToken)`.
     func refreshToken(_ input: Operations.RefreshToken.Input) async throws -> Operations.RefreshToken.Output
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies).
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.
     func register(_ input: Operations.Register.Input) async throws -> Operations.Register.Output
     /// Start a Stripe Checkout
     ///
-    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses.
+    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/checkout`.
     /// - Remark: Generated from `#/paths//api/billing/checkout/post(createCheckoutSession)`.
     func createCheckoutSession(_ input: Operations.CreateCheckoutSession.Input) async throws -> Operations.CreateCheckoutSession.Output
     /// Paid subscription invoices
     ///
+    /// Newest paid first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/invoices`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/get(listBillingInvoices)`.
     func listBillingInvoices(_ input: Operations.ListBillingInvoices.Input) async throws -> Operations.ListBillingInvoices.Output
     /// A paid subscription invoice
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/{id}/get(getBillingInvoice)`.
     func getBillingInvoice(_ input: Operations.GetBillingInvoice.Input) async throws -> Operations.GetBillingInvoice.Output
     /// The caller's payment methods
     ///
+    /// Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/get(listPaymentMethods)`.
     func listPaymentMethods(_ input: Operations.ListPaymentMethods.Input) async throws -> Operations.ListPaymentMethods.Output
     /// Add a payment method
     ///
-    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe.
+    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/post(addPaymentMethod)`.
     func addPaymentMethod(_ input: Operations.AddPaymentMethod.Input) async throws -> Operations.AddPaymentMethod.Output
     /// Remove a payment method
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `DELETE /api/billing/payment-methods/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/{id}/delete(deletePaymentMethod)`.
     func deletePaymentMethod(_ input: Operations.DeletePaymentMethod.Input) async throws -> Operations.DeletePaymentMethod.Output
     /// Subscriptions
     ///
-    /// Admins see the organization's; other members their own.
+    /// Admins see the organization's; other members their own. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/subscriptions`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/get(listSubscriptions)`.
     func listSubscriptions(_ input: Operations.ListSubscriptions.Input) async throws -> Operations.ListSubscriptions.Output
     /// A subscription
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/subscriptions/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/get(getSubscription)`.
     func getSubscription(_ input: Operations.GetSubscription.Input) async throws -> Operations.GetSubscription.Output
     /// Cancel a subscription at the end of its period
     ///
-    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.
+    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/subscriptions/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/cancel/post(cancelSubscription)`.
     func cancelSubscription(_ input: Operations.CancelSubscription.Input) async throws -> Operations.CancelSubscription.Output
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/billing/webhooks`.
     /// - Remark: Generated from `#/paths//api/billing/webhooks/post(receiveStripeWebhook)`.
     func receiveStripeWebhook(_ input: Operations.ReceiveStripeWebhook.Input) async throws -> Operations.ReceiveStripeWebhook.Output
     /// List contacts
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/get(listContacts)`.
     func listContacts(_ input: Operations.ListContacts.Input) async throws -> Operations.ListContacts.Output
     /// Create a contact
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/post(createContact)`.
     func createContact(_ input: Operations.CreateContact.Input) async throws -> Operations.CreateContact.Output
     /// Import contacts from CSV
     ///
-    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.
+    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/import`.
     /// - Remark: Generated from `#/paths//api/contacts/import/post(importContacts)`.
     func importContacts(_ input: Operations.ImportContacts.Input) async throws -> Operations.ImportContacts.Output
     /// Merge a duplicate into a contact
     ///
-    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.
+    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/merge`.
     /// - Remark: Generated from `#/paths//api/contacts/merge/post(mergeContacts)`.
     func mergeContacts(_ input: Operations.MergeContacts.Input) async throws -> Operations.MergeContacts.Output
     /// Get a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/get(getContact)`.
     func getContact(_ input: Operations.GetContact.Input) async throws -> Operations.GetContact.Output
     /// Update a contact
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/patch(updateContact)`.
     func updateContact(_ input: Operations.UpdateContact.Input) async throws -> Operations.UpdateContact.Output
     /// Delete a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/delete(deleteContact)`.
     func deleteContact(_ input: Operations.DeleteContact.Input) async throws -> Operations.DeleteContact.Output
     /// A contact's timeline
     ///
-    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.
+    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}/activity`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/activity/get(listContactActivity)`.
     func listContactActivity(_ input: Operations.ListContactActivity.Input) async throws -> Operations.ListContactActivity.Output
     /// Capture a lead from a web form
     ///
-    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.
+    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/crm/capture`.
     /// - Remark: Generated from `#/paths//api/crm/capture/post(captureLead)`.
     func captureLead(_ input: Operations.CaptureLead.Input) async throws -> Operations.CaptureLead.Output
     /// List leads
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/get(listLeads)`.
     func listLeads(_ input: Operations.ListLeads.Input) async throws -> Operations.ListLeads.Output
     /// Create a lead
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/post(createLead)`.
     func createLead(_ input: Operations.CreateLead.Input) async throws -> Operations.CreateLead.Output
     /// Get a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/get(getLead)`.
     func getLead(_ input: Operations.GetLead.Input) async throws -> Operations.GetLead.Output
     /// Update a lead
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/patch(updateLead)`.
     func updateLead(_ input: Operations.UpdateLead.Input) async throws -> Operations.UpdateLead.Output
     /// Delete a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/delete(deleteLead)`.
     func deleteLead(_ input: Operations.DeleteLead.Input) async throws -> Operations.DeleteLead.Output
     /// Convert a lead to an opportunity
     ///
-    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead.
+    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/leads/{id}/convert`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/convert/post(convertLead)`.
     func convertLead(_ input: Operations.ConvertLead.Input) async throws -> Operations.ConvertLead.Output
     /// List opportunities
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/get(listOpportunities)`.
     func listOpportunities(_ input: Operations.ListOpportunities.Input) async throws -> Operations.ListOpportunities.Output
     /// Create a opportunity
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/post(createOpportunity)`.
     func createOpportunity(_ input: Operations.CreateOpportunity.Input) async throws -> Operations.CreateOpportunity.Output
     /// Get a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/get(getOpportunity)`.
     func getOpportunity(_ input: Operations.GetOpportunity.Input) async throws -> Operations.GetOpportunity.Output
     /// Update a opportunity
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/patch(updateOpportunity)`.
     func updateOpportunity(_ input: Operations.UpdateOpportunity.Input) async throws -> Operations.UpdateOpportunity.Output
     /// Delete a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/delete(deleteOpportunity)`.
     func deleteOpportunity(_ input: Operations.DeleteOpportunity.Input) async throws -> Operations.DeleteOpportunity.Output
     /// Mark an opportunity lost
     ///
-    /// open → lost with an optional reason; probability 0.
+    /// open → lost with an optional reason; probability 0. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/lost`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/lost/post(lostOpportunity)`.
     func lostOpportunity(_ input: Operations.LostOpportunity.Input) async throws -> Operations.LostOpportunity.Output
     /// Reopen a won or lost opportunity
     ///
-    /// won or lost → open, back in the first open stage with its probability.
+    /// won or lost → open, back in the first open stage with its probability. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/reopen/post(reopenOpportunity)`.
     func reopenOpportunity(_ input: Operations.ReopenOpportunity.Input) async throws -> Operations.ReopenOpportunity.Output
     /// Mark an opportunity won
     ///
-    /// open → won: moves the deal to the first won stage with probability 100.
+    /// open → won: moves the deal to the first won stage with probability 100. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/won`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/won/post(wonOpportunity)`.
     func wonOpportunity(_ input: Operations.WonOpportunity.Input) async throws -> Operations.WonOpportunity.Output
     /// List stages
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/get(listStages)`.
     func listStages(_ input: Operations.ListStages.Input) async throws -> Operations.ListStages.Output
     /// Create a stage
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/post(createStage)`.
     func createStage(_ input: Operations.CreateStage.Input) async throws -> Operations.CreateStage.Output
     /// Get a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/get(getStage)`.
     func getStage(_ input: Operations.GetStage.Input) async throws -> Operations.GetStage.Output
     /// Update a stage
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/patch(updateStage)`.
     func updateStage(_ input: Operations.UpdateStage.Input) async throws -> Operations.UpdateStage.Output
     /// Delete a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/delete(deleteStage)`.
     func deleteStage(_ input: Operations.DeleteStage.Input) async throws -> Operations.DeleteStage.Output
     /// Ask the knowledge base
     ///
-    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim.
+    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/ecosire-ai/ask`.
     /// - Remark: Generated from `#/paths//api/ecosire-ai/ask/post(askEcosireAI)`.
     func askEcosireAI(_ input: Operations.AskEcosireAI.Input) async throws -> Operations.AskEcosireAI.Output
     /// List outboxemails
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/email/outbox`.
     /// - Remark: Generated from `#/paths//api/email/outbox/get(listOutboxEmails)`.
     func listOutboxEmails(_ input: Operations.ListOutboxEmails.Input) async throws -> Operations.ListOutboxEmails.Output
     /// Get a outboxemail
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/email/outbox/{id}`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/get(getOutboxEmail)`.
     func getOutboxEmail(_ input: Operations.GetOutboxEmail.Input) async throws -> Operations.GetOutboxEmail.Output
     /// Send a failed email again
     ///
-    /// failed → queued, with a fresh set of attempts.
+    /// failed → queued, with a fresh set of attempts. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/email/outbox/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/retry/post(retryOutboxEmail)`.
     func retryOutboxEmail(_ input: Operations.RetryOutboxEmail.Input) async throws -> Operations.RetryOutboxEmail.Output
     /// Liveness
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/health`.
     /// - Remark: Generated from `#/paths//api/health/get(getHealth)`.
     func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output
     /// Readiness: database reachable and migrations applied
+    ///
+    /// No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/health/ready`.
     /// - Remark: Generated from `#/paths//api/health/ready/get(getReadiness)`.
     func getReadiness(_ input: Operations.GetReadiness.Input) async throws -> Operations.GetReadiness.Output
     /// List slapolicies
     ///
-    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
-    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPolicies)`.
+    /// The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla/get(listSLAPolicies)`.
     func listSLAPolicies(_ input: Operations.ListSLAPolicies.Input) async throws -> Operations.ListSLAPolicies.Output
+    /// List slapolicies
+    ///
+    /// The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPoliciesAlias)`.
+    func listSLAPoliciesAlias(_ input: Operations.ListSLAPoliciesAlias.Input) async throws -> Operations.ListSLAPoliciesAlias.Output
     /// Create a slapolicy
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/sla-policies`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/post(createSLAPolicy)`.
     func createSLAPolicy(_ input: Operations.CreateSLAPolicy.Input) async throws -> Operations.CreateSLAPolicy.Output
     /// Get a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/get(getSLAPolicy)`.
     func getSLAPolicy(_ input: Operations.GetSLAPolicy.Input) async throws -> Operations.GetSLAPolicy.Output
     /// Update a slapolicy
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/patch(updateSLAPolicy)`.
     func updateSLAPolicy(_ input: Operations.UpdateSLAPolicy.Input) async throws -> Operations.UpdateSLAPolicy.Output
     /// Delete a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/delete(deleteSLAPolicy)`.
     func deleteSLAPolicy(_ input: Operations.DeleteSLAPolicy.Input) async throws -> Operations.DeleteSLAPolicy.Output
     /// Helpdesk statistics
     ///
-    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance.
+    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/stats`.
     /// - Remark: Generated from `#/paths//api/helpdesk/stats/get(getHelpdeskStats)`.
     func getHelpdeskStats(_ input: Operations.GetHelpdeskStats.Input) async throws -> Operations.GetHelpdeskStats.Output
     /// List teams
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/get(listTeams)`.
     func listTeams(_ input: Operations.ListTeams.Input) async throws -> Operations.ListTeams.Output
     /// Create a team
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/post(createTeam)`.
     func createTeam(_ input: Operations.CreateTeam.Input) async throws -> Operations.CreateTeam.Output
     /// Get a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/get(getTeam)`.
     func getTeam(_ input: Operations.GetTeam.Input) async throws -> Operations.GetTeam.Output
     /// Update a team
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/patch(updateTeam)`.
     func updateTeam(_ input: Operations.UpdateTeam.Input) async throws -> Operations.UpdateTeam.Output
     /// Delete a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/delete(deleteTeam)`.
     func deleteTeam(_ input: Operations.DeleteTeam.Input) async throws -> Operations.DeleteTeam.Output
     /// List tickets
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/get(listTickets)`.
     func listTickets(_ input: Operations.ListTickets.Input) async throws -> Operations.ListTickets.Output
     /// Create a ticket
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/post(createTicket)`.
     func createTicket(_ input: Operations.CreateTicket.Input) async throws -> Operations.CreateTicket.Output
     /// Get a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/get(getTicket)`.
     func getTicket(_ input: Operations.GetTicket.Input) async throws -> Operations.GetTicket.Output
     /// Update a ticket
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/patch(updateTicket)`.
     func updateTicket(_ input: Operations.UpdateTicket.Input) async throws -> Operations.UpdateTicket.Output
     /// Delete a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/delete(deleteTicket)`.
     func deleteTicket(_ input: Operations.DeleteTicket.Input) async throws -> Operations.DeleteTicket.Output
     /// Assign a ticket
     ///
-    /// Sets the assignee (a user of the organization) and/or the team; null clears either.
+    /// Sets the assignee (a user of the organization) and/or the team; null clears either. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/assign`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/assign/post(assignTicket)`.
     func assignTicket(_ input: Operations.AssignTicket.Input) async throws -> Operations.AssignTicket.Output
     /// Close a ticket
     ///
-    /// new, in_progress, pending_customer, resolved → closed.
+    /// new, in_progress, pending_customer, resolved → closed. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/close`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/close/post(closeTicket)`.
     func closeTicket(_ input: Operations.CloseTicket.Input) async throws -> Operations.CloseTicket.Output
     /// A ticket's messages
     ///
-    /// Replies and internal notes, oldest first.
+    /// Replies and internal notes, oldest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}/messages`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/messages/get(listTicketMessages)`.
     func listTicketMessages(_ input: Operations.ListTicketMessages.Input) async throws -> Operations.ListTicketMessages.Output
     /// Reopen a ticket
     ///
-    /// resolved, closed → in_progress.
+    /// resolved, closed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reopen/post(reopenTicket)`.
     func reopenTicket(_ input: Operations.ReopenTicket.Input) async throws -> Operations.ReopenTicket.Output
     /// Reply to a ticket
     ///
-    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer).
+    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reply`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reply/post(replyToTicket)`.
     func replyToTicket(_ input: Operations.ReplyToTicket.Input) async throws -> Operations.ReplyToTicket.Output
     /// List invoices
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/get(listInvoices)`.
     func listInvoices(_ input: Operations.ListInvoices.Input) async throws -> Operations.ListInvoices.Output
     /// Create a invoice
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/post(createInvoice)`.
     func createInvoice(_ input: Operations.CreateInvoice.Input) async throws -> Operations.CreateInvoice.Output
     /// Get a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/get(getInvoice)`.
     func getInvoice(_ input: Operations.GetInvoice.Input) async throws -> Operations.GetInvoice.Output
     /// Update a invoice
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/patch(updateInvoice)`.
     func updateInvoice(_ input: Operations.UpdateInvoice.Input) async throws -> Operations.UpdateInvoice.Output
     /// Delete a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/delete(deleteInvoice)`.
     func deleteInvoice(_ input: Operations.DeleteInvoice.Input) async throws -> Operations.DeleteInvoice.Output
     /// Cancel an invoice with a credit note
     ///
-    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…).
+    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/credit-note`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/credit-note/post(creditInvoice)`.
     func creditInvoice(_ input: Operations.CreditInvoice.Input) async throws -> Operations.CreditInvoice.Output
     /// Record a payment
     ///
-    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum.
+    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/pay`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pay/post(payInvoice)`.
     func payInvoice(_ input: Operations.PayInvoice.Input) async throws -> Operations.PayInvoice.Output
     /// The invoice as a PDF
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/invoices/{id}/pdf`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pdf/get(getInvoicePdf)`.
     func getInvoicePdf(_ input: Operations.GetInvoicePdf.Input) async throws -> Operations.GetInvoicePdf.Output
     /// Send an invoice
     ///
-    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured.
+    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/send`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/send/post(sendInvoice)`.
     func sendInvoice(_ input: Operations.SendInvoice.Input) async throws -> Operations.SendInvoice.Output
     /// List knowledgearticles
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/get(listKnowledgeArticles)`.
     func listKnowledgeArticles(_ input: Operations.ListKnowledgeArticles.Input) async throws -> Operations.ListKnowledgeArticles.Output
     /// Create a knowledgearticle
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/post(createKnowledgeArticle)`.
     func createKnowledgeArticle(_ input: Operations.CreateKnowledgeArticle.Input) async throws -> Operations.CreateKnowledgeArticle.Output
     /// Get a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/get(getKnowledgeArticle)`.
     func getKnowledgeArticle(_ input: Operations.GetKnowledgeArticle.Input) async throws -> Operations.GetKnowledgeArticle.Output
     /// Update a knowledgearticle
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/patch(updateKnowledgeArticle)`.
     func updateKnowledgeArticle(_ input: Operations.UpdateKnowledgeArticle.Input) async throws -> Operations.UpdateKnowledgeArticle.Output
     /// Delete a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/delete(deleteKnowledgeArticle)`.
     func deleteKnowledgeArticle(_ input: Operations.DeleteKnowledgeArticle.Input) async throws -> Operations.DeleteKnowledgeArticle.Output
     /// The caller's licenses
     ///
-    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold.
+    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/get(listLicenses)`.
     func listLicenses(_ input: Operations.ListLicenses.Input) async throws -> Operations.ListLicenses.Output
     /// Grant a license by hand
     ///
-    /// Issues a license for a product under its license policy; the body may override the limit and expiry.
+    /// Issues a license for a product under its license policy; the body may override the limit and expiry. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/post(grantLicense)`.
     func grantLicense(_ input: Operations.GrantLicense.Input) async throws -> Operations.GrantLicense.Output
     /// Activate a license on a domain
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/activate`.
     /// - Remark: Generated from `#/paths//api/licenses/activate/post(activateLicense)`.
     func activateLicense(_ input: Operations.ActivateLicense.Input) async throws -> Operations.ActivateLicense.Output
     /// Release a domain's activation
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/deactivate`.
     /// - Remark: Generated from `#/paths//api/licenses/deactivate/post(deactivateLicense)`.
     func deactivateLicense(_ input: Operations.DeactivateLicense.Input) async throws -> Operations.DeactivateLicense.Output
     /// The public key that signs license answers
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/licenses/signing-key`.
     /// - Remark: Generated from `#/paths//api/licenses/signing-key/get(getLicenseSigningKey)`.
     func getLicenseSigningKey(_ input: Operations.GetLicenseSigningKey.Input) async throws -> Operations.GetLicenseSigningKey.Output
     /// Validate a license key
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/validate`.
     /// - Remark: Generated from `#/paths//api/licenses/validate/post(validateLicense)`.
     func validateLicense(_ input: Operations.ValidateLicense.Input) async throws -> Operations.ValidateLicense.Output
     /// Get a license
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/licenses/{id}`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/get(getLicense)`.
     func getLicense(_ input: Operations.GetLicense.Input) async throws -> Operations.GetLicense.Output
     /// A license's activations
     ///
-    /// Current and past activations, newest first.
+    /// Current and past activations, newest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses/{id}/activations`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/activations/get(listLicenseActivations)`.
     func listLicenseActivations(_ input: Operations.ListLicenseActivations.Input) async throws -> Operations.ListLicenseActivations.Output
     /// Reinstate a suspended license
     ///
-    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/reinstate`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/reinstate/post(reinstateLicense)`.
     func reinstateLicense(_ input: Operations.ReinstateLicense.Input) async throws -> Operations.ReinstateLicense.Output
     /// Revoke a license (permanent)
     ///
-    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/revoke`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/revoke/post(revokeLicense)`.
     func revokeLicense(_ input: Operations.RevokeLicense.Input) async throws -> Operations.RevokeLicense.Output
     /// Suspend a license
     ///
-    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/suspend`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/suspend/post(suspendLicense)`.
     func suspendLicense(_ input: Operations.SuspendLicense.Input) async throws -> Operations.SuspendLicense.Output
     /// Confirm a subscription
     ///
-    /// The link from the confirmation email. Each token works once, within 7 days.
+    /// The link from the confirmation email. Each token works once, within 7 days. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/confirm`.
     /// - Remark: Generated from `#/paths//api/newsletter/confirm/get(confirmNewsletter)`.
     func confirmNewsletter(_ input: Operations.ConfirmNewsletter.Input) async throws -> Operations.ConfirmNewsletter.Output
     /// Subscribe to the newsletter
     ///
-    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address.
+    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/subscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribe/post(subscribeNewsletter)`.
     func subscribeNewsletter(_ input: Operations.SubscribeNewsletter.Input) async throws -> Operations.SubscribeNewsletter.Output
     /// List subscribers
     ///
+    /// Needs the member role or above; an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
     func listSubscribers(_ input: Operations.ListSubscribers.Input) async throws -> Operations.ListSubscribers.Output
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.
     func getSubscriber(_ input: Operations.GetSubscriber.Input) async throws -> Operations.GetSubscriber.Output
     /// Delete a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/delete(deleteSubscriber)`.
     func deleteSubscriber(_ input: Operations.DeleteSubscriber.Input) async throws -> Operations.DeleteSubscriber.Output
     /// The unsubscribe page
     ///
-    /// What opening the link shows; it changes nothing by itself.
+    /// What opening the link shows; it changes nothing by itself. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/get(newsletterUnsubscribePage)`.
     func newsletterUnsubscribePage(_ input: Operations.NewsletterUnsubscribePage.Input) async throws -> Operations.NewsletterUnsubscribePage.Output
     /// Unsubscribe from the newsletter
     ///
-    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed.
+    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/post(unsubscribeNewsletter)`.
     func unsubscribeNewsletter(_ input: Operations.UnsubscribeNewsletter.Input) async throws -> Operations.UnsubscribeNewsletter.Output
     /// The organization's notifications
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/notifications`.
     /// - Remark: Generated from `#/paths//api/notifications/get(listNotifications)`.
     func listNotifications(_ input: Operations.ListNotifications.Input) async throws -> Operations.ListNotifications.Output
     /// Mark a notification read
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/notifications/{id}/read`.
     /// - Remark: Generated from `#/paths//api/notifications/{id}/read/post(readNotification)`.
     func readNotification(_ input: Operations.ReadNotification.Input) async throws -> Operations.ReadNotification.Output
     /// The OpenAPI document (JSON)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.json`.
     /// - Remark: Generated from `#/paths//api/openapi.json/get(getOpenAPIJSON)`.
     func getOpenAPIJSON(_ input: Operations.GetOpenAPIJSON.Input) async throws -> Operations.GetOpenAPIJSON.Output
     /// The OpenAPI document (YAML)
+    ///
+    /// No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/openapi.yaml`.
     /// - Remark: Generated from `#/paths//api/openapi.yaml/get(getOpenAPIYAML)`.
     func getOpenAPIYAML(_ input: Operations.GetOpenAPIYAML.Input) async throws -> Operations.GetOpenAPIYAML.Output
     /// List orders
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/get(listOrders)`.
     func listOrders(_ input: Operations.ListOrders.Input) async throws -> Operations.ListOrders.Output
     /// Create a order
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/post(createOrder)`.
     func createOrder(_ input: Operations.CreateOrder.Input) async throws -> Operations.CreateOrder.Output
     /// Get a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/get(getOrder)`.
     func getOrder(_ input: Operations.GetOrder.Input) async throws -> Operations.GetOrder.Output
     /// Update a order
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/patch(updateOrder)`.
     func updateOrder(_ input: Operations.UpdateOrder.Input) async throws -> Operations.UpdateOrder.Output
     /// Delete a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/delete(deleteOrder)`.
     func deleteOrder(_ input: Operations.DeleteOrder.Input) async throws -> Operations.DeleteOrder.Output
     /// Cancel an order
     ///
-    /// draft or confirmed → cancelled; licenses already issued for it are revoked.
+    /// draft or confirmed → cancelled; licenses already issued for it are revoked. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/cancel/post(cancelOrder)`.
     func cancelOrder(_ input: Operations.CancelOrder.Input) async throws -> Operations.CancelOrder.Output
     /// Close a delivered order
     ///
-    /// delivered → done.
+    /// delivered → done. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/complete`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/complete/post(completeOrder)`.
     func completeOrder(_ input: Operations.CompleteOrder.Input) async throws -> Operations.CompleteOrder.Output
     /// Confirm an order
     ///
-    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction.
+    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/confirm`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/confirm/post(confirmOrder)`.
     func confirmOrder(_ input: Operations.ConfirmOrder.Input) async throws -> Operations.ConfirmOrder.Output
     /// Mark an order delivered
     ///
-    /// in_progress → delivered.
+    /// in_progress → delivered. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/deliver`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/deliver/post(deliverOrder)`.
     func deliverOrder(_ input: Operations.DeliverOrder.Input) async throws -> Operations.DeliverOrder.Output
     /// Invoice an order
     ///
-    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).
+    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/invoice`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoice/post(invoiceOrder)`.
     func invoiceOrder(_ input: Operations.InvoiceOrder.Input) async throws -> Operations.InvoiceOrder.Output
     /// An order's invoices
     ///
-    /// Invoices and credit notes of the order, oldest first.
+    /// Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}/invoices`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoices/get(listOrderInvoices)`.
     func listOrderInvoices(_ input: Operations.ListOrderInvoices.Input) async throws -> Operations.ListOrderInvoices.Output
     /// Start work on a confirmed order
     ///
-    /// confirmed → in_progress.
+    /// confirmed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/start`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/start/post(startOrder)`.
     func startOrder(_ input: Operations.StartOrder.Input) async throws -> Operations.StartOrder.Output
     /// The customer's billing summary
     ///
-    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend.
+    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/portal/billing`.
     /// - Remark: Generated from `#/paths//api/portal/billing/get(getBillingSummary)`.
     func getBillingSummary(_ input: Operations.GetBillingSummary.Input) async throws -> Operations.GetBillingSummary.Output
     /// List products
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/products`.
     /// - Remark: Generated from `#/paths//api/products/get(listProducts)`.
     func listProducts(_ input: Operations.ListProducts.Input) async throws -> Operations.ListProducts.Output
     /// Create a product
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/products`.
     /// - Remark: Generated from `#/paths//api/products/post(createProduct)`.
     func createProduct(_ input: Operations.CreateProduct.Input) async throws -> Operations.CreateProduct.Output
     /// Get a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/get(getProduct)`.
     func getProduct(_ input: Operations.GetProduct.Input) async throws -> Operations.GetProduct.Output
     /// Update a product
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/patch(updateProduct)`.
     func updateProduct(_ input: Operations.UpdateProduct.Input) async throws -> Operations.UpdateProduct.Output
     /// Delete a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/delete(deleteProduct)`.
     func deleteProduct(_ input: Operations.DeleteProduct.Input) async throws -> Operations.DeleteProduct.Output
     /// A product's downloadable files
     ///
-    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.
+    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/get(listProductFiles)`.
     func listProductFiles(_ input: Operations.ListProductFiles.Input) async throws -> Operations.ListProductFiles.Output
     /// Download a product archive
     ///
-    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum.
+    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files/{fileId}/download`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/{fileId}/download/get(downloadProductFile)`.
     func downloadProductFile(_ input: Operations.DownloadProductFile.Input) async throws -> Operations.DownloadProductFile.Output
     /// List a product's variants
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/get(listProductVariants)`.
     func listProductVariants(_ input: Operations.ListProductVariants.Input) async throws -> Operations.ListProductVariants.Output
     /// Add a variant to a product
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/post(createProductVariant)`.
     func createProductVariant(_ input: Operations.CreateProductVariant.Input) async throws -> Operations.CreateProductVariant.Output
     /// Update a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `PATCH /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/patch(updateProductVariant)`.
     func updateProductVariant(_ input: Operations.UpdateProductVariant.Input) async throws -> Operations.UpdateProductVariant.Output
     /// Delete a variant
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/delete(deleteProductVariant)`.
     func deleteProductVariant(_ input: Operations.DeleteProductVariant.Input) async throws -> Operations.DeleteProductVariant.Output
     /// Component status, uptime and incidents
     ///
-    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/status`.
     /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
     func getStatus(_ input: Operations.GetStatus.Input) async throws -> Operations.GetStatus.Output
     /// Submit a support request
     ///
-    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
+    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/support`.
     /// - Remark: Generated from `#/paths//api/support/post(submitSupportRequest)`.
     func submitSupportRequest(_ input: Operations.SubmitSupportRequest.Input) async throws -> Operations.SubmitSupportRequest.Output
     /// The signed-in user
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/get(getCurrentUser)`.
     func getCurrentUser(_ input: Operations.GetCurrentUser.Input) async throws -> Operations.GetCurrentUser.Output
     /// Update name or password
     ///
-    /// Changing the password needs `currentPassword` and signs out every session.
+    /// Changing the password needs `currentPassword` and signs out every session. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/patch(updateCurrentUser)`.
     func updateCurrentUser(_ input: Operations.UpdateCurrentUser.Input) async throws -> Operations.UpdateCurrentUser.Output
     /// Get a delivery
     ///
-    /// With its attempts and the exact payload sent.
+    /// With its attempts and the exact payload sent. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/deliveries/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/get(getWebhookDelivery)`.
     func getWebhookDelivery(_ input: Operations.GetWebhookDelivery.Input) async throws -> Operations.GetWebhookDelivery.Output
     /// Redeliver
     ///
-    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.
+    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/deliveries/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/retry/post(retryWebhookDelivery)`.
     func retryWebhookDelivery(_ input: Operations.RetryWebhookDelivery.Input) async throws -> Operations.RetryWebhookDelivery.Output
     /// List webhook endpoints
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/get(listWebhookEndpoints)`.
     func listWebhookEndpoints(_ input: Operations.ListWebhookEndpoints.Input) async throws -> Operations.ListWebhookEndpoints.Output
     /// Create a webhook endpoint
     ///
-    /// The answer carries the signing secret, shown this once.
+    /// The answer carries the signing secret, shown this once. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/post(createWebhookEndpoint)`.
     func createWebhookEndpoint(_ input: Operations.CreateWebhookEndpoint.Input) async throws -> Operations.CreateWebhookEndpoint.Output
     /// Get a webhook endpoint
     ///
-    /// Endpoints of other organizations answer 404.
+    /// Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/get(getWebhookEndpoint)`.
     func getWebhookEndpoint(_ input: Operations.GetWebhookEndpoint.Input) async throws -> Operations.GetWebhookEndpoint.Output
     /// Update a webhook endpoint
     ///
-    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404.
+    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/patch(updateWebhookEndpoint)`.
     func updateWebhookEndpoint(_ input: Operations.UpdateWebhookEndpoint.Input) async throws -> Operations.UpdateWebhookEndpoint.Output
     /// Delete a webhook endpoint
     ///
-    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404.
+    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/delete(deleteWebhookEndpoint)`.
     func deleteWebhookEndpoint(_ input: Operations.DeleteWebhookEndpoint.Input) async throws -> Operations.DeleteWebhookEndpoint.Output
     /// An endpoint's delivery log
     ///
-    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.
+    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}/deliveries`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/deliveries/get(listWebhookDeliveries)`.
     func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output
     /// Rotate the signing secret
     ///
-    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events.
+    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/rotate-secret`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/rotate-secret/post(rotateWebhookSecret)`.
     func rotateWebhookSecret(_ input: Operations.RotateWebhookSecret.Input) async throws -> Operations.RotateWebhookSecret.Output
     /// Send a test event
     ///
-    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.
+    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/test`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/test/post(sendWebhookTest)`.
     func sendWebhookTest(_ input: Operations.SendWebhookTest.Input) async throws -> Operations.SendWebhookTest.Output
     /// The event catalog
     ///
-    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload.
+    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today). No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/get(listWebhookEventTypes)`.
     func listWebhookEventTypes(_ input: Operations.ListWebhookEventTypes.Input) async throws -> Operations.ListWebhookEventTypes.Output
     /// One event type
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/get(getWebhookEventType)`.
     func getWebhookEventType(_ input: Operations.GetWebhookEventType.Input) async throws -> Operations.GetWebhookEventType.Output
     /// A signed cURL command posting the example event
     ///
-    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes.
+    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}/curl`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/curl/get(getWebhookCurl)`.
     func getWebhookCurl(_ input: Operations.GetWebhookCurl.Input) async throws -> Operations.GetWebhookCurl.Output
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/webhooks/stripe`.
     /// - Remark: Generated from `#/paths//api/webhooks/stripe/post(receiveStripeWebhookAlias)`.
     func receiveStripeWebhookAlias(_ input: Operations.ReceiveStripeWebhookAlias.Input) async throws -> Operations.ReceiveStripeWebhookAlias.Output
     /// Check a delivery's signature
     ///
-    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails.
+    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/verify`.
     /// - Remark: Generated from `#/paths//api/webhooks/verify/post(verifyWebhookSignature)`.
     func verifyWebhookSignature(_ input: Operations.VerifyWebhookSignature.Input) async throws -> Operations.VerifyWebhookSignature.Output
     /// Prometheus metrics
+    ///
+    /// No credentials needed.
     ///
     /// - Remark: HTTP `GET /metrics`.
     /// - Remark: Generated from `#/paths//metrics/get(getMetrics)`.
@@ -1035,6 +1136,8 @@ public protocol APIProtocol: Sendable {
 extension APIProtocol {
     /// Public keys for access tokens
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /.well-known/jwks.json`.
     /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJWKS)`.
     public func getJWKS(headers: Operations.GetJWKS.Input.Headers = .init()) async throws -> Operations.GetJWKS.Output {
@@ -1042,7 +1145,7 @@ extension APIProtocol {
     }
     /// Upload a product archive
     ///
-    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.
+    /// multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/admin/product-files/upload`.
     /// - Remark: Generated from `#/paths//api/admin/product-files/upload/post(uploadProductFile)`.
@@ -1057,7 +1160,7 @@ extension APIProtocol {
     }
     /// List your API keys
     ///
-    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`.
+    /// Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/get(listApiKeys)`.
@@ -1072,7 +1175,7 @@ extension APIProtocol {
     }
     /// Create an API key
     ///
-    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`.
+    /// The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys`.
     /// - Remark: Generated from `#/paths//api/api-keys/post(createApiKey)`.
@@ -1087,7 +1190,7 @@ extension APIProtocol {
     }
     /// Get one of your API keys
     ///
-    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.
+    /// A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/get(getApiKey)`.
@@ -1102,7 +1205,7 @@ extension APIProtocol {
     }
     /// Revoke an API key
     ///
-    /// Soft delete: the key stops working on the very next request. It cannot be undone.
+    /// Soft delete: the key stops working on the very next request. It cannot be undone. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/api-keys/{id}`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/delete(revokeApiKey)`.
@@ -1117,7 +1220,7 @@ extension APIProtocol {
     }
     /// Request log of an API key
     ///
-    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id).
+    /// Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id). Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/audit`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/audit/get(getApiKeyAudit)`.
@@ -1134,7 +1237,7 @@ extension APIProtocol {
     }
     /// Rotate an API key
     ///
-    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.
+    /// Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/api-keys/{id}/rotate`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/rotate/post(rotateApiKey)`.
@@ -1149,7 +1252,7 @@ extension APIProtocol {
     }
     /// Daily usage of an API key
     ///
-    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second.
+    /// Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/api-keys/{id}/usage`.
     /// - Remark: Generated from `#/paths//api/api-keys/{id}/usage/get(getApiKeyUsage)`.
@@ -1166,7 +1269,7 @@ extension APIProtocol {
     }
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
@@ -1181,7 +1284,7 @@ extension APIProtocol {
     }
     /// Sign out
     ///
-    /// Revokes the session's refresh tokens and clears the cookies. Always 204.
+    /// Revokes the session's refresh tokens and clears the cookies. Always 204. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/logout`.
     /// - Remark: Generated from `#/paths//api/auth/logout/post(logout)`.
@@ -1196,7 +1299,7 @@ extension APIProtocol {
     }
     /// Exchange a refresh token
     ///
-    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.
+    /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/refresh`.
     /// - Remark: Generated from `#/paths//api/auth/refresh/post(refreshToken)`.
@@ -1211,7 +1314,7 @@ extension APIProtocol {
     }
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies).
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.
@@ -1226,7 +1329,7 @@ extension APIProtocol {
     }
     /// Start a Stripe Checkout
     ///
-    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses.
+    /// Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/checkout`.
     /// - Remark: Generated from `#/paths//api/billing/checkout/post(createCheckoutSession)`.
@@ -1241,12 +1344,22 @@ extension APIProtocol {
     }
     /// Paid subscription invoices
     ///
+    /// Newest paid first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/invoices`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/get(listBillingInvoices)`.
-    public func listBillingInvoices(headers: Operations.ListBillingInvoices.Input.Headers = .init()) async throws -> Operations.ListBillingInvoices.Output {
-        try await listBillingInvoices(Operations.ListBillingInvoices.Input(headers: headers))
+    public func listBillingInvoices(
+        query: Operations.ListBillingInvoices.Input.Query = .init(),
+        headers: Operations.ListBillingInvoices.Input.Headers = .init()
+    ) async throws -> Operations.ListBillingInvoices.Output {
+        try await listBillingInvoices(Operations.ListBillingInvoices.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// A paid subscription invoice
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/invoices/{id}/get(getBillingInvoice)`.
@@ -1261,14 +1374,22 @@ extension APIProtocol {
     }
     /// The caller's payment methods
     ///
+    /// Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/get(listPaymentMethods)`.
-    public func listPaymentMethods(headers: Operations.ListPaymentMethods.Input.Headers = .init()) async throws -> Operations.ListPaymentMethods.Output {
-        try await listPaymentMethods(Operations.ListPaymentMethods.Input(headers: headers))
+    public func listPaymentMethods(
+        query: Operations.ListPaymentMethods.Input.Query = .init(),
+        headers: Operations.ListPaymentMethods.Input.Headers = .init()
+    ) async throws -> Operations.ListPaymentMethods.Output {
+        try await listPaymentMethods(Operations.ListPaymentMethods.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// Add a payment method
     ///
-    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe.
+    /// Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/payment-methods`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/post(addPaymentMethod)`.
@@ -1283,14 +1404,22 @@ extension APIProtocol {
     }
     /// Remove a payment method
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `DELETE /api/billing/payment-methods/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/payment-methods/{id}/delete(deletePaymentMethod)`.
-    public func deletePaymentMethod(path: Operations.DeletePaymentMethod.Input.Path) async throws -> Operations.DeletePaymentMethod.Output {
-        try await deletePaymentMethod(Operations.DeletePaymentMethod.Input(path: path))
+    public func deletePaymentMethod(
+        path: Operations.DeletePaymentMethod.Input.Path,
+        headers: Operations.DeletePaymentMethod.Input.Headers = .init()
+    ) async throws -> Operations.DeletePaymentMethod.Output {
+        try await deletePaymentMethod(Operations.DeletePaymentMethod.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Subscriptions
     ///
-    /// Admins see the organization's; other members their own.
+    /// Admins see the organization's; other members their own. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/subscriptions`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/get(listSubscriptions)`.
@@ -1298,6 +1427,8 @@ extension APIProtocol {
         try await listSubscriptions(Operations.ListSubscriptions.Input(headers: headers))
     }
     /// A subscription
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/billing/subscriptions/{id}`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/get(getSubscription)`.
@@ -1312,7 +1443,7 @@ extension APIProtocol {
     }
     /// Cancel a subscription at the end of its period
     ///
-    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.
+    /// Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/billing/subscriptions/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/billing/subscriptions/{id}/cancel/post(cancelSubscription)`.
@@ -1327,7 +1458,7 @@ extension APIProtocol {
     }
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/billing/webhooks`.
     /// - Remark: Generated from `#/paths//api/billing/webhooks/post(receiveStripeWebhook)`.
@@ -1342,6 +1473,8 @@ extension APIProtocol {
     }
     /// List contacts
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/get(listContacts)`.
     public func listContacts(
@@ -1354,6 +1487,8 @@ extension APIProtocol {
         ))
     }
     /// Create a contact
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts`.
     /// - Remark: Generated from `#/paths//api/contacts/post(createContact)`.
@@ -1368,7 +1503,7 @@ extension APIProtocol {
     }
     /// Import contacts from CSV
     ///
-    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.
+    /// CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/import`.
     /// - Remark: Generated from `#/paths//api/contacts/import/post(importContacts)`.
@@ -1383,7 +1518,7 @@ extension APIProtocol {
     }
     /// Merge a duplicate into a contact
     ///
-    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.
+    /// Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/contacts/merge`.
     /// - Remark: Generated from `#/paths//api/contacts/merge/post(mergeContacts)`.
@@ -1398,7 +1533,7 @@ extension APIProtocol {
     }
     /// Get a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/get(getContact)`.
@@ -1413,7 +1548,7 @@ extension APIProtocol {
     }
     /// Update a contact
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/patch(updateContact)`.
@@ -1430,16 +1565,22 @@ extension APIProtocol {
     }
     /// Delete a contact
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/contacts/{id}`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/delete(deleteContact)`.
-    public func deleteContact(path: Operations.DeleteContact.Input.Path) async throws -> Operations.DeleteContact.Output {
-        try await deleteContact(Operations.DeleteContact.Input(path: path))
+    public func deleteContact(
+        path: Operations.DeleteContact.Input.Path,
+        headers: Operations.DeleteContact.Input.Headers = .init()
+    ) async throws -> Operations.DeleteContact.Output {
+        try await deleteContact(Operations.DeleteContact.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// A contact's timeline
     ///
-    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.
+    /// Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/contacts/{id}/activity`.
     /// - Remark: Generated from `#/paths//api/contacts/{id}/activity/get(listContactActivity)`.
@@ -1456,7 +1597,7 @@ extension APIProtocol {
     }
     /// Capture a lead from a web form
     ///
-    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.
+    /// Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/crm/capture`.
     /// - Remark: Generated from `#/paths//api/crm/capture/post(captureLead)`.
@@ -1471,6 +1612,8 @@ extension APIProtocol {
     }
     /// List leads
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/get(listLeads)`.
     public func listLeads(
@@ -1483,6 +1626,8 @@ extension APIProtocol {
         ))
     }
     /// Create a lead
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/leads`.
     /// - Remark: Generated from `#/paths//api/crm/leads/post(createLead)`.
@@ -1497,7 +1642,7 @@ extension APIProtocol {
     }
     /// Get a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/get(getLead)`.
@@ -1512,7 +1657,7 @@ extension APIProtocol {
     }
     /// Update a lead
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/patch(updateLead)`.
@@ -1529,16 +1674,22 @@ extension APIProtocol {
     }
     /// Delete a lead
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/leads/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/delete(deleteLead)`.
-    public func deleteLead(path: Operations.DeleteLead.Input.Path) async throws -> Operations.DeleteLead.Output {
-        try await deleteLead(Operations.DeleteLead.Input(path: path))
+    public func deleteLead(
+        path: Operations.DeleteLead.Input.Path,
+        headers: Operations.DeleteLead.Input.Headers = .init()
+    ) async throws -> Operations.DeleteLead.Output {
+        try await deleteLead(Operations.DeleteLead.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Convert a lead to an opportunity
     ///
-    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead.
+    /// Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/leads/{id}/convert`.
     /// - Remark: Generated from `#/paths//api/crm/leads/{id}/convert/post(convertLead)`.
@@ -1555,6 +1706,8 @@ extension APIProtocol {
     }
     /// List opportunities
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/get(listOpportunities)`.
     public func listOpportunities(
@@ -1567,6 +1720,8 @@ extension APIProtocol {
         ))
     }
     /// Create a opportunity
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/post(createOpportunity)`.
@@ -1581,7 +1736,7 @@ extension APIProtocol {
     }
     /// Get a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/get(getOpportunity)`.
@@ -1596,7 +1751,7 @@ extension APIProtocol {
     }
     /// Update a opportunity
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/patch(updateOpportunity)`.
@@ -1613,16 +1768,22 @@ extension APIProtocol {
     }
     /// Delete a opportunity
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/opportunities/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/delete(deleteOpportunity)`.
-    public func deleteOpportunity(path: Operations.DeleteOpportunity.Input.Path) async throws -> Operations.DeleteOpportunity.Output {
-        try await deleteOpportunity(Operations.DeleteOpportunity.Input(path: path))
+    public func deleteOpportunity(
+        path: Operations.DeleteOpportunity.Input.Path,
+        headers: Operations.DeleteOpportunity.Input.Headers = .init()
+    ) async throws -> Operations.DeleteOpportunity.Output {
+        try await deleteOpportunity(Operations.DeleteOpportunity.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Mark an opportunity lost
     ///
-    /// open → lost with an optional reason; probability 0.
+    /// open → lost with an optional reason; probability 0. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/lost`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/lost/post(lostOpportunity)`.
@@ -1639,7 +1800,7 @@ extension APIProtocol {
     }
     /// Reopen a won or lost opportunity
     ///
-    /// won or lost → open, back in the first open stage with its probability.
+    /// won or lost → open, back in the first open stage with its probability. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/reopen/post(reopenOpportunity)`.
@@ -1654,7 +1815,7 @@ extension APIProtocol {
     }
     /// Mark an opportunity won
     ///
-    /// open → won: moves the deal to the first won stage with probability 100.
+    /// open → won: moves the deal to the first won stage with probability 100. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/crm/opportunities/{id}/won`.
     /// - Remark: Generated from `#/paths//api/crm/opportunities/{id}/won/post(wonOpportunity)`.
@@ -1669,6 +1830,8 @@ extension APIProtocol {
     }
     /// List stages
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/get(listStages)`.
     public func listStages(
@@ -1681,6 +1844,8 @@ extension APIProtocol {
         ))
     }
     /// Create a stage
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/crm/stages`.
     /// - Remark: Generated from `#/paths//api/crm/stages/post(createStage)`.
@@ -1695,7 +1860,7 @@ extension APIProtocol {
     }
     /// Get a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/get(getStage)`.
@@ -1710,7 +1875,7 @@ extension APIProtocol {
     }
     /// Update a stage
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/patch(updateStage)`.
@@ -1727,16 +1892,22 @@ extension APIProtocol {
     }
     /// Delete a stage
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/crm/stages/{id}`.
     /// - Remark: Generated from `#/paths//api/crm/stages/{id}/delete(deleteStage)`.
-    public func deleteStage(path: Operations.DeleteStage.Input.Path) async throws -> Operations.DeleteStage.Output {
-        try await deleteStage(Operations.DeleteStage.Input(path: path))
+    public func deleteStage(
+        path: Operations.DeleteStage.Input.Path,
+        headers: Operations.DeleteStage.Input.Headers = .init()
+    ) async throws -> Operations.DeleteStage.Output {
+        try await deleteStage(Operations.DeleteStage.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Ask the knowledge base
     ///
-    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim.
+    /// Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/ecosire-ai/ask`.
     /// - Remark: Generated from `#/paths//api/ecosire-ai/ask/post(askEcosireAI)`.
@@ -1751,6 +1922,8 @@ extension APIProtocol {
     }
     /// List outboxemails
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/email/outbox`.
     /// - Remark: Generated from `#/paths//api/email/outbox/get(listOutboxEmails)`.
     public func listOutboxEmails(
@@ -1764,7 +1937,7 @@ extension APIProtocol {
     }
     /// Get a outboxemail
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/email/outbox/{id}`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/get(getOutboxEmail)`.
@@ -1779,7 +1952,7 @@ extension APIProtocol {
     }
     /// Send a failed email again
     ///
-    /// failed → queued, with a fresh set of attempts.
+    /// failed → queued, with a fresh set of attempts. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/email/outbox/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/email/outbox/{id}/retry/post(retryOutboxEmail)`.
@@ -1794,12 +1967,16 @@ extension APIProtocol {
     }
     /// Liveness
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/health`.
     /// - Remark: Generated from `#/paths//api/health/get(getHealth)`.
     public func getHealth(headers: Operations.GetHealth.Input.Headers = .init()) async throws -> Operations.GetHealth.Output {
         try await getHealth(Operations.GetHealth.Input(headers: headers))
     }
     /// Readiness: database reachable and migrations applied
+    ///
+    /// No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/health/ready`.
     /// - Remark: Generated from `#/paths//api/health/ready/get(getReadiness)`.
@@ -1808,8 +1985,10 @@ extension APIProtocol {
     }
     /// List slapolicies
     ///
-    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
-    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPolicies)`.
+    /// The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla/get(listSLAPolicies)`.
     public func listSLAPolicies(
         query: Operations.ListSLAPolicies.Input.Query = .init(),
         headers: Operations.ListSLAPolicies.Input.Headers = .init()
@@ -1819,7 +1998,24 @@ extension APIProtocol {
             headers: headers
         ))
     }
+    /// List slapolicies
+    ///
+    /// The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
+    /// - Remark: HTTP `GET /api/helpdesk/sla-policies`.
+    /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/get(listSLAPoliciesAlias)`.
+    public func listSLAPoliciesAlias(
+        query: Operations.ListSLAPoliciesAlias.Input.Query = .init(),
+        headers: Operations.ListSLAPoliciesAlias.Input.Headers = .init()
+    ) async throws -> Operations.ListSLAPoliciesAlias.Output {
+        try await listSLAPoliciesAlias(Operations.ListSLAPoliciesAlias.Input(
+            query: query,
+            headers: headers
+        ))
+    }
     /// Create a slapolicy
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/sla-policies`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/post(createSLAPolicy)`.
@@ -1834,7 +2030,7 @@ extension APIProtocol {
     }
     /// Get a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/get(getSLAPolicy)`.
@@ -1849,7 +2045,7 @@ extension APIProtocol {
     }
     /// Update a slapolicy
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/patch(updateSLAPolicy)`.
@@ -1866,16 +2062,22 @@ extension APIProtocol {
     }
     /// Delete a slapolicy
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/sla-policies/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/sla-policies/{id}/delete(deleteSLAPolicy)`.
-    public func deleteSLAPolicy(path: Operations.DeleteSLAPolicy.Input.Path) async throws -> Operations.DeleteSLAPolicy.Output {
-        try await deleteSLAPolicy(Operations.DeleteSLAPolicy.Input(path: path))
+    public func deleteSLAPolicy(
+        path: Operations.DeleteSLAPolicy.Input.Path,
+        headers: Operations.DeleteSLAPolicy.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSLAPolicy.Output {
+        try await deleteSLAPolicy(Operations.DeleteSLAPolicy.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Helpdesk statistics
     ///
-    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance.
+    /// Counts by status and priority, open and overdue work, response and resolution times, SLA compliance. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/stats`.
     /// - Remark: Generated from `#/paths//api/helpdesk/stats/get(getHelpdeskStats)`.
@@ -1890,6 +2092,8 @@ extension APIProtocol {
     }
     /// List teams
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/get(listTeams)`.
     public func listTeams(
@@ -1902,6 +2106,8 @@ extension APIProtocol {
         ))
     }
     /// Create a team
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/teams`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/post(createTeam)`.
@@ -1916,7 +2122,7 @@ extension APIProtocol {
     }
     /// Get a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/get(getTeam)`.
@@ -1931,7 +2137,7 @@ extension APIProtocol {
     }
     /// Update a team
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/patch(updateTeam)`.
@@ -1948,14 +2154,22 @@ extension APIProtocol {
     }
     /// Delete a team
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/teams/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/teams/{id}/delete(deleteTeam)`.
-    public func deleteTeam(path: Operations.DeleteTeam.Input.Path) async throws -> Operations.DeleteTeam.Output {
-        try await deleteTeam(Operations.DeleteTeam.Input(path: path))
+    public func deleteTeam(
+        path: Operations.DeleteTeam.Input.Path,
+        headers: Operations.DeleteTeam.Input.Headers = .init()
+    ) async throws -> Operations.DeleteTeam.Output {
+        try await deleteTeam(Operations.DeleteTeam.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// List tickets
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/get(listTickets)`.
@@ -1970,6 +2184,8 @@ extension APIProtocol {
     }
     /// Create a ticket
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/post(createTicket)`.
     public func createTicket(
@@ -1983,7 +2199,7 @@ extension APIProtocol {
     }
     /// Get a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/get(getTicket)`.
@@ -1998,7 +2214,7 @@ extension APIProtocol {
     }
     /// Update a ticket
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/patch(updateTicket)`.
@@ -2015,16 +2231,22 @@ extension APIProtocol {
     }
     /// Delete a ticket
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/helpdesk/tickets/{id}`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/delete(deleteTicket)`.
-    public func deleteTicket(path: Operations.DeleteTicket.Input.Path) async throws -> Operations.DeleteTicket.Output {
-        try await deleteTicket(Operations.DeleteTicket.Input(path: path))
+    public func deleteTicket(
+        path: Operations.DeleteTicket.Input.Path,
+        headers: Operations.DeleteTicket.Input.Headers = .init()
+    ) async throws -> Operations.DeleteTicket.Output {
+        try await deleteTicket(Operations.DeleteTicket.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Assign a ticket
     ///
-    /// Sets the assignee (a user of the organization) and/or the team; null clears either.
+    /// Sets the assignee (a user of the organization) and/or the team; null clears either. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/assign`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/assign/post(assignTicket)`.
@@ -2041,7 +2263,7 @@ extension APIProtocol {
     }
     /// Close a ticket
     ///
-    /// new, in_progress, pending_customer, resolved → closed.
+    /// new, in_progress, pending_customer, resolved → closed. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/close`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/close/post(closeTicket)`.
@@ -2056,7 +2278,7 @@ extension APIProtocol {
     }
     /// A ticket's messages
     ///
-    /// Replies and internal notes, oldest first.
+    /// Replies and internal notes, oldest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/helpdesk/tickets/{id}/messages`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/messages/get(listTicketMessages)`.
@@ -2073,7 +2295,7 @@ extension APIProtocol {
     }
     /// Reopen a ticket
     ///
-    /// resolved, closed → in_progress.
+    /// resolved, closed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reopen`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reopen/post(reopenTicket)`.
@@ -2088,7 +2310,7 @@ extension APIProtocol {
     }
     /// Reply to a ticket
     ///
-    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer).
+    /// A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/helpdesk/tickets/{id}/reply`.
     /// - Remark: Generated from `#/paths//api/helpdesk/tickets/{id}/reply/post(replyToTicket)`.
@@ -2105,6 +2327,8 @@ extension APIProtocol {
     }
     /// List invoices
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/get(listInvoices)`.
     public func listInvoices(
@@ -2117,6 +2341,8 @@ extension APIProtocol {
         ))
     }
     /// Create a invoice
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices`.
     /// - Remark: Generated from `#/paths//api/invoices/post(createInvoice)`.
@@ -2131,7 +2357,7 @@ extension APIProtocol {
     }
     /// Get a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/get(getInvoice)`.
@@ -2146,7 +2372,7 @@ extension APIProtocol {
     }
     /// Update a invoice
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/patch(updateInvoice)`.
@@ -2163,16 +2389,22 @@ extension APIProtocol {
     }
     /// Delete a invoice
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/invoices/{id}`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/delete(deleteInvoice)`.
-    public func deleteInvoice(path: Operations.DeleteInvoice.Input.Path) async throws -> Operations.DeleteInvoice.Output {
-        try await deleteInvoice(Operations.DeleteInvoice.Input(path: path))
+    public func deleteInvoice(
+        path: Operations.DeleteInvoice.Input.Path,
+        headers: Operations.DeleteInvoice.Input.Headers = .init()
+    ) async throws -> Operations.DeleteInvoice.Output {
+        try await deleteInvoice(Operations.DeleteInvoice.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Cancel an invoice with a credit note
     ///
-    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…).
+    /// sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/credit-note`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/credit-note/post(creditInvoice)`.
@@ -2187,7 +2419,7 @@ extension APIProtocol {
     }
     /// Record a payment
     ///
-    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum.
+    /// Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/pay`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pay/post(payInvoice)`.
@@ -2204,6 +2436,8 @@ extension APIProtocol {
     }
     /// The invoice as a PDF
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/invoices/{id}/pdf`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/pdf/get(getInvoicePdf)`.
     public func getInvoicePdf(
@@ -2217,7 +2451,7 @@ extension APIProtocol {
     }
     /// Send an invoice
     ///
-    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured.
+    /// draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/invoices/{id}/send`.
     /// - Remark: Generated from `#/paths//api/invoices/{id}/send/post(sendInvoice)`.
@@ -2232,6 +2466,8 @@ extension APIProtocol {
     }
     /// List knowledgearticles
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/get(listKnowledgeArticles)`.
     public func listKnowledgeArticles(
@@ -2244,6 +2480,8 @@ extension APIProtocol {
         ))
     }
     /// Create a knowledgearticle
+    ///
+    /// Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/knowledge/articles`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/post(createKnowledgeArticle)`.
@@ -2258,7 +2496,7 @@ extension APIProtocol {
     }
     /// Get a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/get(getKnowledgeArticle)`.
@@ -2273,7 +2511,7 @@ extension APIProtocol {
     }
     /// Update a knowledgearticle
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/patch(updateKnowledgeArticle)`.
@@ -2290,16 +2528,22 @@ extension APIProtocol {
     }
     /// Delete a knowledgearticle
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/knowledge/articles/{id}`.
     /// - Remark: Generated from `#/paths//api/knowledge/articles/{id}/delete(deleteKnowledgeArticle)`.
-    public func deleteKnowledgeArticle(path: Operations.DeleteKnowledgeArticle.Input.Path) async throws -> Operations.DeleteKnowledgeArticle.Output {
-        try await deleteKnowledgeArticle(Operations.DeleteKnowledgeArticle.Input(path: path))
+    public func deleteKnowledgeArticle(
+        path: Operations.DeleteKnowledgeArticle.Input.Path,
+        headers: Operations.DeleteKnowledgeArticle.Input.Headers = .init()
+    ) async throws -> Operations.DeleteKnowledgeArticle.Output {
+        try await deleteKnowledgeArticle(Operations.DeleteKnowledgeArticle.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// The caller's licenses
     ///
-    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold.
+    /// A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/get(listLicenses)`.
@@ -2314,7 +2558,7 @@ extension APIProtocol {
     }
     /// Grant a license by hand
     ///
-    /// Issues a license for a product under its license policy; the body may override the limit and expiry.
+    /// Issues a license for a product under its license policy; the body may override the limit and expiry. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses`.
     /// - Remark: Generated from `#/paths//api/licenses/post(grantLicense)`.
@@ -2329,7 +2573,7 @@ extension APIProtocol {
     }
     /// Activate a license on a domain
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/activate`.
     /// - Remark: Generated from `#/paths//api/licenses/activate/post(activateLicense)`.
@@ -2344,7 +2588,7 @@ extension APIProtocol {
     }
     /// Release a domain's activation
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/deactivate`.
     /// - Remark: Generated from `#/paths//api/licenses/deactivate/post(deactivateLicense)`.
@@ -2359,6 +2603,8 @@ extension APIProtocol {
     }
     /// The public key that signs license answers
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/licenses/signing-key`.
     /// - Remark: Generated from `#/paths//api/licenses/signing-key/get(getLicenseSigningKey)`.
     public func getLicenseSigningKey(headers: Operations.GetLicenseSigningKey.Input.Headers = .init()) async throws -> Operations.GetLicenseSigningKey.Output {
@@ -2366,7 +2612,7 @@ extension APIProtocol {
     }
     /// Validate a license key
     ///
-    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP.
+    ///  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/licenses/validate`.
     /// - Remark: Generated from `#/paths//api/licenses/validate/post(validateLicense)`.
@@ -2381,6 +2627,8 @@ extension APIProtocol {
     }
     /// Get a license
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/licenses/{id}`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/get(getLicense)`.
     public func getLicense(
@@ -2394,7 +2642,7 @@ extension APIProtocol {
     }
     /// A license's activations
     ///
-    /// Current and past activations, newest first.
+    /// Current and past activations, newest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/licenses/{id}/activations`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/activations/get(listLicenseActivations)`.
@@ -2411,7 +2659,7 @@ extension APIProtocol {
     }
     /// Reinstate a suspended license
     ///
-    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/reinstate`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/reinstate/post(reinstateLicense)`.
@@ -2426,7 +2674,7 @@ extension APIProtocol {
     }
     /// Revoke a license (permanent)
     ///
-    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/revoke`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/revoke/post(revokeLicense)`.
@@ -2441,7 +2689,7 @@ extension APIProtocol {
     }
     /// Suspend a license
     ///
-    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status.
+    /// Allowed from: active; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/licenses/{id}/suspend`.
     /// - Remark: Generated from `#/paths//api/licenses/{id}/suspend/post(suspendLicense)`.
@@ -2456,7 +2704,7 @@ extension APIProtocol {
     }
     /// Confirm a subscription
     ///
-    /// The link from the confirmation email. Each token works once, within 7 days.
+    /// The link from the confirmation email. Each token works once, within 7 days. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/confirm`.
     /// - Remark: Generated from `#/paths//api/newsletter/confirm/get(confirmNewsletter)`.
@@ -2471,7 +2719,7 @@ extension APIProtocol {
     }
     /// Subscribe to the newsletter
     ///
-    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address.
+    /// Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/subscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribe/post(subscribeNewsletter)`.
@@ -2486,6 +2734,8 @@ extension APIProtocol {
     }
     /// List subscribers
     ///
+    /// Needs the member role or above; an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
     public func listSubscribers(
@@ -2499,7 +2749,7 @@ extension APIProtocol {
     }
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.
@@ -2514,16 +2764,22 @@ extension APIProtocol {
     }
     /// Delete a subscriber
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/delete(deleteSubscriber)`.
-    public func deleteSubscriber(path: Operations.DeleteSubscriber.Input.Path) async throws -> Operations.DeleteSubscriber.Output {
-        try await deleteSubscriber(Operations.DeleteSubscriber.Input(path: path))
+    public func deleteSubscriber(
+        path: Operations.DeleteSubscriber.Input.Path,
+        headers: Operations.DeleteSubscriber.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSubscriber.Output {
+        try await deleteSubscriber(Operations.DeleteSubscriber.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// The unsubscribe page
     ///
-    /// What opening the link shows; it changes nothing by itself.
+    /// What opening the link shows; it changes nothing by itself. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/get(newsletterUnsubscribePage)`.
@@ -2538,7 +2794,7 @@ extension APIProtocol {
     }
     /// Unsubscribe from the newsletter
     ///
-    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed.
+    /// The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/newsletter/unsubscribe`.
     /// - Remark: Generated from `#/paths//api/newsletter/unsubscribe/post(unsubscribeNewsletter)`.
@@ -2553,6 +2809,8 @@ extension APIProtocol {
     }
     /// The organization's notifications
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/notifications`.
     /// - Remark: Generated from `#/paths//api/notifications/get(listNotifications)`.
     public func listNotifications(
@@ -2565,6 +2823,8 @@ extension APIProtocol {
         ))
     }
     /// Mark a notification read
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/notifications/{id}/read`.
     /// - Remark: Generated from `#/paths//api/notifications/{id}/read/post(readNotification)`.
@@ -2579,6 +2839,8 @@ extension APIProtocol {
     }
     /// The OpenAPI document (JSON)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.json`.
     /// - Remark: Generated from `#/paths//api/openapi.json/get(getOpenAPIJSON)`.
     public func getOpenAPIJSON(headers: Operations.GetOpenAPIJSON.Input.Headers = .init()) async throws -> Operations.GetOpenAPIJSON.Output {
@@ -2586,12 +2848,16 @@ extension APIProtocol {
     }
     /// The OpenAPI document (YAML)
     ///
+    /// No credentials needed.
+    ///
     /// - Remark: HTTP `GET /api/openapi.yaml`.
     /// - Remark: Generated from `#/paths//api/openapi.yaml/get(getOpenAPIYAML)`.
     public func getOpenAPIYAML(headers: Operations.GetOpenAPIYAML.Input.Headers = .init()) async throws -> Operations.GetOpenAPIYAML.Output {
         try await getOpenAPIYAML(Operations.GetOpenAPIYAML.Input(headers: headers))
     }
     /// List orders
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/get(listOrders)`.
@@ -2606,6 +2872,8 @@ extension APIProtocol {
     }
     /// Create a order
     ///
+    /// Needs the member role or above; an API key needs the read_write scope.
+    ///
     /// - Remark: HTTP `POST /api/orders`.
     /// - Remark: Generated from `#/paths//api/orders/post(createOrder)`.
     public func createOrder(
@@ -2619,7 +2887,7 @@ extension APIProtocol {
     }
     /// Get a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/get(getOrder)`.
@@ -2634,7 +2902,7 @@ extension APIProtocol {
     }
     /// Update a order
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/patch(updateOrder)`.
@@ -2651,16 +2919,22 @@ extension APIProtocol {
     }
     /// Delete a order
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `DELETE /api/orders/{id}`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/delete(deleteOrder)`.
-    public func deleteOrder(path: Operations.DeleteOrder.Input.Path) async throws -> Operations.DeleteOrder.Output {
-        try await deleteOrder(Operations.DeleteOrder.Input(path: path))
+    public func deleteOrder(
+        path: Operations.DeleteOrder.Input.Path,
+        headers: Operations.DeleteOrder.Input.Headers = .init()
+    ) async throws -> Operations.DeleteOrder.Output {
+        try await deleteOrder(Operations.DeleteOrder.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Cancel an order
     ///
-    /// draft or confirmed → cancelled; licenses already issued for it are revoked.
+    /// draft or confirmed → cancelled; licenses already issued for it are revoked. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/cancel`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/cancel/post(cancelOrder)`.
@@ -2675,7 +2949,7 @@ extension APIProtocol {
     }
     /// Close a delivered order
     ///
-    /// delivered → done.
+    /// delivered → done. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/complete`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/complete/post(completeOrder)`.
@@ -2690,7 +2964,7 @@ extension APIProtocol {
     }
     /// Confirm an order
     ///
-    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction.
+    /// draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/confirm`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/confirm/post(confirmOrder)`.
@@ -2705,7 +2979,7 @@ extension APIProtocol {
     }
     /// Mark an order delivered
     ///
-    /// in_progress → delivered.
+    /// in_progress → delivered. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/deliver`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/deliver/post(deliverOrder)`.
@@ -2720,7 +2994,7 @@ extension APIProtocol {
     }
     /// Invoice an order
     ///
-    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).
+    /// Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note). Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/invoice`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoice/post(invoiceOrder)`.
@@ -2735,22 +3009,24 @@ extension APIProtocol {
     }
     /// An order's invoices
     ///
-    /// Invoices and credit notes of the order, oldest first.
+    /// Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/orders/{id}/invoices`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/invoices/get(listOrderInvoices)`.
     public func listOrderInvoices(
         path: Operations.ListOrderInvoices.Input.Path,
+        query: Operations.ListOrderInvoices.Input.Query = .init(),
         headers: Operations.ListOrderInvoices.Input.Headers = .init()
     ) async throws -> Operations.ListOrderInvoices.Output {
         try await listOrderInvoices(Operations.ListOrderInvoices.Input(
             path: path,
+            query: query,
             headers: headers
         ))
     }
     /// Start work on a confirmed order
     ///
-    /// confirmed → in_progress.
+    /// confirmed → in_progress. Needs the member role or above; an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/orders/{id}/start`.
     /// - Remark: Generated from `#/paths//api/orders/{id}/start/post(startOrder)`.
@@ -2765,7 +3041,7 @@ extension APIProtocol {
     }
     /// The customer's billing summary
     ///
-    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend.
+    /// What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/portal/billing`.
     /// - Remark: Generated from `#/paths//api/portal/billing/get(getBillingSummary)`.
@@ -2773,6 +3049,8 @@ extension APIProtocol {
         try await getBillingSummary(Operations.GetBillingSummary.Input(headers: headers))
     }
     /// List products
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products`.
     /// - Remark: Generated from `#/paths//api/products/get(listProducts)`.
@@ -2787,6 +3065,8 @@ extension APIProtocol {
     }
     /// Create a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/products`.
     /// - Remark: Generated from `#/paths//api/products/post(createProduct)`.
     public func createProduct(
@@ -2800,7 +3080,7 @@ extension APIProtocol {
     }
     /// Get a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/get(getProduct)`.
@@ -2815,7 +3095,7 @@ extension APIProtocol {
     }
     /// Update a product
     ///
-    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+    /// Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/patch(updateProduct)`.
@@ -2832,31 +3112,39 @@ extension APIProtocol {
     }
     /// Delete a product
     ///
-    /// Records of other organizations answer 404.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/products/{id}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/delete(deleteProduct)`.
-    public func deleteProduct(path: Operations.DeleteProduct.Input.Path) async throws -> Operations.DeleteProduct.Output {
-        try await deleteProduct(Operations.DeleteProduct.Input(path: path))
+    public func deleteProduct(
+        path: Operations.DeleteProduct.Input.Path,
+        headers: Operations.DeleteProduct.Input.Headers = .init()
+    ) async throws -> Operations.DeleteProduct.Output {
+        try await deleteProduct(Operations.DeleteProduct.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// A product's downloadable files
     ///
-    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.
+    /// For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/get(listProductFiles)`.
     public func listProductFiles(
         path: Operations.ListProductFiles.Input.Path,
+        query: Operations.ListProductFiles.Input.Query = .init(),
         headers: Operations.ListProductFiles.Input.Headers = .init()
     ) async throws -> Operations.ListProductFiles.Output {
         try await listProductFiles(Operations.ListProductFiles.Input(
             path: path,
+            query: query,
             headers: headers
         ))
     }
     /// Download a product archive
     ///
-    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum.
+    /// For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/files/{fileId}/download`.
     /// - Remark: Generated from `#/paths//api/products/{id}/files/{fileId}/download/get(downloadProductFile)`.
@@ -2870,6 +3158,8 @@ extension APIProtocol {
         ))
     }
     /// List a product's variants
+    ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
     ///
     /// - Remark: HTTP `GET /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/get(listProductVariants)`.
@@ -2886,6 +3176,8 @@ extension APIProtocol {
     }
     /// Add a variant to a product
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `POST /api/products/{id}/variants`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/post(createProductVariant)`.
     public func createProductVariant(
@@ -2900,6 +3192,8 @@ extension APIProtocol {
         ))
     }
     /// Update a variant
+    ///
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/patch(updateProductVariant)`.
@@ -2916,14 +3210,22 @@ extension APIProtocol {
     }
     /// Delete a variant
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `DELETE /api/products/{id}/variants/{variantId}`.
     /// - Remark: Generated from `#/paths//api/products/{id}/variants/{variantId}/delete(deleteProductVariant)`.
-    public func deleteProductVariant(path: Operations.DeleteProductVariant.Input.Path) async throws -> Operations.DeleteProductVariant.Output {
-        try await deleteProductVariant(Operations.DeleteProductVariant.Input(path: path))
+    public func deleteProductVariant(
+        path: Operations.DeleteProductVariant.Input.Path,
+        headers: Operations.DeleteProductVariant.Input.Headers = .init()
+    ) async throws -> Operations.DeleteProductVariant.Output {
+        try await deleteProductVariant(Operations.DeleteProductVariant.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// Component status, uptime and incidents
     ///
-    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+    /// Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old. No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/status`.
     /// - Remark: Generated from `#/paths//api/status/get(getStatus)`.
@@ -2932,7 +3234,7 @@ extension APIProtocol {
     }
     /// Submit a support request
     ///
-    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
+    /// Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/support`.
     /// - Remark: Generated from `#/paths//api/support/post(submitSupportRequest)`.
@@ -2947,6 +3249,8 @@ extension APIProtocol {
     }
     /// The signed-in user
     ///
+    /// Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+    ///
     /// - Remark: HTTP `GET /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/get(getCurrentUser)`.
     public func getCurrentUser(headers: Operations.GetCurrentUser.Input.Headers = .init()) async throws -> Operations.GetCurrentUser.Output {
@@ -2954,7 +3258,7 @@ extension APIProtocol {
     }
     /// Update name or password
     ///
-    /// Changing the password needs `currentPassword` and signs out every session.
+    /// Changing the password needs `currentPassword` and signs out every session. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `PATCH /api/users/me`.
     /// - Remark: Generated from `#/paths//api/users/me/patch(updateCurrentUser)`.
@@ -2969,7 +3273,7 @@ extension APIProtocol {
     }
     /// Get a delivery
     ///
-    /// With its attempts and the exact payload sent.
+    /// With its attempts and the exact payload sent. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/deliveries/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/get(getWebhookDelivery)`.
@@ -2984,7 +3288,7 @@ extension APIProtocol {
     }
     /// Redeliver
     ///
-    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.
+    /// Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/deliveries/{id}/retry`.
     /// - Remark: Generated from `#/paths//api/webhooks/deliveries/{id}/retry/post(retryWebhookDelivery)`.
@@ -2999,6 +3303,8 @@ extension APIProtocol {
     }
     /// List webhook endpoints
     ///
+    /// Needs the admin role or above; an API key needs the admin scope.
+    ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/get(listWebhookEndpoints)`.
     public func listWebhookEndpoints(
@@ -3012,7 +3318,7 @@ extension APIProtocol {
     }
     /// Create a webhook endpoint
     ///
-    /// The answer carries the signing secret, shown this once.
+    /// The answer carries the signing secret, shown this once. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/post(createWebhookEndpoint)`.
@@ -3027,7 +3333,7 @@ extension APIProtocol {
     }
     /// Get a webhook endpoint
     ///
-    /// Endpoints of other organizations answer 404.
+    /// Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/get(getWebhookEndpoint)`.
@@ -3042,7 +3348,7 @@ extension APIProtocol {
     }
     /// Update a webhook endpoint
     ///
-    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404.
+    /// Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `PATCH /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/patch(updateWebhookEndpoint)`.
@@ -3059,16 +3365,22 @@ extension APIProtocol {
     }
     /// Delete a webhook endpoint
     ///
-    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404.
+    /// Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `DELETE /api/webhooks/endpoints/{id}`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/delete(deleteWebhookEndpoint)`.
-    public func deleteWebhookEndpoint(path: Operations.DeleteWebhookEndpoint.Input.Path) async throws -> Operations.DeleteWebhookEndpoint.Output {
-        try await deleteWebhookEndpoint(Operations.DeleteWebhookEndpoint.Input(path: path))
+    public func deleteWebhookEndpoint(
+        path: Operations.DeleteWebhookEndpoint.Input.Path,
+        headers: Operations.DeleteWebhookEndpoint.Input.Headers = .init()
+    ) async throws -> Operations.DeleteWebhookEndpoint.Output {
+        try await deleteWebhookEndpoint(Operations.DeleteWebhookEndpoint.Input(
+            path: path,
+            headers: headers
+        ))
     }
     /// An endpoint's delivery log
     ///
-    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.
+    /// Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/endpoints/{id}/deliveries`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/deliveries/get(listWebhookDeliveries)`.
@@ -3085,7 +3397,7 @@ extension APIProtocol {
     }
     /// Rotate the signing secret
     ///
-    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events.
+    /// Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/rotate-secret`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/rotate-secret/post(rotateWebhookSecret)`.
@@ -3100,7 +3412,7 @@ extension APIProtocol {
     }
     /// Send a test event
     ///
-    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.
+    /// Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/endpoints/{id}/test`.
     /// - Remark: Generated from `#/paths//api/webhooks/endpoints/{id}/test/post(sendWebhookTest)`.
@@ -3117,14 +3429,22 @@ extension APIProtocol {
     }
     /// The event catalog
     ///
-    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload.
+    /// Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today). No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/get(listWebhookEventTypes)`.
-    public func listWebhookEventTypes(headers: Operations.ListWebhookEventTypes.Input.Headers = .init()) async throws -> Operations.ListWebhookEventTypes.Output {
-        try await listWebhookEventTypes(Operations.ListWebhookEventTypes.Input(headers: headers))
+    public func listWebhookEventTypes(
+        query: Operations.ListWebhookEventTypes.Input.Query = .init(),
+        headers: Operations.ListWebhookEventTypes.Input.Headers = .init()
+    ) async throws -> Operations.ListWebhookEventTypes.Output {
+        try await listWebhookEventTypes(Operations.ListWebhookEventTypes.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// One event type
+    ///
+    /// No credentials needed.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/get(getWebhookEventType)`.
@@ -3139,7 +3459,7 @@ extension APIProtocol {
     }
     /// A signed cURL command posting the example event
     ///
-    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes.
+    /// Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/webhooks/events/{type}/curl`.
     /// - Remark: Generated from `#/paths//api/webhooks/events/{type}/curl/get(getWebhookCurl)`.
@@ -3156,7 +3476,7 @@ extension APIProtocol {
     }
     /// Receive a Stripe event
     ///
-    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+    /// Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/webhooks/stripe`.
     /// - Remark: Generated from `#/paths//api/webhooks/stripe/post(receiveStripeWebhookAlias)`.
@@ -3171,7 +3491,7 @@ extension APIProtocol {
     }
     /// Check a delivery's signature
     ///
-    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails.
+    /// Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
     ///
     /// - Remark: HTTP `POST /api/webhooks/verify`.
     /// - Remark: Generated from `#/paths//api/webhooks/verify/post(verifyWebhookSignature)`.
@@ -3185,6 +3505,8 @@ extension APIProtocol {
         ))
     }
     /// Prometheus metrics
+    ///
+    /// No credentials needed.
     ///
     /// - Remark: HTTP `GET /metrics`.
     /// - Remark: Generated from `#/paths//metrics/get(getMetrics)`.

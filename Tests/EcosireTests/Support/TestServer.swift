@@ -165,6 +165,7 @@ enum ResponseRecorder {
             let line: JSONValue = [
                 "method": .string(method.rawValue), "uri": .string(uri), "status": .int(Int64(response.status.code)),
                 "contentType": .string(response.contentType), "body": .string(response.text),
+                "headers": .array(response.headers.map { .string($0.name.canonicalName) }),
             ]
             handle.write(Data((line.jsonString + "\n").utf8))
         }

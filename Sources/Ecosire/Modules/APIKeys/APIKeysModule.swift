@@ -44,7 +44,10 @@ struct APIKeysModule: Module {
                 body: .json(
                     APIKeySchemas.create, required: false,
                     example: ["name": "CI/CD Pipeline", "expires_at": "2026-12-31T23:59:59Z", "scope": "read_write", "environment": "live"]),
-                responses: [ResponseSpec(201, "The new key, with its secret", schema: APIKeySchemas.created)],
+                responses: [
+                    ResponseSpec(
+                        201, "The new key, with its secret", schema: APIKeySchemas.created, headers: ["Location": "URL of the key"])
+                ],
                 returnsSecret: true
             )
         ) { input in
@@ -88,7 +91,11 @@ struct APIKeysModule: Module {
                 .post, "/api/api-keys/{id}/rotate", id: "rotateApiKey", summary: "Rotate an API key",
                 description:
                     "Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.",
-                responses: [ResponseSpec(201, "The replacement key, with its secret", schema: APIKeySchemas.created)],
+                responses: [
+                    ResponseSpec(
+                        201, "The replacement key, with its secret", schema: APIKeySchemas.created,
+                        headers: ["Location": "URL of the new key"])
+                ],
                 errors: [409], returnsSecret: true
             )
         ) { input in

@@ -62,6 +62,11 @@ struct BillingModule: Module {
         Schema.object([.init("data", .array(schema), required: true)]).named(name)
     }
 
+    /// The standard `{data, meta}` list.
+    static func pageOf(_ schema: Schema, _ name: String) -> Schema {
+        Schema.object([.init("data", .array(schema), required: true), .init("meta", PageMeta.schema, required: true)]).named(name)
+    }
+
     static let stripeEvent = Schema.object(
         [
             .init("id", Schema.string().describe("evt_…"), required: true), .init("object", .string()),
@@ -91,7 +96,9 @@ struct BillingModule: Module {
                                 .init("outcome", .string(), required: true),
                             ]).named("StripeWebhookResult"))
                     ],
-                    errors: [401, 413, 415, 503]
+                    errors: [401, 413, 415, 503],
+                    requestHeaders: ["Stripe-Signature": "`t=<unix>,v1=<hex>[,v1=…]` as Stripe sends it; required"],
+                    codes: ["INVALID_SIGNATURE", "BILLING_NOT_CONFIGURED"]
                 )
             ) { input in try await receive(input) }
         }
@@ -167,9 +174,17 @@ struct BillingModule: Module {
         api.add(
             Operation(
                 .get, "/api/billing/invoices", id: "listBillingInvoices", tag: "Billing", summary: "Paid subscription invoices",
-                responses: [ResponseSpec(200, "The invoices, newest first", schema: Self.listOf(Self.billingInvoice, "BillingInvoiceList"))]
+                description: "Newest paid first, in the standard {data, meta} envelope.", query: ListQuery.pageParameters,
+                responses: [
+                    ResponseSpec(200, "One page of invoices, newest first", schema: Self.pageOf(Self.billingInvoice, "BillingInvoiceList"))
+                ]
             )
-        ) { input in .json(.object(["data": .array(try await billingInvoices(try input.caller, id: nil))])) }
+        ) { input in
+            let query = ListQuery(input)
+            let caller = try input.caller
+            let page = try await billingInvoices(caller, id: nil, page: query)
+            return .json(PageMeta.envelope(page, total: try await billingInvoiceCount(caller), query: query))
+        }
 
         api.add(
             Operation(
@@ -369,18 +384,34 @@ struct BillingModule: Module {
         return .json(try await subscriptions(caller, id: input.path("id")).first ?? current)
     }
 
-    private func billingInvoices(_ caller: Caller, id: String?) async throws -> [JSONValue] {
-        let filter: SQLQueryString = id.map { "AND b.id = \(bind: $0)" } ?? ""
-        let scope: SQLQueryString =
-            caller.role >= .admin
+    /// Which billing invoices the caller sees: the organization's for admins, else those of their subscriptions.
+    private func billingInvoiceScope(_ caller: Caller) -> SQLQueryString {
+        caller.role >= .admin
             ? "b.organization_id = \(bind: caller.organizationID)"
             : "b.organization_id = \(bind: caller.organizationID) AND s.user_id = \(bind: caller.userID)"
+    }
+
+    private func billingInvoiceCount(_ caller: Caller) async throws -> Int {
+        let rows = try await platform.database.readRows(
+            """
+            SELECT COUNT(*) AS n FROM billing_invoices b LEFT JOIN subscriptions s ON s.id = b.subscription_id
+            WHERE \(billingInvoiceScope(caller))
+            """
+        )
+        return Int(try rows.first?.integer("n") ?? 0)
+    }
+
+    /// The caller's billing invoices, newest paid first: one page of them, the one with `id`, or
+    /// (neither) the latest 100.
+    private func billingInvoices(_ caller: Caller, id: String?, page: ListQuery? = nil) async throws -> [JSONValue] {
+        let filter: SQLQueryString = id.map { "AND b.id = \(bind: $0)" } ?? ""
+        let limit: SQLQueryString = page?.limitClause ?? "LIMIT 100"
         let rows = try await platform.database.readRows(
             """
             SELECT b.id, b.subscription_id, b.stripe_invoice_id, b.status, b.amount_paid, b.currency, b.period_start, b.period_end,
                    b.hosted_invoice_url, b.paid_at
             FROM billing_invoices b LEFT JOIN subscriptions s ON s.id = b.subscription_id
-            WHERE \(scope) \(filter) ORDER BY b.paid_at DESC, b.id DESC LIMIT 100
+            WHERE \(billingInvoiceScope(caller)) \(filter) ORDER BY b.paid_at DESC, b.id DESC \(limit)
             """
         )
         return try rows.map { row in
@@ -398,13 +429,15 @@ struct BillingModule: Module {
 
     // MARK: Payment methods
 
-    private func paymentMethods(_ caller: Caller, id: String? = nil) async throws -> [JSONValue] {
+    /// The caller's payment methods, newest first: one page of them, the one with `id`, or all.
+    private func paymentMethods(_ caller: Caller, id: String? = nil, page: ListQuery? = nil) async throws -> [JSONValue] {
         let filter: SQLQueryString = id.map { "AND id = \(bind: $0)" } ?? ""
+        let limit: SQLQueryString = page?.limitClause ?? ""
         let rows = try await platform.database.readRows(
             """
             SELECT id, stripe_payment_method_id, brand, last4, exp_month, exp_year, is_default, created_at FROM payment_methods
             WHERE organization_id = \(bind: caller.organizationID) AND user_id = \(bind: caller.userID) \(filter)
-            ORDER BY created_at DESC, id DESC
+            ORDER BY created_at DESC, id DESC \(limit)
             """
         )
         return try rows.map { row in
@@ -422,11 +455,25 @@ struct BillingModule: Module {
         api.add(
             Operation(
                 .get, "/api/billing/payment-methods", id: "listPaymentMethods", tag: "Billing", summary: "The caller's payment methods",
+                description: "Newest first, in the standard {data, meta} envelope.", query: ListQuery.pageParameters,
                 responses: [
-                    ResponseSpec(200, "Payment methods, newest first", schema: Self.listOf(Self.paymentMethod, "PaymentMethodList"))
+                    ResponseSpec(
+                        200, "One page of payment methods, newest first", schema: Self.pageOf(Self.paymentMethod, "PaymentMethodList"))
                 ]
             )
-        ) { input in .json(.object(["data": .array(try await paymentMethods(try input.caller))])) }
+        ) { input in
+            let query = ListQuery(input)
+            let caller = try input.caller
+            let page = try await paymentMethods(caller, page: query)
+            let total =
+                try await platform.database.readRows(
+                    """
+                    SELECT COUNT(*) AS n FROM payment_methods
+                    WHERE organization_id = \(bind: caller.organizationID) AND user_id = \(bind: caller.userID)
+                    """
+                ).first?.integer("n") ?? 0
+            return .json(PageMeta.envelope(page, total: Int(total), query: query))
+        }
 
         api.add(
             Operation(

@@ -207,15 +207,16 @@ struct CRMModule: Module {
                 responses: [
                     ResponseSpec(
                         201, "Received",
-                        schema: Schema.object([.init("status", .enumeration(["received"]), required: true)]).named("LeadCaptureReceipt"))
+                        schema: Schema.object([.init("status", .enumeration(["received"]), required: true)]).named("LeadCaptureReceipt"),
+                        headers: ["Location": "URL of the lead that holds the submission (readable by the organization's members)"])
                 ],
                 errors: [503], rateLimit: .crmCapture
             )
         ) { input in
             let body = input.object
             if let trap = body["website_url"]?.stringValue, !trap.isEmpty {
-                // Looks like success to the bot; nothing is stored.
-                return .json(Self.received, status: .created)
+                // Looks like success to the bot (a fresh id, of no record); nothing is stored.
+                return .created(Self.received, location: "/api/crm/leads/\(UUIDv7.generate())")
             }
             let name = body["name"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             if name.isEmpty { throw APIError.validation(field: "name", "Must not be blank") }
@@ -223,7 +224,7 @@ struct CRMModule: Module {
             let phone = body["phone"]?.stringValue
             let leads = self.leads
             let contacts = self.contacts
-            try await platform.database.transaction { sql in
+            let leadID = try await platform.database.transaction { sql -> String in
                 let organizationID = try await platform.siteOrganizationID(sql)
                 let (contact, created) = try await contacts.findOrCreate(
                     sql, organizationID: organizationID, email: email, name: name, phone: phone, source: "a lead form")
@@ -261,14 +262,15 @@ struct CRMModule: Module {
                             sql, organizationID: organizationID, contactID: contactID, kind: "note",
                             summary: "Lead form message: " + String(message.prefix(500)), data: ["leadId": .string(id)])
                     }
-                    return
+                    return id
                 }
                 let lead = try await leads.create(sql, organizationID: organizationID, body: fields)
                 try await contacts.recordActivity(
                     sql, organizationID: organizationID, contactID: contactID, kind: "note",
                     summary: "Lead captured from \(fields["source"]?.stringValue ?? "website")", data: ["leadId": lead["id"] ?? .null])
+                return lead["id"]?.stringValue ?? ""
             }
-            return .json(Self.received, status: .created)
+            return .created(Self.received, location: "/api/crm/leads/\(leadID)")
         }
     }
 }

@@ -145,11 +145,18 @@ enum ErrorCatalog {
         let meaning: String
     }
 
+    /// The status an error code is answered with, if the reference lists it.
+    static func status(of code: String) -> Int? { byCode[code] }
+
+    private static let byCode: [String: Int] = Dictionary(entries.map { ($0.code, $0.status) }) { first, _ in first }
+
     static let entries: [Entry] = [
         Entry(
             code: "BAD_REQUEST", status: 400, meaning: "Malformed JSON, wrong types, unknown fields or query parameters; details name them"),
         Entry(code: "UNAUTHORIZED", status: 401, meaning: "Missing or invalid credentials"),
         Entry(code: "INVALID_CREDENTIALS", status: 401, meaning: "Email or password wrong (never says which)"),
+        Entry(code: "API_KEY_REVOKED", status: 401, meaning: "The API key was revoked"),
+        Entry(code: "API_KEY_EXPIRED", status: 401, meaning: "The API key is past its expiry"),
         Entry(code: "REFRESH_TOKEN_REUSED", status: 401, meaning: "A used refresh token was presented; the session was revoked"),
         Entry(code: "FORBIDDEN", status: 403, meaning: "Authenticated but your role or key scope does not allow this"),
         Entry(code: "CSRF_FAILED", status: 403, meaning: "Cookie-authenticated write without a matching Origin or X-CSRF-Token"),
@@ -167,14 +174,24 @@ enum ErrorCatalog {
         Entry(code: "LICENSE_SUSPENDED", status: 403, meaning: "License suspended"),
         Entry(code: "ACTIVATION_LIMIT_REACHED", status: 409, meaning: "Activation limit reached"),
         Entry(code: "ACTIVATION_NOT_FOUND", status: 404, meaning: "The domain holds no activation of the license"),
+        Entry(code: "INVALID_TOKEN", status: 404, meaning: "A newsletter confirmation link is unknown, expired or already used"),
+        Entry(code: "IDEMPOTENCY_KEY_IN_USE", status: 409, meaning: "A request with this Idempotency-Key is still running"),
+        Entry(code: "ENDPOINT_DISABLED", status: 409, meaning: "The webhook endpoint is disabled; set active to true first"),
+        Entry(code: "DELIVERY_IN_FLIGHT", status: 409, meaning: "An attempt of this webhook delivery is in flight"),
+        Entry(
+            code: "SECRET_UNREADABLE", status: 409,
+            meaning: "The endpoint's stored secret cannot be decrypted with this SECRETS_KEY; rotate it"),
         Entry(code: "LICENSE_REQUIRED", status: 403, meaning: "Product files need a valid license of the product"),
         Entry(code: "LICENSE_UPDATES_EXPIRED", status: 403, meaning: "The file was released after the license's updates period"),
         Entry(code: "PAYLOAD_TOO_LARGE", status: 413, meaning: "The body is over 1 MiB"),
         Entry(code: "UNSUPPORTED_MEDIA_TYPE", status: 415, meaning: "The Content-Type is not the one the operation takes"),
         Entry(code: "VALIDATION_FAILED", status: 422, meaning: "Well-formed but invalid; details list each field and rule"),
+        Entry(code: "IDEMPOTENCY_KEY_REUSED", status: 422, meaning: "The Idempotency-Key was used with a different request"),
         Entry(code: "RATE_LIMITED", status: 429, meaning: "Too many requests; see Retry-After"),
+        Entry(code: "QUOTA_EXCEEDED", status: 429, meaning: "The organization's daily API quota is used up; see Retry-After"),
         Entry(code: "PAYMENT_PROVIDER_ERROR", status: 502, meaning: "Stripe refused the request or could not be reached"),
         Entry(code: "BILLING_NOT_CONFIGURED", status: 503, meaning: "STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is not set"),
+        Entry(code: "NOT_CONFIGURED", status: 503, meaning: "A setting this operation needs is missing (such as the site organization)"),
         Entry(code: "INTERNAL", status: 500, meaning: "Unexpected error; quote the requestId"),
     ]
 }

@@ -78,6 +78,37 @@ enum HelpdeskMigrations {
                 """,
                 "CREATE INDEX helpdesk_ticket_messages_ticket ON helpdesk_ticket_messages (ticket_id, created_at, id)",
             ]
-        )
+        ),
+        // Tickets embed their assignee and team as `{id, name}` beside the ids (the public docs'
+        // ticket object); existing tickets get theirs from the users and teams they point at.
+        Migration(
+            "helpdesk/002-ticket-assignee-team",
+            sqlite: [
+                "ALTER TABLE helpdesk_tickets ADD COLUMN assignee TEXT",
+                "ALTER TABLE helpdesk_tickets ADD COLUMN team TEXT",
+                """
+                UPDATE helpdesk_tickets SET assignee = (
+                    SELECT json_object('id', u.id, 'name', u.name) FROM users u WHERE u.id = helpdesk_tickets.assignee_id)
+                WHERE assignee_id IS NOT NULL
+                """,
+                """
+                UPDATE helpdesk_tickets SET team = (
+                    SELECT json_object('id', t.id, 'name', t.name) FROM helpdesk_teams t WHERE t.id = helpdesk_tickets.team_id)
+                WHERE team_id IS NOT NULL
+                """,
+            ],
+            postgres: [
+                "ALTER TABLE helpdesk_tickets ADD COLUMN assignee TEXT",
+                "ALTER TABLE helpdesk_tickets ADD COLUMN team TEXT",
+                """
+                UPDATE helpdesk_tickets k SET assignee = jsonb_build_object('id', u.id, 'name', u.name)::text
+                FROM users u WHERE u.id = k.assignee_id
+                """,
+                """
+                UPDATE helpdesk_tickets k SET team = jsonb_build_object('id', t.id, 'name', t.name)::text
+                FROM helpdesk_teams t WHERE t.id = k.team_id
+                """,
+            ]
+        ),
     ]
 }

@@ -59,7 +59,19 @@ struct HelpdeskModule: Module {
     func register(on api: APIRouter) {
         ResourceRoutes(resource: tickets.resource, store: tickets).register(on: api)
         ResourceRoutes(resource: teams.resource, store: teams).register(on: api, writeRole: .admin)
-        ResourceRoutes(resource: policies.resource, store: policies).register(on: api, writeRole: .admin)
+        // SLA policies are listed at the documented `GET /api/helpdesk/sla`; the collection's own
+        // path keeps its list (and the other four routes) for existing clients.
+        let policyRoutes = ResourceRoutes(resource: policies.resource, store: policies)
+        policyRoutes.registerList(
+            on: api, path: "/api/helpdesk/sla", id: "listSLAPolicies",
+            description:
+                "The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies."
+        )
+        policyRoutes.registerList(
+            on: api, path: policies.resource.path, id: "listSLAPoliciesAlias",
+            description:
+                "The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete.")
+        policyRoutes.register(on: api, writeRole: .admin, routes: [.create, .get, .update, .delete])
         registerSupport(on: api)
         registerActions(on: api)
         registerStats(on: api)
@@ -80,7 +92,8 @@ struct HelpdeskModule: Module {
                         schema: Schema.object([
                             .init("id", .uuid, required: true),
                             .init("ticketNumber", Schema.string().describe("HD-2026-0142"), required: true),
-                        ]).named("SupportTicketReceipt"))
+                        ]).named("SupportTicketReceipt"),
+                        headers: ["Location": "URL of the ticket (readable by the organization's members)"])
                 ],
                 errors: [503], rateLimit: .support
             )
@@ -123,7 +136,9 @@ struct HelpdeskModule: Module {
                         """, addressByName: false)
                 return ticket
             }
-            return .json(["id": ticket["id"] ?? .null, "ticketNumber": ticket["ticketNumber"] ?? .null], status: .created)
+            return .created(
+                ["id": ticket["id"] ?? .null, "ticketNumber": ticket["ticketNumber"] ?? .null],
+                location: "/api/helpdesk/tickets/\(ticket["id"]?.stringValue ?? "")")
         }
     }
 
@@ -204,7 +219,8 @@ struct HelpdeskModule: Module {
                         201, "The message and the ticket after it",
                         schema: Schema.object([
                             .init("message", Self.message, required: true), .init("ticket", record, required: true),
-                        ]).named("TicketReply"))
+                        ]).named("TicketReply"),
+                        headers: ["Location": "URL of the ticket's messages, where the new one is listed"])
                 ],
                 errors: [409]
             )
@@ -335,7 +351,7 @@ struct HelpdeskModule: Module {
             else { throw APIError.internalError }
             return ["message": try Self.messageJSON(DecodedColumns(row)), "ticket": after]
         }
-        return .json(result, status: .created)
+        return .created(result, location: "/api/helpdesk/tickets/\(id)/messages")
     }
 
     // MARK: Stats

@@ -5,13 +5,16 @@ import SQLKit
 enum TeamResource {
     /// Checks a write's `teamId` (when it has one) names a team of the organization, and stores it
     /// lowercase; a 422 naming `teamId` otherwise.
-    static func checkTeam(in values: inout JSONObject, _ write: ResourceWrite) async throws {
+    /// Tickets also get the team's `{id, name}` as `team` (null when `teamId` is cleared).
+    static func checkTeam(in values: inout JSONObject, _ write: ResourceWrite, embed: Bool = false) async throws {
+        if embed, values["teamId"]?.isNull == true { values["team"] = .null }
         guard let team = values["teamId"]?.stringValue?.lowercased() else { return }
         let found = try await write.sql.raw(
-            "SELECT id FROM helpdesk_teams WHERE id = \(bind: team) AND organization_id = \(bind: write.organizationID)"
+            "SELECT id, name FROM helpdesk_teams WHERE id = \(bind: team) AND organization_id = \(bind: write.organizationID)"
         ).first()
-        if found == nil { throw APIError.validation(field: "teamId", "No such team") }
+        guard let found else { throw APIError.validation(field: "teamId", "No such team") }
         values["teamId"] = .string(team)
+        if embed { values["team"] = ["id": .string(team), "name": .string(try found.decode(column: "name", as: String.self))] }
     }
 
     static let resource: Resource = {
@@ -41,6 +44,18 @@ enum TeamResource {
                 values["memberIds"] = .array(unique)
             },
             onChange: { change, sql, organizationID in
+                if case .updated(let before, let after) = change, before["name"] != after["name"],
+                    let id = after["id"]?.stringValue, let name = after["name"]?.stringValue
+                {
+                    // Tickets embed the team's name: the rename reaches them in the same transaction.
+                    let snapshot = (["id": .string(id), "name": .string(name)] as JSONValue).jsonString
+                    try await sql.raw(
+                        """
+                        UPDATE helpdesk_tickets SET team = \(bind: snapshot)
+                        WHERE organization_id = \(bind: organizationID) AND team_id = \(bind: id)
+                        """
+                    ).run()
+                }
                 guard case .deleted(let team) = change else { return }
                 let tickets =
                     try await sql.raw(

@@ -18,6 +18,13 @@ enum TicketResource {
         "closed": [],
     ]
 
+    /// The assignee as tickets embed it beside `assigneeId` (its name follows renames).
+    static let userReference = Schema.object([.init("id", .uuid, required: true), .init("name", .string(), required: true)])
+        .named("UserReference")
+    /// The team as tickets embed it beside `teamId` (its name follows renames).
+    static let teamReference = Schema.object([.init("id", .uuid, required: true), .init("name", .string(), required: true)])
+        .named("TeamReference")
+
     static let fields: [ResourceField] = [
         ResourceField("ticketNumber", schema: Schema.string().describe("HD-2026-0142"), writable: false),
         ResourceField("subject", schema: .string(minLength: 1, maxLength: 200), required: true),
@@ -31,8 +38,10 @@ enum TicketResource {
         ResourceField("channel", schema: .enumeration(channels), default: "api"),
         ResourceField("contactId", schema: .uuid),
         ResourceField("contact", schema: OrderResource.contactReference, storage: .json, writable: false),
-        ResourceField("assigneeId", schema: Schema.uuid.describe("A user of the organization")),
-        ResourceField("teamId", schema: .uuid),
+        ResourceField("assigneeId", schema: Schema.uuid.describe("A user of the organization (what writes set)")),
+        ResourceField("assignee", schema: userReference, storage: .json, writable: false),
+        ResourceField("teamId", schema: Schema.uuid.describe("A helpdesk team (what writes set)")),
+        ResourceField("team", schema: teamReference, storage: .json, writable: false),
         ResourceField("product", schema: .string(maxLength: 200)),
         ResourceField("tags", schema: .array(.string(minLength: 1, maxLength: 50), maxItems: 20), storage: .json, default: []),
         ResourceField("slaPolicyId", schema: Schema.uuid.describe("The SLA policy whose targets apply"), writable: false),
@@ -99,6 +108,8 @@ enum TicketResource {
                 .reference("assigneeId", column: "assignee_id", description: "Only tickets assigned to this user"),
                 .reference("teamId", column: "team_id", description: "Only this team's tickets"),
                 .reference("contactId", column: "contact_id", description: "Only this contact's tickets"),
+                .timeRange("from", column: "created_at", after: true, description: "Created at or after (ISO 8601)"),
+                .timeRange("to", column: "created_at", after: false, description: "Created at or before (ISO 8601)"),
                 ResourceFilter(
                     QueryParameter(
                         "overdueSla", .boolean,
@@ -133,10 +144,14 @@ enum TicketResource {
         }
         try await contacts.attach(to: &values, write)
         if let assignee = values["assigneeId"]?.stringValue {
-            try await UserDirectory.requireMember(write.sql, organizationID: write.organizationID, userID: assignee, field: "assigneeId")
+            guard let reference = try await UserDirectory.reference(write.sql, organizationID: write.organizationID, userID: assignee)
+            else { throw APIError.validation(field: "assigneeId", "No such user in the organization") }
             values["assigneeId"] = .string(assignee.lowercased())
+            values["assignee"] = reference
+        } else if values["assigneeId"]?.isNull == true {
+            values["assignee"] = .null
         }
-        try await TeamResource.checkTeam(in: &values, write)
+        try await TeamResource.checkTeam(in: &values, write, embed: true)
         if write.before == nil {
             let year = Calendar.utc.component(.year, from: clock.now())
             let number = try await ReferenceSequence.next(write.sql, organizationID: write.organizationID, name: "HD", year: year)

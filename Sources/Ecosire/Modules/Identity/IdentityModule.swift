@@ -5,6 +5,12 @@ import Logging
 
 /// Registration, login, token refresh, logout and the caller's own profile.
 struct IdentityModule: Module {
+    /// What session-starting answers document: the three cookies they set.
+    static let cookieHeaders = [
+        "Set-Cookie":
+            "The session cookies: \(AuthCookie.access) (access token) and \(AuthCookie.refresh) (refresh token), HttpOnly and SameSite=Lax, and \(AuthCookie.csrf) (readable by scripts, for X-CSRF-Token)"
+    ]
+
     let platform: Platform
     var store: IdentityStore { IdentityStore(database: platform.database) }
 
@@ -15,7 +21,11 @@ struct IdentityModule: Module {
                 .post, "/api/auth/register", id: "register", tag: tag, summary: "Create an account",
                 description: "Creates the user and a new organization owned by them, and signs them in (tokens and cookies).",
                 access: .open, body: .json(IdentitySchemas.register),
-                responses: [ResponseSpec(201, "Signed in as the new user", schema: IdentitySchemas.session)],
+                responses: [
+                    ResponseSpec(
+                        201, "Signed in as the new user", schema: IdentitySchemas.session,
+                        headers: Self.cookieHeaders.merging(["Location": "/api/users/me"]) { $1 })
+                ],
                 errors: [409], returnsSecret: true
             )
         ) { input in try await registerUser(input) }
@@ -26,8 +36,12 @@ struct IdentityModule: Module {
                 description:
                     "Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.",
                 access: .open, body: .json(IdentitySchemas.login),
-                responses: [ResponseSpec(200, "Signed in", schema: IdentitySchemas.session, headers: RateLimitHeaders.documented)],
-                errors: [401, 429], returnsSecret: true
+                responses: [
+                    ResponseSpec(
+                        200, "Signed in", schema: IdentitySchemas.session,
+                        headers: RateLimitHeaders.documented.merging(Self.cookieHeaders) { $1 })
+                ],
+                errors: [401, 429], returnsSecret: true, codes: ["INVALID_CREDENTIALS"]
             )
         ) { input in try await login(input) }
 
@@ -37,8 +51,8 @@ struct IdentityModule: Module {
                 description:
                     "Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.",
                 access: .open, body: .json(IdentitySchemas.refresh, required: false),
-                responses: [ResponseSpec(200, "New tokens", schema: IdentitySchemas.session)],
-                errors: [401], returnsSecret: true
+                responses: [ResponseSpec(200, "New tokens", schema: IdentitySchemas.session, headers: Self.cookieHeaders)],
+                errors: [401], returnsSecret: true, codes: ["REFRESH_TOKEN_REUSED", "UNAUTHORIZED"]
             )
         ) { input in try await refresh(input) }
 
@@ -47,7 +61,9 @@ struct IdentityModule: Module {
                 .post, "/api/auth/logout", id: "logout", tag: tag, summary: "Sign out",
                 description: "Revokes the session's refresh tokens and clears the cookies. Always 204.",
                 access: .open, body: .json(IdentitySchemas.refresh, required: false),
-                responses: [ResponseSpec(204, "Signed out")]
+                responses: [
+                    ResponseSpec(204, "Signed out", headers: ["Set-Cookie": "Clears the session cookies (Max-Age=0)"])
+                ]
             )
         ) { input in try await logout(input) }
 

@@ -86,6 +86,7 @@ struct IdentityStore: Sendable {
         try await database.transaction { sql in
             if let name {
                 try await sql.raw("UPDATE users SET name = \(bind: name), updated_at = \(bind: now) WHERE id = \(bind: id)").run()
+                try await UserReference.rename(sql, userID: id, name: name)
             }
             if let passwordHash {
                 try await sql.raw(

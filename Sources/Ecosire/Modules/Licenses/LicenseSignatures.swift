@@ -76,7 +76,7 @@ public struct LicenseSignatures: Sendable {
             if required { throw Self.invalid("X-Ecosire-Signature is required") }
             return
         }
-        guard let timestamp = body["timestamp"]?.intValue else {
+        guard let timestamp = Self.seconds(body["timestamp"]) else {
             throw Self.invalid("A signed request must include timestamp (Unix seconds)")
         }
         let now = Int64(clock.now().timeIntervalSince1970)
@@ -86,6 +86,21 @@ public struct LicenseSignatures: Sendable {
         let expected = hmacHex(Data(Self.canonical(body).utf8))
         guard SecretTokens.constantTimeEquals(expected, signature.lowercased()) else {
             throw Self.invalid("Signature does not match")
+        }
+    }
+
+    /// The largest `timestamp` accepted (eleven digits: far beyond any real clock, short of overflow).
+    static let maximumTimestamp: Int64 = 99_999_999_999
+
+    /// A request's `timestamp` in seconds: an integer, or a string of digits as the guide's client
+    /// sends it (the schema has already refused anything else).
+    static func seconds(_ value: JSONValue?) -> Int64? {
+        switch value {
+        case .string(let digits)?:
+            guard !digits.isEmpty, digits.utf8.count <= 11, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            return Int64(digits)
+        case let value?: return value.intValue
+        case nil: return nil
         }
     }
 

@@ -38,8 +38,17 @@ struct LicensesModule: Module {
             "domain",
             Schema.string(minLength: 1, maxLength: 253).matching("^[A-Za-z0-9][A-Za-z0-9.:_-]*$").describe(
                 "The installation's domain (or machine id)"), required: true),
-        .init("timestamp", Schema.integer(minimum: 0).describe("Unix seconds; required when the request is signed")),
+        .init("timestamp", timestamp),
     ]).named("LicenseCheckRequest")
+
+    /// Unix seconds as an integer or, as the license guide's client sends it (`str(int(time.time()))`),
+    /// as a string of digits. The signature covers the value exactly as sent.
+    static let timestamp = Schema.oneOf([
+        Schema.integer(minimum: 0, maximum: LicenseSignatures.maximumTimestamp),
+        Schema.string(minLength: 1, maxLength: 11).matching("^[0-9]{1,11}$"),
+    ]).describe(
+        "Unix seconds, as an integer or as a string of digits (the license guide sends `str(int(time.time()))`); required when the request is signed. The signature covers the digits exactly as sent."
+    ).named("LicenseTimestamp")
 
     static let validateResult = Schema.object([
         .init("valid", .boolean, required: true), .init("license", summary, required: true),
@@ -69,6 +78,11 @@ struct LicensesModule: Module {
         "X-Ecosire-Signature": "Hex HMAC-SHA256 of the body with ECOSIRE_LICENSE_SECRET",
         "X-Ecosire-Signature-Ed25519": "Base64 Ed25519 signature of the body (key at GET /api/licenses/signing-key)",
         "X-Ecosire-Key-Id": "Id of the Ed25519 key",
+    ]
+
+    /// What a check answers for an unusable or unknown license, or a bad signature.
+    static let refusals: Set<String> = [
+        "INVALID_SIGNATURE", "LICENSE_NOT_FOUND", "LICENSE_EXPIRED", "LICENSE_REVOKED", "LICENSE_SUSPENDED",
     ]
 
     static let signatureNote =
@@ -222,17 +236,19 @@ struct LicensesModule: Module {
 
         addCheck(
             api, .post, "/api/licenses/validate", id: "validateLicense", summary: "Validate a license key", rateClass: .licenseValidate,
-            schema: Self.validateResult, errors: [401, 403, 404]
+            schema: Self.validateResult, errors: [401, 403, 404], codes: Self.refusals
         ) { body, domain in try await validate(body, domain: domain) }
         addCheck(
             api, .post, "/api/licenses/activate", id: "activateLicense", summary: "Activate a license on a domain",
-            rateClass: .licenseActivate, schema: Self.activateResult, errors: [401, 403, 404, 409]
+            rateClass: .licenseActivate, schema: Self.activateResult, errors: [401, 403, 404, 409],
+            codes: Self.refusals.union(["ACTIVATION_LIMIT_REACHED"])
         ) { body, domain in
             try await activate(body, domain: domain)
         }
         addCheck(
             api, .post, "/api/licenses/deactivate", id: "deactivateLicense", summary: "Release a domain's activation",
-            rateClass: .licenseActivate, schema: Self.deactivateResult, errors: [401, 404]
+            rateClass: .licenseActivate, schema: Self.deactivateResult, errors: [401, 404],
+            codes: ["INVALID_SIGNATURE", "LICENSE_NOT_FOUND", "ACTIVATION_NOT_FOUND"]
         ) { body, domain in
             try await deactivate(body, domain: domain)
         }
@@ -242,7 +258,7 @@ struct LicensesModule: Module {
     /// request signature, and signed answers.
     private func addCheck(
         _ api: APIRouter, _ method: HTTPRequest.Method, _ path: String, id: String, summary: String, rateClass: RateLimitClass,
-        schema: Schema, errors: Set<Int>, work: @escaping @Sendable (JSONObject, String) async throws -> JSONValue
+        schema: Schema, errors: Set<Int>, codes: Set<String>, work: @escaping @Sendable (JSONObject, String) async throws -> JSONValue
     ) {
         let limitNote = " Limited to \(platform.config.rateLimits.limit(for: rateClass)) requests per minute per license key and IP."
         var headers = Self.signedHeaders
@@ -251,9 +267,14 @@ struct LicensesModule: Module {
             Operation(
                 method, path, id: id, tag: "Licenses", summary: summary, description: Self.signatureNote + limitNote, access: .open,
                 body: .json(
-                    Self.checkRequest, example: ["key": "SHOP-A1B2-C3D4-E5F6-G7H8", "domain": "mysite.com", "timestamp": 1_710_000_000]),
+                    Self.checkRequest, example: ["key": "SHOP-A1B2-C3D4-E5F6-G7H8", "domain": "mysite.com", "timestamp": "1710000000"]),
                 responses: [ResponseSpec(200, "The result, signed", schema: schema, headers: headers)],
-                errors: errors.union([429])
+                errors: errors.union([429]),
+                requestHeaders: [
+                    "X-Ecosire-Signature":
+                        "Hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of `domain=…&key=…&timestamp=…` (the body's fields sorted by name, values as sent); required when LICENSE_SIGNATURE_REQUIRED=true"
+                ],
+                codes: codes.union(["RATE_LIMITED"])
             )
         ) { input in
             let body = input.object

@@ -96,7 +96,7 @@ struct NewsletterModule: Module {
                             .init("status", .enumeration(["subscribed"]), required: true), .init("email", .email, required: true),
                         ]).named("NewsletterConfirmation"))
                 ],
-                errors: [404]
+                errors: [404], codes: ["INVALID_TOKEN"]
             )
         ) { input in
             let hash = SecretTokens.sha256Hex(input.query["token"] ?? "")

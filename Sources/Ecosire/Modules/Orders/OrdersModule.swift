@@ -128,29 +128,34 @@ struct OrdersModule: Module {
         api.add(
             Operation(
                 .get, "/api/orders/{id}/invoices", id: "listOrderInvoices", tag: "Orders", summary: "An order's invoices",
-                description: "Invoices and credit notes of the order, oldest first.",
+                description: "Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope.",
+                query: ListQuery.pageParameters,
                 responses: [
                     ResponseSpec(
-                        200, "The invoices",
-                        schema: Schema.object([.init("data", .array(.anyValue), required: true)]).named("OrderInvoiceList"))
+                        200, "One page of the order's invoices",
+                        schema: Schema.object([
+                            .init("data", .array(invoices.store.resource.recordSchema), required: true),
+                            .init("meta", PageMeta.schema, required: true),
+                        ]).named("OrderInvoiceList"))
                 ]
             )
         ) { input in
             let caller = try input.caller
-            guard try await store.get(organizationID: caller.organizationID, id: input.path("id")) != nil else {
+            let orderID = input.path("id")
+            let query = ListQuery(input)
+            guard try await store.get(organizationID: caller.organizationID, id: orderID) != nil else {
                 throw APIError.notFound("Order not found")
             }
+            let ofOrder: SQLQueryString = "organization_id = \(bind: caller.organizationID) AND order_id = \(bind: orderID)"
             let ids = try await platform.database.readRows(
-                """
-                SELECT id FROM invoices WHERE organization_id = \(bind: caller.organizationID) AND order_id = \(bind: input.path("id"))
-                ORDER BY created_at, id
-                """
+                "SELECT id FROM invoices WHERE \(ofOrder) ORDER BY created_at, id \(query.limitClause)"
             ).map { try $0.text("id") }
+            let total = try await platform.database.readRows("SELECT COUNT(*) AS n FROM invoices WHERE \(ofOrder)").first?.integer("n") ?? 0
             var found: [JSONValue] = []
             for id in ids {
                 if let invoice = try await invoicesRecord(caller.organizationID, id) { found.append(invoice) }
             }
-            return .json(.object(["data": .array(found)]))
+            return .json(PageMeta.envelope(found, total: Int(total), query: query))
         }
     }
 

@@ -162,29 +162,40 @@ struct ProductsModule: Module {
             Operation(
                 .get, "/api/products/{id}/files", id: "listProductFiles", tag: "Products", summary: "A product's downloadable files",
                 description:
-                    "For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.",
+                    "For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope.",
+                query: ListQuery.pageParameters,
                 responses: [
                     ResponseSpec(
-                        200, "The files, newest first",
-                        schema: Schema.object([.init("data", .array(Self.fileSchema), required: true)]).named("ProductFileList"))
-                ]
+                        200, "One page of files, newest first",
+                        schema: Schema.object([
+                            .init("data", .array(Self.fileSchema), required: true), .init("meta", PageMeta.schema, required: true),
+                        ]).named("ProductFileList"))
+                ],
+                codes: ["LICENSE_REQUIRED"]
             )
         ) { input in
             let caller = try input.caller
             let productID = input.path("id")
+            let query = ListQuery(input)
             try await requireProduct(caller.organizationID, productID)
             let updatesUntil = try await downloadWindow(caller, productID: productID)
-            let files = try await platform.database.read { sql in
-                try await sql.raw(
+            let visible: SQLQueryString = """
+                organization_id = \(bind: caller.organizationID) AND product_id = \(bind: productID)
+                  AND created_at <= \(bind: updatesUntil ?? Int64.max)
+                """
+            let (files, total) = try await platform.database.read { sql in
+                let files = try await sql.raw(
                     """
-                    SELECT id, product_id, version, filename, size, sha256, created_at FROM product_files
-                    WHERE organization_id = \(bind: caller.organizationID) AND product_id = \(bind: productID)
-                      AND created_at <= \(bind: updatesUntil ?? Int64.max)
-                    ORDER BY created_at DESC, id DESC
+                    SELECT id, product_id, version, filename, size, sha256, created_at FROM product_files WHERE \(visible)
+                    ORDER BY created_at DESC, id DESC \(query.limitClause)
                     """
                 ).all().map(Self.fileJSON)
+                let total =
+                    try await sql.raw("SELECT COUNT(*) AS n FROM product_files WHERE \(visible)").first()?.decode(
+                        column: "n", as: Int.self) ?? 0
+                return (files, total)
             }
-            return .json(.object(["data": .array(files)]))
+            return .json(PageMeta.envelope(files, total: total, query: query))
         }
 
         api.add(
@@ -196,7 +207,8 @@ struct ProductsModule: Module {
                     ResponseSpec(
                         200, "The archive", schema: Schema.string(format: "binary"), mediaType: "application/zip",
                         headers: ["Content-Disposition": "attachment; filename=…", "X-Checksum-SHA256": "Hex SHA-256 of the archive"])
-                ]
+                ],
+                codes: ["LICENSE_REQUIRED", "LICENSE_UPDATES_EXPIRED"]
             )
         ) { input in
             let caller = try input.caller

@@ -213,7 +213,8 @@ struct WebhooksModule: Module {
                         .init("type", Schema.string(minLength: 1, maxLength: 100).describe("An event type of the catalog"), required: true)
                     ])
                     .named("WebhookTestRequest"), example: ["type": "license.activated"]),
-                responses: [ResponseSpec(202, "The queued delivery", schema: Self.delivery)], errors: [409]
+                responses: [ResponseSpec(202, "The queued delivery", schema: Self.delivery)], errors: [409],
+                codes: ["ENDPOINT_DISABLED"]
             )
         ) { input in
             let caller = try input.caller
@@ -281,7 +282,8 @@ struct WebhooksModule: Module {
                 .post, "/api/webhooks/deliveries/{id}/retry", id: "retryWebhookDelivery", tag: "Webhooks", summary: "Redeliver",
                 description:
                     "Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.",
-                access: Self.admin, responses: [ResponseSpec(202, "The delivery, queued", schema: Self.delivery)], errors: [409]
+                access: Self.admin, responses: [ResponseSpec(202, "The delivery, queued", schema: Self.delivery)], errors: [409],
+                codes: ["ENDPOINT_DISABLED", "DELIVERY_IN_FLIGHT"]
             )
         ) { input in
             let caller = try input.caller
@@ -316,19 +318,22 @@ struct WebhooksModule: Module {
     private func registerCatalog(on api: APIRouter) {
         // The catalog does not change while the server runs: its JSON (schemas included) is built once.
         let entries = Dictionary(uniqueKeysWithValues: catalog.types.map { ($0.type, Self.json($0)) })
-        let listing: JSONValue = ["data": .array(catalog.types.compactMap { entries[$0.type] })]
+        let listing = catalog.types.compactMap { entries[$0.type] }
         api.add(
             Operation(
                 .get, "/api/webhooks/events", id: "listWebhookEventTypes", tag: "Webhooks", summary: "The event catalog",
-                description: "Every event type the server sends, with what triggers it, its JSON schema and an example payload.",
-                access: .open,
+                description:
+                    "Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today).",
+                access: .open, query: ListQuery.pageParameters,
                 responses: [
                     ResponseSpec(
-                        200, "Every event type, by name",
-                        schema: Schema.object([.init("data", .array(Self.eventTypeSchema), required: true)]).named("WebhookEventTypeList"))
+                        200, "One page of event types, in catalog order",
+                        schema: Schema.object([
+                            .init("data", .array(Self.eventTypeSchema), required: true), .init("meta", PageMeta.schema, required: true),
+                        ]).named("WebhookEventTypeList"))
                 ]
             )
-        ) { _ in .json(listing) }
+        ) { input in .json(PageMeta.envelope(slicing: listing, query: ListQuery(input))) }
 
         api.add(
             Operation(
@@ -356,7 +361,7 @@ struct WebhooksModule: Module {
                             .init("payload", .string(), required: true),
                         ]).named("WebhookCurl"))
                 ],
-                errors: [409]
+                errors: [409], codes: ["SECRET_UNREADABLE"]
             )
         ) { input in
             let caller = try input.caller

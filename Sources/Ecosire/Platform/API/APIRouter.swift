@@ -135,6 +135,24 @@ public final class APIRouter: @unchecked Sendable {
         return try await handler(input)
     }
 
+    /// Every item of a `{data, meta}` list, read in-process 100 at a time (see `invoke`), for pages
+    /// that show a whole list, such as the event catalog's types. At most `maximumPages` pages.
+    public func invokeAll(
+        _ operationID: String, as caller: Caller?, path: [String: String] = [:], query: [String: String] = [:],
+        request: Request, context: AppRequestContext, maximumPages: Int = 100
+    ) async throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        for page in 1...maximumPages {
+            var query = query
+            (query["page"], query["limit"]) = (String(page), "100")
+            let body = try await invoke(operationID, as: caller, path: path, query: query, request: request, context: context).jsonBody()
+            let data = body["data"]?.arrayValue ?? []
+            items += data
+            if data.isEmpty || page >= Int(body["meta"]?["totalPages"]?.intValue ?? 0) { break }
+        }
+        return items
+    }
+
     /// What makes two requests "the same" for idempotency: method, path, query and parsed body.
     static func fingerprint(_ request: Request, query: [String: String], body: JSONValue?, text: String?) -> String {
         var parts = [request.method.rawValue, request.uri.path]

@@ -59,6 +59,22 @@ public struct OpenAPIDocumentBuilder: Sendable {
 
     // MARK: Assembly
 
+    /// A documented header.
+    static func header(_ description: String, type: String = "string") -> JSONValue {
+        .object(["description": .string(description), "schema": .object(["type": .string(type)])])
+    }
+
+    /// The headers every response carries, errors included.
+    static let everyResponseHeaders: [String: JSONValue] = [
+        "X-Request-Id": header("Request id (echoed when the request sent a valid one, else generated)"),
+        "X-API-Version": header("The API version: 1"),
+    ]
+
+    /// An optional request header parameter.
+    static func headerParameter(_ name: String, _ description: String, schema: JSONObject = ["type": "string"]) -> JSONValue {
+        .object(["name": .string(name), "in": "header", "required": false, "description": .string(description), "schema": .object(schema)])
+    }
+
     /// The document as JSON.
     public func json() -> JSONValue {
         var components: [String: JSONValue] = [:]
@@ -78,15 +94,21 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 "description": .string(description),
                 "content": .object(["application/problem+json": .object(["schema": .object(["$ref": "#/components/schemas/Problem"])])]),
             ]
-            if status == 429 {
-                response["headers"] = .object(
-                    (RateLimitHeaders.documented.merging(["Retry-After": "Seconds to wait before retrying"]) { $1 })
-                        .sorted { $0.key < $1.key }
-                        .reduce(into: JSONObject()) {
-                            $0[$1.key] = .object(["description": .string($1.value), "schema": .object(["type": "integer"])])
-                        }
-                )
+            var headers = Self.everyResponseHeaders
+            // Rate-limited operations send their limit headers with every answer, errors included.
+            for (name, text) in RateLimitHeaders.documented {
+                headers[name] = Self.header(status == 429 ? text : text + " (on rate-limited operations)")
             }
+            switch status {
+            case 401:
+                headers["WWW-Authenticate"] = Self.header("`Bearer realm=\"ecosire\"`: the credentials this API takes")
+            case 405:
+                headers["Allow"] = Self.header("The methods the path takes")
+            case 429:
+                headers["Retry-After"] = Self.header("Seconds to wait before retrying", type: "integer")
+            default: break
+            }
+            response["headers"] = .object(JSONObject(headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
             responses[name] = .object(response)
         }
         return .object([
@@ -127,7 +149,16 @@ public struct OpenAPIDocumentBuilder: Sendable {
             "tags": .array([.string(operation.tag)]),
             "summary": .string(operation.summary),
         ]
-        if let description = operation.description { object["description"] = .string(description) }
+        let access = operation.accessSentence
+        object["description"] = .string(operation.description.map { $0 + " " + access } ?? access)
+        if case .authenticated(let role) = operation.access {
+            object["x-required-role"] = .string(role.rawValue)
+            object["x-required-scope"] = .string(operation.requiredScope.rawValue)
+        }
+        object["x-error-codes"] = .object(
+            JSONObject(
+                operation.errorCodes.sorted { $0.key < $1.key }.map { (String($0.key), JSONValue.array($0.value.map { .string($0) })) }
+            ))
         var parameters: [JSONValue] = operation.pathParameters.map { name in
             // Ids (`id`, `fileId`) are UUIDs; other path segments (an event type) are names.
             let schema: Schema = name == "id" || name.hasSuffix("Id") ? .uuid : .string(minLength: 1, maxLength: 100)
@@ -150,6 +181,16 @@ public struct OpenAPIDocumentBuilder: Sendable {
                     "schema": .object(["type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"]),
                 ])
             )
+        }
+        for (name, description) in operation.requestHeaders.sorted(by: { $0.key < $1.key }) {
+            parameters.append(Self.headerParameter(name, description))
+        }
+        if case .authenticated = operation.access, !Authenticator.isSafe(operation.method) {
+            parameters.append(
+                Self.headerParameter(
+                    "X-CSRF-Token",
+                    "With cookie authentication, a write needs this header equal to the `\(AuthCookie.csrf)` cookie (or an Origin naming this server or a trusted origin); otherwise 403 CSRF_FAILED. Not needed with a Bearer token or API key."
+                ))
         }
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
         switch operation.body {
@@ -177,12 +218,11 @@ public struct OpenAPIDocumentBuilder: Sendable {
             if let schema = response.schema {
                 entry["content"] = .object([response.mediaType: .object(["schema": schemaJSON(schema, components: &components)])])
             }
-            var headers = JSONObject()
-            headers["X-Request-Id"] = .object(["description": "Request id (echoed or generated)", "schema": .object(["type": "string"])])
+            var headers = JSONObject(Self.everyResponseHeaders.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
             var documented = response.headers
             if operation.effectiveRateLimit != nil { documented.merge(RateLimitHeaders.documented) { current, _ in current } }
             for (name, description) in documented.sorted(by: { $0.key < $1.key }) {
-                headers[name] = .object(["description": .string(description), "schema": .object(["type": "string"])])
+                headers[name] = Self.header(description)
             }
             entry["headers"] = .object(headers)
             responses[String(response.status)] = .object(entry)

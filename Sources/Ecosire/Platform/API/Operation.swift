@@ -81,6 +81,12 @@ public struct Operation: Sendable {
     /// The answer carries a secret (tokens, an API key), so it is never stored for `Idempotency-Key`
     /// replays; such operations refuse the header instead.
     public var returnsSecret: Bool
+    /// Request headers the operation reads besides the platform's (`Authorization`,
+    /// `Idempotency-Key`, `X-CSRF-Token`): name → description, documented as optional parameters.
+    public var requestHeaders: [String: String]
+    /// Error codes of this operation's module (`LICENSE_EXPIRED`, `INVALID_SIGNATURE`…), beside the
+    /// platform's, which `errorCodes` derives. Each must be in the error reference (`ErrorCatalog`).
+    public var codes: Set<String>
     /// The handler calls another service (Stripe, the AI provider) that a database rollback cannot
     /// undo. Its `Idempotency-Key` answer is stored after it returns instead of in the transaction
     /// of its writes, and no transaction is held open while the other service answers.
@@ -103,6 +109,8 @@ public struct Operation: Sendable {
         rateLimit: RateLimitClass? = nil,
         errorExtras: JSONObject = JSONObject(),
         returnsSecret: Bool = false,
+        requestHeaders: [String: String] = [:],
+        codes: Set<String> = [],
         callsOtherServices: Bool = false
     ) {
         self.method = method
@@ -121,6 +129,8 @@ public struct Operation: Sendable {
         self.rateLimit = rateLimit
         self.errorExtras = errorExtras
         self.returnsSecret = returnsSecret
+        self.requestHeaders = requestHeaders
+        self.codes = codes
         self.callsOtherServices = callsOtherServices
     }
 
@@ -181,7 +191,75 @@ public struct Operation: Sendable {
             statuses.formUnion([413, 415])
             if case .json = body { statuses.insert(422) }
         }
+        statuses.formUnion(codes.compactMap(ErrorCatalog.status(of:)))
         return statuses.sorted()
+    }
+
+    /// The `code`s each error status of the operation can carry: the platform's (credentials,
+    /// roles, CSRF, limits, idempotency, body checks, workflow states) and the module's `codes`.
+    public var errorCodes: [Int: [String]] {
+        var found: [Int: Set<String>] = [:]
+        func add(_ status: Int, _ code: String) { found[status, default: []].insert(code) }
+        var explicit = Set<Int>()
+        for code in codes {
+            guard let status = ErrorCatalog.status(of: code) else { continue }
+            add(status, code)
+            explicit.insert(status)
+        }
+        let statuses = errorStatuses
+        let authenticated: Bool
+        if case .authenticated = access { authenticated = true } else { authenticated = false }
+        for status in statuses {
+            switch status {
+            case 400: add(400, "BAD_REQUEST")
+            case 401:
+                if authenticated {
+                    for code in ["UNAUTHORIZED", "API_KEY_REVOKED", "API_KEY_EXPIRED"] { add(401, code) }
+                } else if !explicit.contains(401) {
+                    add(401, "UNAUTHORIZED")
+                }
+            case 403:
+                if authenticated { add(403, "FORBIDDEN") }
+                if authenticated && !Authenticator.isSafe(method) { add(403, "CSRF_FAILED") }
+                if !authenticated && !explicit.contains(403) { add(403, "FORBIDDEN") }
+            case 404:
+                if !pathParameters.isEmpty || !explicit.contains(404) { add(404, "NOT_FOUND") }
+            case 409:
+                if acceptsIdempotencyKey { add(409, "IDEMPOTENCY_KEY_IN_USE") }
+                guard errors.contains(409), !explicit.contains(409) else { break }
+                // A workflow action (`POST …/{id}/confirm`) refuses the record's state; other
+                // writes refuse a unique clash, and edits of records past their editable state.
+                let last = path.split(separator: "/").last ?? ""
+                let action = method == .post && !pathParameters.isEmpty && !last.hasPrefix("{")
+                if action { add(409, "INVALID_STATE") } else { add(409, "CONFLICT") }
+                if method == .patch || method == .delete { add(409, "INVALID_STATE") }
+            case 413: add(413, "PAYLOAD_TOO_LARGE")
+            case 415: add(415, "UNSUPPORTED_MEDIA_TYPE")
+            case 422:
+                add(422, "VALIDATION_FAILED")
+                if acceptsIdempotencyKey { add(422, "IDEMPOTENCY_KEY_REUSED") }
+            case 429:
+                if effectiveRateLimit != nil || errors.contains(429) { add(429, "RATE_LIMITED") }
+                if authenticated { add(429, "QUOTA_EXCEEDED") }
+            case 500: add(500, "INTERNAL")
+            case 502: if !explicit.contains(502) { add(502, "PAYMENT_PROVIDER_ERROR") }
+            case 503: if !explicit.contains(503) { add(503, tag == "Billing" ? "BILLING_NOT_CONFIGURED" : "NOT_CONFIGURED") }
+            default: break
+            }
+        }
+        return found.mapValues { $0.sorted() }
+    }
+
+    /// Who may call, as a sentence for the description: the role and the API-key scope.
+    public var accessSentence: String {
+        switch access {
+        case .open: return "No credentials needed."
+        case .authenticated(let role):
+            let who =
+                role == .viewer
+                ? "Any signed-in member of the organization (role viewer or above)" : "Needs the \(role.rawValue) role or above"
+            return "\(who); an API key needs the \(requiredScope.rawValue) scope."
+        }
     }
 
     /// True when `requestPath` matches this operation's path template.

@@ -44,6 +44,11 @@ public struct ListQuery: Sendable {
         return parameters
     }
 
+    /// Only `page` and `limit`: lists in a fixed order (an order's invoices, the event catalog).
+    public static var pageParameters: [QueryParameter] {
+        Array(parameters(sortable: ["createdAt"], searchable: []).prefix(2))
+    }
+
     /// Reads the validated parameters.
     public init(_ input: APIInput, defaultSort: String = "createdAt", defaultDescending: Bool = true) {
         page = input.int("page") ?? 1
@@ -66,6 +71,13 @@ public enum PageMeta {
     /// `{data, meta}` with `totalPages = ceil(total / limit)`.
     public static func envelope(_ data: [JSONValue], total: Int, query: ListQuery) -> JSONValue {
         .object(["data": .array(data), "meta": meta(total: total, query: query)])
+    }
+
+    /// The envelope of one page of a list held in memory (small fixed lists such as the event catalog).
+    public static func envelope(slicing all: [JSONValue], query: ListQuery) -> JSONValue {
+        let start = min(query.offset, all.count)
+        let end = min(start + query.limit, all.count)
+        return envelope(Array(all[start..<end]), total: all.count, query: query)
     }
 
     /// The same envelope around a page already written as a JSON array.

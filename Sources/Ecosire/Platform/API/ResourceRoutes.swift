@@ -18,6 +18,29 @@ public struct ResourceRoutes: Sendable {
         case list, create, get, update, delete
     }
 
+    /// Registers the list operation at `path` with operation id `id`: the collection's own path,
+    /// or a second path the public documentation uses (`GET /api/helpdesk/sla` for SLA policies).
+    public func registerList(on api: APIRouter, path: String, id: String, readRole: Role = .viewer, description: String? = nil) {
+        let resource = self.resource
+        let store = self.store
+        api.add(
+            Operation(
+                .get, path, id: id, tag: resource.tag,
+                summary: "List \(resource.plural.lowercased())", description: description,
+                access: .authenticated(minimumRole: readRole),
+                query: ListQuery.parameters(sortable: resource.sortable, searchable: resource.searchable, defaultSort: resource.defaultSort)
+                    + resource.filters.map(\.parameter),
+                responses: [ResponseSpec(200, "One page of \(resource.plural.lowercased())", schema: resource.listSchema)]
+            )
+        ) { input in
+            let caller = try input.caller
+            try await resource.beforeRead?(caller.organizationID)
+            let query = ListQuery(input, defaultSort: resource.defaultSort.field, defaultDescending: resource.defaultSort.descending)
+            let (page, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
+            return PageMeta.envelope(page: page, total: total, query: query)
+        }
+    }
+
     /// Registers `routes` (all five by default). Reads need `readRole`, writes `writeRole`.
     public func register(
         on api: APIRouter, writeRole: Role = .member, readRole: Role = .viewer, routes: Set<Route> = Set(Route.allCases)
@@ -28,22 +51,7 @@ public struct ResourceRoutes: Sendable {
         let idParameterNote = "Records of other organizations answer 404."
 
         if routes.contains(.list) {
-            api.add(
-                Operation(
-                    .get, resource.path, id: "list\(resource.plural)", tag: resource.tag,
-                    summary: "List \(resource.plural.lowercased())", access: .authenticated(minimumRole: readRole),
-                    query: ListQuery.parameters(
-                        sortable: resource.sortable, searchable: resource.searchable, defaultSort: resource.defaultSort)
-                        + resource.filters.map(\.parameter),
-                    responses: [ResponseSpec(200, "One page of \(resource.plural.lowercased())", schema: resource.listSchema)]
-                )
-            ) { input in
-                let caller = try input.caller
-                try await resource.beforeRead?(caller.organizationID)
-                let query = ListQuery(input, defaultSort: resource.defaultSort.field, defaultDescending: resource.defaultSort.descending)
-                let (page, total) = try await store.list(organizationID: caller.organizationID, query: query, filters: input.query)
-                return PageMeta.envelope(page: page, total: total, query: query)
-            }
+            registerList(on: api, path: resource.path, id: "list\(resource.plural)", readRole: readRole)
         }
 
         if routes.contains(.create) {

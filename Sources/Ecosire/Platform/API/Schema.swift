@@ -14,7 +14,8 @@ public struct Schema: Sendable {
         case object([Property], additional: Schema?)
         /// Any JSON value (documented as an unconstrained schema).
         case any
-        /// Exactly one of these (response shapes that depend on the request; never request bodies).
+        /// Exactly one of these (response shapes that depend on the request; a request field that
+        /// takes either of two forms, such as a license check's `timestamp`).
         case oneOf([Schema])
     }
 
@@ -106,6 +107,30 @@ public struct Schema: Sendable {
         return copy
     }
 
+    /// A short phrase naming what the schema accepts, for error messages ("an integer from 0 to 9").
+    public var summary: String {
+        if let componentName { return componentName }
+        switch kind {
+        case .string:
+            if let allowed { return "one of " + allowed.joined(separator: ", ") }
+            if let pattern { return "a string matching \(pattern)" }
+            return format.map { "a string (\($0))" } ?? "a string"
+        case .integer:
+            switch (minimum, maximum) {
+            case (let low?, let high?): return "an integer from \(low) to \(high)"
+            case (let low?, nil): return "an integer of at least \(low)"
+            case (nil, let high?): return "an integer of at most \(high)"
+            case (nil, nil): return "an integer"
+            }
+        case .number: return "a number"
+        case .boolean: return "a boolean"
+        case .array: return "an array"
+        case .object: return "an object"
+        case .any: return "any value"
+        case .oneOf(let choices): return choices.map(\.summary).joined(separator: " or ")
+        }
+    }
+
     /// The object's properties, if this is an object schema.
     public var properties: [Property] {
         if case .object(let properties, _) = kind { return properties }
@@ -167,7 +192,9 @@ extension Schema {
             return
         case .oneOf(let choices):
             let matching = choices.filter { $0.validate(value, at: path).isEmpty }.count
-            if matching != 1 { shape(path, "Must match exactly one of \(choices.count) shapes", &issues) }
+            if matching != 1 {
+                shape(path, "Expected exactly one of: " + choices.map(\.summary).joined(separator: "; "), &issues)
+            }
         case .boolean:
             guard case .bool = value else { return shape(path, "Expected a boolean", &issues) }
         case .integer:

@@ -34,7 +34,7 @@ export class ApiKeysApi {
   /**
    * Create an API key
    *
-   * The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`.
+   * The response is the only time the secret (`key`) is shown: only its SHA-256 is stored. Keys authenticate as you, limited by their scope: `read_only` (GET/HEAD), `read_write` (all but key administration and admin routes), `admin`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `POST /api/api-keys`
    */
@@ -45,7 +45,7 @@ export class ApiKeysApi {
   /**
    * Get one of your API keys
    *
-   * A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable.
+   * A revoked key is a 404 here; it is listed with `GET /api/api-keys?include_revoked=true`, and its usage and audit log stay readable. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `GET /api/api-keys/{id}`
    */
@@ -56,7 +56,7 @@ export class ApiKeysApi {
   /**
    * Request log of an API key
    *
-   * Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id).
+   * Requests made with a live key, newest first (time, method, path, status, client IP, latency, request id). Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `GET /api/api-keys/{id}/audit`
    */
@@ -67,7 +67,7 @@ export class ApiKeysApi {
   /**
    * Daily usage of an API key
    *
-   * Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second.
+   * Requests, errors (4xx and 5xx) and error rate per UTC day from `from` to `to` (default: the last 30 days, at most 366). Counts are written about once a second. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `GET /api/api-keys/{id}/usage`
    */
@@ -78,7 +78,7 @@ export class ApiKeysApi {
   /**
    * List your API keys
    *
-   * Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`.
+   * Your keys, newest first, without their secrets. Revoked keys are left out unless `include_revoked=true`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `GET /api/api-keys`
    */
@@ -89,7 +89,7 @@ export class ApiKeysApi {
   /**
    * Revoke an API key
    *
-   * Soft delete: the key stops working on the very next request. It cannot be undone.
+   * Soft delete: the key stops working on the very next request. It cannot be undone. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `DELETE /api/api-keys/{id}`
    */
@@ -100,7 +100,7 @@ export class ApiKeysApi {
   /**
    * Rotate an API key
    *
-   * Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`.
+   * Issues a new key with the same name, scope, environment and expiry (its secret is shown once). The old key keeps working for 24 hours, then answers 401 `API_KEY_EXPIRED`. Any signed-in member of the organization (role viewer or above); an API key needs the admin scope.
    *
    * `POST /api/api-keys/{id}/rotate`
    */
@@ -116,6 +116,8 @@ export class AuthApi {
   /**
    * Public keys for access tokens
    *
+   * No credentials needed.
+   *
    * `GET /.well-known/jwks.json`
    */
   getJWKS(options: RequestOptions = {}): Promise<schema.JWKS> {
@@ -125,13 +127,29 @@ export class AuthApi {
   /**
    * Create an account
    *
-   * Creates the user and a new organization owned by them, and signs them in (tokens and cookies).
+   * Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
    *
    * `POST /api/auth/register`
    */
   register(body: schema.RegisterRequest, options: RequestOptions = {}): Promise<schema.Session> {
     return this.http.request<schema.Session>({ operationId: "register", method: "POST", path: "/api/auth/register", body, public: true, ...options });
   }
+}
+
+/** Query parameters of `listBillingInvoices`. */
+export interface ListBillingInvoicesQuery {
+  /** Page number, 1-based */
+  page?: number;
+  /** Records per page, 1 to 100 (default 20) */
+  limit?: number;
+}
+
+/** Query parameters of `listPaymentMethods`. */
+export interface ListPaymentMethodsQuery {
+  /** Page number, 1-based */
+  page?: number;
+  /** Records per page, 1 to 100 (default 20) */
+  limit?: number;
 }
 
 /** The Billing operations (tag `Billing` of the API document). */
@@ -141,7 +159,7 @@ export class BillingApi {
   /**
    * Add a payment method
    *
-   * Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe.
+   * Takes the id of a PaymentMethod created with Stripe.js (card details never reach this server); brand, last four digits and expiry are read from Stripe. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
    *
    * `POST /api/billing/payment-methods`
    */
@@ -152,7 +170,7 @@ export class BillingApi {
   /**
    * Cancel a subscription at the end of its period
    *
-   * Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end.
+   * Asks Stripe to cancel at period end (when STRIPE_SECRET_KEY is set) and records it; licenses run to the period's end. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/billing/subscriptions/{id}/cancel`
    */
@@ -163,7 +181,7 @@ export class BillingApi {
   /**
    * Start a Stripe Checkout
    *
-   * Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses.
+   * Creates a Stripe Checkout Session for the caller with the products' server-side prices; metadata carries userId and productIds (one entry per unit), which the checkout.session.completed webhook turns into a paid order and licenses. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
    *
    * `POST /api/billing/checkout`
    */
@@ -174,6 +192,8 @@ export class BillingApi {
   /**
    * Remove a payment method
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
+   *
    * `DELETE /api/billing/payment-methods/{id}`
    */
   deletePaymentMethod(id: string, options: RequestOptions = {}): Promise<void> {
@@ -182,6 +202,8 @@ export class BillingApi {
 
   /**
    * A paid subscription invoice
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/billing/invoices/{id}`
    */
@@ -192,7 +214,7 @@ export class BillingApi {
   /**
    * The customer's billing summary
    *
-   * What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend.
+   * What the customer dashboard shows: subscriptions, recent invoices, payment methods, licenses and spend. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/portal/billing`
    */
@@ -203,6 +225,8 @@ export class BillingApi {
   /**
    * A subscription
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/billing/subscriptions/{id}`
    */
   getSubscription(id: string, options: RequestOptions = {}): Promise<schema.Subscription> {
@@ -212,25 +236,39 @@ export class BillingApi {
   /**
    * Paid subscription invoices
    *
+   * Newest paid first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/billing/invoices`
    */
-  listInvoices(options: RequestOptions = {}): Promise<schema.BillingInvoiceList> {
-    return this.http.request<schema.BillingInvoiceList>({ operationId: "listBillingInvoices", method: "GET", path: "/api/billing/invoices", ...options });
+  listInvoices(query: ListBillingInvoicesQuery = {}, options: RequestOptions = {}): Promise<schema.BillingInvoiceList> {
+    return this.http.request<schema.BillingInvoiceList>({ operationId: "listBillingInvoices", method: "GET", path: "/api/billing/invoices", query, ...options });
+  }
+
+  /** Every BillingInvoice of `listInvoices`, page after page (from `query.page`, else the first). */
+  listAllInvoices(query: ListBillingInvoicesQuery = {}, options: RequestOptions = {}): AsyncIterable<schema.BillingInvoice> {
+    return paginate(query.page ?? 1, (page) => this.listInvoices({ ...query, page }, options));
   }
 
   /**
    * The caller's payment methods
    *
+   * Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/billing/payment-methods`
    */
-  listPaymentMethods(options: RequestOptions = {}): Promise<schema.PaymentMethodList> {
-    return this.http.request<schema.PaymentMethodList>({ operationId: "listPaymentMethods", method: "GET", path: "/api/billing/payment-methods", ...options });
+  listPaymentMethods(query: ListPaymentMethodsQuery = {}, options: RequestOptions = {}): Promise<schema.PaymentMethodList> {
+    return this.http.request<schema.PaymentMethodList>({ operationId: "listPaymentMethods", method: "GET", path: "/api/billing/payment-methods", query, ...options });
+  }
+
+  /** Every PaymentMethod of `listPaymentMethods`, page after page (from `query.page`, else the first). */
+  listAllPaymentMethods(query: ListPaymentMethodsQuery = {}, options: RequestOptions = {}): AsyncIterable<schema.PaymentMethod> {
+    return paginate(query.page ?? 1, (page) => this.listPaymentMethods({ ...query, page }, options));
   }
 
   /**
    * Subscriptions
    *
-   * Admins see the organization's; other members their own.
+   * Admins see the organization's; other members their own. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/billing/subscriptions`
    */
@@ -241,7 +279,7 @@ export class BillingApi {
   /**
    * Receive a Stripe event
    *
-   * Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+   * Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
    *
    * `POST /api/billing/webhooks`
    */
@@ -252,7 +290,7 @@ export class BillingApi {
   /**
    * Receive a Stripe event
    *
-   * Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing.
+   * Verifies Stripe-Signature with STRIPE_WEBHOOK_SECRET (t=…, any v1, HMAC-SHA256 over "t.body", ±300 s); anything else is a 401 and nothing is processed. Each event id is applied once: a redelivery answers 200 and does nothing. Unknown types are acknowledged and ignored; a malformed payload of a handled type is a 400 and changes nothing. No credentials needed.
    *
    * `POST /api/webhooks/stripe`
    */
@@ -324,7 +362,7 @@ export class CrmApi {
   /**
    * Convert a lead to an opportunity
    *
-   * Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead.
+   * Creates an opportunity from a new or qualified lead (and the contact from the lead's email when it has none), marks the lead qualified and links the two. Once per lead. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/crm/leads/{id}/convert`
    */
@@ -335,6 +373,8 @@ export class CrmApi {
   /**
    * Create a lead
    *
+   * Needs the member role or above; an API key needs the read_write scope.
+   *
    * `POST /api/crm/leads`
    */
   createLead(body: schema.CreateLeadRequest, options: RequestOptions = {}): Promise<schema.Lead> {
@@ -343,6 +383,8 @@ export class CrmApi {
 
   /**
    * Create a opportunity
+   *
+   * Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/crm/opportunities`
    */
@@ -353,6 +395,8 @@ export class CrmApi {
   /**
    * Create a stage
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `POST /api/crm/stages`
    */
   createStage(body: schema.CreateStageRequest, options: RequestOptions = {}): Promise<schema.Stage> {
@@ -362,7 +406,7 @@ export class CrmApi {
   /**
    * Delete a lead
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/crm/leads/{id}`
    */
@@ -373,7 +417,7 @@ export class CrmApi {
   /**
    * Delete a opportunity
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/crm/opportunities/{id}`
    */
@@ -384,7 +428,7 @@ export class CrmApi {
   /**
    * Delete a stage
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `DELETE /api/crm/stages/{id}`
    */
@@ -395,7 +439,7 @@ export class CrmApi {
   /**
    * Get a lead
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/crm/leads/{id}`
    */
@@ -406,7 +450,7 @@ export class CrmApi {
   /**
    * Get a opportunity
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/crm/opportunities/{id}`
    */
@@ -417,7 +461,7 @@ export class CrmApi {
   /**
    * Get a stage
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/crm/stages/{id}`
    */
@@ -427,6 +471,8 @@ export class CrmApi {
 
   /**
    * List leads
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/crm/leads`
    */
@@ -442,6 +488,8 @@ export class CrmApi {
   /**
    * List opportunities
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/crm/opportunities`
    */
   listOpportunities(query: ListOpportunitiesQuery = {}, options: RequestOptions = {}): Promise<schema.OpportunityList> {
@@ -455,6 +503,8 @@ export class CrmApi {
 
   /**
    * List stages
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/crm/stages`
    */
@@ -470,7 +520,7 @@ export class CrmApi {
   /**
    * Mark an opportunity lost
    *
-   * open → lost with an optional reason; probability 0.
+   * open → lost with an optional reason; probability 0. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/crm/opportunities/{id}/lost`
    */
@@ -481,7 +531,7 @@ export class CrmApi {
   /**
    * Reopen a won or lost opportunity
    *
-   * won or lost → open, back in the first open stage with its probability.
+   * won or lost → open, back in the first open stage with its probability. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/crm/opportunities/{id}/reopen`
    */
@@ -492,7 +542,7 @@ export class CrmApi {
   /**
    * Update a lead
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/crm/leads/{id}`
    */
@@ -503,7 +553,7 @@ export class CrmApi {
   /**
    * Update a opportunity
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/crm/opportunities/{id}`
    */
@@ -514,7 +564,7 @@ export class CrmApi {
   /**
    * Update a stage
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `PATCH /api/crm/stages/{id}`
    */
@@ -525,7 +575,7 @@ export class CrmApi {
   /**
    * Mark an opportunity won
    *
-   * open → won: moves the deal to the first won stage with probability 100.
+   * open → won: moves the deal to the first won stage with probability 100. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/crm/opportunities/{id}/won`
    */
@@ -567,6 +617,8 @@ export class ContactsApi {
   /**
    * Create a contact
    *
+   * Needs the member role or above; an API key needs the read_write scope.
+   *
    * `POST /api/contacts`
    */
   create(body: schema.CreateContactRequest, options: RequestOptions = {}): Promise<schema.Contact> {
@@ -576,7 +628,7 @@ export class ContactsApi {
   /**
    * Delete a contact
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/contacts/{id}`
    */
@@ -587,7 +639,7 @@ export class ContactsApi {
   /**
    * Get a contact
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/contacts/{id}`
    */
@@ -598,7 +650,7 @@ export class ContactsApi {
   /**
    * Import contacts from CSV
    *
-   * CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row.
+   * CSV with a header row. Columns: name, email, phone, type, website, tags (separated by ';'), street, city, state, zip, country. A row whose email matches an existing contact updates it; otherwise it creates one. Each row is all-or-nothing; the report lists every row. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/contacts/import`
    */
@@ -609,7 +661,7 @@ export class ContactsApi {
   /**
    * A contact's timeline
    *
-   * Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact.
+   * Newest first: creation, changes, merges, and the orders, invoices, tickets, emails and notes linked to the contact. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/contacts/{id}/activity`
    */
@@ -625,6 +677,8 @@ export class ContactsApi {
   /**
    * List contacts
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/contacts`
    */
   list(query: ListContactsQuery = {}, options: RequestOptions = {}): Promise<schema.ContactList> {
@@ -639,7 +693,7 @@ export class ContactsApi {
   /**
    * Merge a duplicate into a contact
    *
-   * Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction.
+   * Moves the duplicate's related records (activity, and orders, invoices and tickets as those modules link them) to the primary, fills the primary's empty fields from the duplicate, unites their tags, and deletes the duplicate. One transaction. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/contacts/merge`
    */
@@ -650,7 +704,7 @@ export class ContactsApi {
   /**
    * Update a contact
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/contacts/{id}`
    */
@@ -666,6 +720,8 @@ export class DocsApi {
   /**
    * The OpenAPI document (JSON)
    *
+   * No credentials needed.
+   *
    * `GET /api/openapi.json`
    */
   getOpenAPIJSON(options: RequestOptions = {}): Promise<schema.OpenAPIDocument> {
@@ -674,6 +730,8 @@ export class DocsApi {
 
   /**
    * The OpenAPI document (YAML)
+   *
+   * No credentials needed.
    *
    * `GET /api/openapi.yaml`
    */
@@ -709,7 +767,7 @@ export class EmailApi {
   /**
    * Get a outboxemail
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/email/outbox/{id}`
    */
@@ -719,6 +777,8 @@ export class EmailApi {
 
   /**
    * List outboxemails
+   *
+   * Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/email/outbox`
    */
@@ -734,7 +794,7 @@ export class EmailApi {
   /**
    * Send a failed email again
    *
-   * failed → queued, with a fresh set of attempts.
+   * failed → queued, with a fresh set of attempts. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/email/outbox/{id}/retry`
    */
@@ -753,6 +813,22 @@ export interface GetHelpdeskStatsQuery {
 
 /** Query parameters of `listSLAPolicies`. */
 export interface ListSLAPoliciesQuery {
+  /** Page number, 1-based */
+  page?: number;
+  /** Records per page, 1 to 100 (default 20) */
+  limit?: number;
+  /** Field to sort by (default createdAt) */
+  sortBy?: "name" | "priority" | "createdAt" | "updatedAt";
+  /** Sort direction (default desc) */
+  sortOrder?: "asc" | "desc";
+  /** Case-insensitive substring match over name */
+  search?: string;
+  /** Only this priority */
+  priority?: "low" | "medium" | "high" | "urgent";
+}
+
+/** Query parameters of `listSLAPoliciesAlias`. */
+export interface ListSLAPoliciesAliasQuery {
   /** Page number, 1-based */
   page?: number;
   /** Records per page, 1 to 100 (default 20) */
@@ -813,6 +889,10 @@ export interface ListTicketsQuery {
   teamId?: string;
   /** Only this contact's tickets */
   contactId?: string;
+  /** Created at or after (ISO 8601) */
+  from?: string;
+  /** Created at or before (ISO 8601) */
+  to?: string;
   /** true: open tickets past an SLA target (resolution, or first response without a reply); false: the others */
   overdueSla?: boolean;
 }
@@ -824,7 +904,7 @@ export class HelpdeskApi {
   /**
    * Assign a ticket
    *
-   * Sets the assignee (a user of the organization) and/or the team; null clears either.
+   * Sets the assignee (a user of the organization) and/or the team; null clears either. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/helpdesk/tickets/{id}/assign`
    */
@@ -835,7 +915,7 @@ export class HelpdeskApi {
   /**
    * Close a ticket
    *
-   * new, in_progress, pending_customer, resolved → closed.
+   * new, in_progress, pending_customer, resolved → closed. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/helpdesk/tickets/{id}/close`
    */
@@ -846,6 +926,8 @@ export class HelpdeskApi {
   /**
    * Create a slapolicy
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `POST /api/helpdesk/sla-policies`
    */
   createSLAPolicy(body: schema.CreateSLAPolicyRequest, options: RequestOptions = {}): Promise<schema.SLAPolicy> {
@@ -854,6 +936,8 @@ export class HelpdeskApi {
 
   /**
    * Create a team
+   *
+   * Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/helpdesk/teams`
    */
@@ -864,6 +948,8 @@ export class HelpdeskApi {
   /**
    * Create a ticket
    *
+   * Needs the member role or above; an API key needs the read_write scope.
+   *
    * `POST /api/helpdesk/tickets`
    */
   createTicket(body: schema.CreateTicketRequest, options: RequestOptions = {}): Promise<schema.Ticket> {
@@ -873,7 +959,7 @@ export class HelpdeskApi {
   /**
    * Delete a slapolicy
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `DELETE /api/helpdesk/sla-policies/{id}`
    */
@@ -884,7 +970,7 @@ export class HelpdeskApi {
   /**
    * Delete a team
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `DELETE /api/helpdesk/teams/{id}`
    */
@@ -895,7 +981,7 @@ export class HelpdeskApi {
   /**
    * Delete a ticket
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/helpdesk/tickets/{id}`
    */
@@ -906,7 +992,7 @@ export class HelpdeskApi {
   /**
    * Helpdesk statistics
    *
-   * Counts by status and priority, open and overdue work, response and resolution times, SLA compliance.
+   * Counts by status and priority, open and overdue work, response and resolution times, SLA compliance. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/helpdesk/stats`
    */
@@ -917,7 +1003,7 @@ export class HelpdeskApi {
   /**
    * Get a slapolicy
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/helpdesk/sla-policies/{id}`
    */
@@ -928,7 +1014,7 @@ export class HelpdeskApi {
   /**
    * Get a team
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/helpdesk/teams/{id}`
    */
@@ -939,7 +1025,7 @@ export class HelpdeskApi {
   /**
    * Get a ticket
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/helpdesk/tickets/{id}`
    */
@@ -950,10 +1036,12 @@ export class HelpdeskApi {
   /**
    * List slapolicies
    *
-   * `GET /api/helpdesk/sla-policies`
+   * The SLA policies: first-response and resolution targets by priority, optionally for one team. The same list is at GET /api/helpdesk/sla-policies. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
+   * `GET /api/helpdesk/sla`
    */
   listSLAPolicies(query: ListSLAPoliciesQuery = {}, options: RequestOptions = {}): Promise<schema.SLAPolicyList> {
-    return this.http.request<schema.SLAPolicyList>({ operationId: "listSLAPolicies", method: "GET", path: "/api/helpdesk/sla-policies", query, ...options });
+    return this.http.request<schema.SLAPolicyList>({ operationId: "listSLAPolicies", method: "GET", path: "/api/helpdesk/sla", query, ...options });
   }
 
   /** Every SLAPolicy of `listSLAPolicies`, page after page (from `query.page`, else the first). */
@@ -962,7 +1050,25 @@ export class HelpdeskApi {
   }
 
   /**
+   * List slapolicies
+   *
+   * The same list as GET /api/helpdesk/sla (the documented path), kept beside the policies' create, get, update and delete. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
+   * `GET /api/helpdesk/sla-policies`
+   */
+  listSLAPoliciesAlias(query: ListSLAPoliciesAliasQuery = {}, options: RequestOptions = {}): Promise<schema.SLAPolicyList> {
+    return this.http.request<schema.SLAPolicyList>({ operationId: "listSLAPoliciesAlias", method: "GET", path: "/api/helpdesk/sla-policies", query, ...options });
+  }
+
+  /** Every SLAPolicy of `listSLAPoliciesAlias`, page after page (from `query.page`, else the first). */
+  listAllSLAPoliciesAlias(query: ListSLAPoliciesAliasQuery = {}, options: RequestOptions = {}): AsyncIterable<schema.SLAPolicy> {
+    return paginate(query.page ?? 1, (page) => this.listSLAPoliciesAlias({ ...query, page }, options));
+  }
+
+  /**
    * List teams
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/helpdesk/teams`
    */
@@ -978,7 +1084,7 @@ export class HelpdeskApi {
   /**
    * A ticket's messages
    *
-   * Replies and internal notes, oldest first.
+   * Replies and internal notes, oldest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/helpdesk/tickets/{id}/messages`
    */
@@ -994,6 +1100,8 @@ export class HelpdeskApi {
   /**
    * List tickets
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/helpdesk/tickets`
    */
   listTickets(query: ListTicketsQuery = {}, options: RequestOptions = {}): Promise<schema.TicketList> {
@@ -1008,7 +1116,7 @@ export class HelpdeskApi {
   /**
    * Reopen a ticket
    *
-   * resolved, closed → in_progress.
+   * resolved, closed → in_progress. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/helpdesk/tickets/{id}/reopen`
    */
@@ -1019,7 +1127,7 @@ export class HelpdeskApi {
   /**
    * Reply to a ticket
    *
-   * A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer).
+   * A public reply is emailed to the ticket's contact, counts as the first response for the SLA, and moves a new ticket to in_progress; an internal note is only stored. `status` moves the ticket in the same step (for example to pending_customer). Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/helpdesk/tickets/{id}/reply`
    */
@@ -1030,7 +1138,7 @@ export class HelpdeskApi {
   /**
    * Update a slapolicy
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `PATCH /api/helpdesk/sla-policies/{id}`
    */
@@ -1041,7 +1149,7 @@ export class HelpdeskApi {
   /**
    * Update a team
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `PATCH /api/helpdesk/teams/{id}`
    */
@@ -1052,7 +1160,7 @@ export class HelpdeskApi {
   /**
    * Update a ticket
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/helpdesk/tickets/{id}`
    */
@@ -1092,6 +1200,8 @@ export class InvoicesApi {
   /**
    * Create a invoice
    *
+   * Needs the member role or above; an API key needs the read_write scope.
+   *
    * `POST /api/invoices`
    */
   create(body: schema.CreateInvoiceRequest, options: RequestOptions = {}): Promise<schema.Invoice> {
@@ -1101,7 +1211,7 @@ export class InvoicesApi {
   /**
    * Cancel an invoice with a credit note
    *
-   * sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…).
+   * sent/overdue/partial_paid/paid → cancelled; answers the credit note (kind credit_note, number RINV/…). Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/invoices/{id}/credit-note`
    */
@@ -1112,7 +1222,7 @@ export class InvoicesApi {
   /**
    * Delete a invoice
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/invoices/{id}`
    */
@@ -1123,7 +1233,7 @@ export class InvoicesApi {
   /**
    * Get a invoice
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/invoices/{id}`
    */
@@ -1134,6 +1244,8 @@ export class InvoicesApi {
   /**
    * The invoice as a PDF
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/invoices/{id}/pdf`
    */
   getPdf(id: string, options: RequestOptions = {}): Promise<Uint8Array> {
@@ -1142,6 +1254,8 @@ export class InvoicesApi {
 
   /**
    * List invoices
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/invoices`
    */
@@ -1157,7 +1271,7 @@ export class InvoicesApi {
   /**
    * Record a payment
    *
-   * Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum.
+   * Partial payments are allowed: sent/overdue/partial_paid → partial_paid, or paid once nothing is due. Payments are an append-only ledger; amountPaid is their sum. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/invoices/{id}/pay`
    */
@@ -1168,7 +1282,7 @@ export class InvoicesApi {
   /**
    * Send an invoice
    *
-   * draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured.
+   * draft → sent. The invoice is recorded on the contact's timeline; email delivery uses the email outbox when configured. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/invoices/{id}/send`
    */
@@ -1179,7 +1293,7 @@ export class InvoicesApi {
   /**
    * Update a invoice
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/invoices/{id}`
    */
@@ -1215,7 +1329,7 @@ export class KnowledgeApi {
   /**
    * Ask the knowledge base
    *
-   * Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim.
+   * Retrieves the organization's best-matching products, knowledge articles and FAQ entries by full-text search. With AI_BASE_URL configured, an OpenAI-compatible model writes the answer from those passages only and must cite them; otherwise (or when the model fails or cites nothing) the answer is the passages quoted verbatim. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
    *
    * `POST /api/ecosire-ai/ask`
    */
@@ -1226,6 +1340,8 @@ export class KnowledgeApi {
   /**
    * Create a knowledgearticle
    *
+   * Needs the member role or above; an API key needs the read_write scope.
+   *
    * `POST /api/knowledge/articles`
    */
   createArticle(body: schema.CreateKnowledgeArticleRequest, options: RequestOptions = {}): Promise<schema.KnowledgeArticle> {
@@ -1235,7 +1351,7 @@ export class KnowledgeApi {
   /**
    * Delete a knowledgearticle
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/knowledge/articles/{id}`
    */
@@ -1246,7 +1362,7 @@ export class KnowledgeApi {
   /**
    * Get a knowledgearticle
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/knowledge/articles/{id}`
    */
@@ -1256,6 +1372,8 @@ export class KnowledgeApi {
 
   /**
    * List knowledgearticles
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/knowledge/articles`
    */
@@ -1271,7 +1389,7 @@ export class KnowledgeApi {
   /**
    * Update a knowledgearticle
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/knowledge/articles/{id}`
    */
@@ -1311,7 +1429,7 @@ export class LicensesApi {
   /**
    * Activate a license on a domain
    *
-   *  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+   *  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
    *
    * `POST /api/licenses/activate`
    */
@@ -1322,7 +1440,7 @@ export class LicensesApi {
   /**
    * Release a domain's activation
    *
-   *  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP.
+   *  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 10 requests per minute per license key and IP. No credentials needed.
    *
    * `POST /api/licenses/deactivate`
    */
@@ -1333,6 +1451,8 @@ export class LicensesApi {
   /**
    * Get a license
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/licenses/{id}`
    */
   get(id: string, options: RequestOptions = {}): Promise<schema.License> {
@@ -1341,6 +1461,8 @@ export class LicensesApi {
 
   /**
    * The public key that signs license answers
+   *
+   * No credentials needed.
    *
    * `GET /api/licenses/signing-key`
    */
@@ -1351,7 +1473,7 @@ export class LicensesApi {
   /**
    * Grant a license by hand
    *
-   * Issues a license for a product under its license policy; the body may override the limit and expiry.
+   * Issues a license for a product under its license policy; the body may override the limit and expiry. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/licenses`
    */
@@ -1362,7 +1484,7 @@ export class LicensesApi {
   /**
    * A license's activations
    *
-   * Current and past activations, newest first.
+   * Current and past activations, newest first. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/licenses/{id}/activations`
    */
@@ -1378,7 +1500,7 @@ export class LicensesApi {
   /**
    * The caller's licenses
    *
-   * A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold.
+   * A bare array (newest first, at most 1000) unless `page` or `limit` is given, which answers the standard {data, meta} envelope. Admins and owners see the organization's licenses; other members see the licenses they hold. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/licenses`
    */
@@ -1389,7 +1511,7 @@ export class LicensesApi {
   /**
    * Reinstate a suspended license
    *
-   * Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status.
+   * Allowed from: suspended; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/licenses/{id}/reinstate`
    */
@@ -1400,7 +1522,7 @@ export class LicensesApi {
   /**
    * Revoke a license (permanent)
    *
-   * Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status.
+   * Allowed from: active, suspended, expired; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/licenses/{id}/revoke`
    */
@@ -1411,7 +1533,7 @@ export class LicensesApi {
   /**
    * Suspend a license
    *
-   * Allowed from: active; otherwise 409 INVALID_STATE naming the current status.
+   * Allowed from: active; otherwise 409 INVALID_STATE naming the current status. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/licenses/{id}/suspend`
    */
@@ -1422,7 +1544,7 @@ export class LicensesApi {
   /**
    * Validate a license key
    *
-   *  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP.
+   *  Callable without credentials. When the request carries `X-Ecosire-Signature`, it must be the hex HMAC-SHA256 with ECOSIRE_LICENSE_SECRET of the body's fields sorted by name and joined as k=v with &, and `timestamp` must be within 5 minutes (LICENSE_SIGNATURE_REQUIRED=true makes the signature mandatory). Answers are signed with the same secret and with Ed25519. Limited to 30 requests per minute per license key and IP. No credentials needed.
    *
    * `POST /api/licenses/validate`
    */
@@ -1454,7 +1576,7 @@ export class NewsletterApi {
   /**
    * Delete a subscriber
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `DELETE /api/newsletter/subscribers/{id}`
    */
@@ -1465,7 +1587,7 @@ export class NewsletterApi {
   /**
    * Get a subscriber
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
    *
    * `GET /api/newsletter/subscribers/{id}`
    */
@@ -1475,6 +1597,8 @@ export class NewsletterApi {
 
   /**
    * List subscribers
+   *
+   * Needs the member role or above; an API key needs the read_only scope.
    *
    * `GET /api/newsletter/subscribers`
    */
@@ -1505,6 +1629,8 @@ export class NotificationsApi {
   /**
    * The organization's notifications
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `GET /api/notifications`
    */
   list(query: ListNotificationsQuery = {}, options: RequestOptions = {}): Promise<schema.NotificationList> {
@@ -1518,6 +1644,8 @@ export class NotificationsApi {
 
   /**
    * Mark a notification read
+   *
+   * Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/notifications/{id}/read`
    */
@@ -1533,6 +1661,8 @@ export class OperationsApi {
   /**
    * Liveness
    *
+   * No credentials needed.
+   *
    * `GET /api/health`
    */
   getHealth(options: RequestOptions = {}): Promise<schema.Health> {
@@ -1541,6 +1671,8 @@ export class OperationsApi {
 
   /**
    * Prometheus metrics
+   *
+   * No credentials needed.
    *
    * `GET /metrics`
    */
@@ -1551,6 +1683,8 @@ export class OperationsApi {
   /**
    * Readiness: database reachable and migrations applied
    *
+   * No credentials needed.
+   *
    * `GET /api/health/ready`
    */
   getReadiness(options: RequestOptions = {}): Promise<schema.Readiness> {
@@ -1560,13 +1694,21 @@ export class OperationsApi {
   /**
    * Component status, uptime and incidents
    *
-   * Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old.
+   * Each component (the API, the database, webhook delivery, email delivery) as checked now, uptime over 24 hours, 30 days and 90 days from the per-minute samples every instance records, and the incident history. The answer may be up to 10 seconds old. No credentials needed.
    *
    * `GET /api/status`
    */
   getStatus(options: RequestOptions = {}): Promise<schema.SystemStatus> {
     return this.http.request<schema.SystemStatus>({ operationId: "getStatus", method: "GET", path: "/api/status", public: true, ...options });
   }
+}
+
+/** Query parameters of `listOrderInvoices`. */
+export interface ListOrderInvoicesQuery {
+  /** Page number, 1-based */
+  page?: number;
+  /** Records per page, 1 to 100 (default 20) */
+  limit?: number;
 }
 
 /** Query parameters of `listOrders`. */
@@ -1598,7 +1740,7 @@ export class OrdersApi {
   /**
    * Cancel an order
    *
-   * draft or confirmed → cancelled; licenses already issued for it are revoked.
+   * draft or confirmed → cancelled; licenses already issued for it are revoked. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/orders/{id}/cancel`
    */
@@ -1609,7 +1751,7 @@ export class OrdersApi {
   /**
    * Close a delivered order
    *
-   * delivered → done.
+   * delivered → done. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/orders/{id}/complete`
    */
@@ -1620,7 +1762,7 @@ export class OrdersApi {
   /**
    * Confirm an order
    *
-   * draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction.
+   * draft → confirmed. Issues the licenses of digital licensed products (quantity × one license each), in the same transaction. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/orders/{id}/confirm`
    */
@@ -1631,6 +1773,8 @@ export class OrdersApi {
   /**
    * Create a order
    *
+   * Needs the member role or above; an API key needs the read_write scope.
+   *
    * `POST /api/orders`
    */
   create(body: schema.CreateOrderRequest, options: RequestOptions = {}): Promise<schema.Order> {
@@ -1640,7 +1784,7 @@ export class OrdersApi {
   /**
    * Delete a order
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `DELETE /api/orders/{id}`
    */
@@ -1651,7 +1795,7 @@ export class OrdersApi {
   /**
    * Mark an order delivered
    *
-   * in_progress → delivered.
+   * in_progress → delivered. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/orders/{id}/deliver`
    */
@@ -1662,7 +1806,7 @@ export class OrdersApi {
   /**
    * Get a order
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/orders/{id}`
    */
@@ -1673,7 +1817,7 @@ export class OrdersApi {
   /**
    * Invoice an order
    *
-   * Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note).
+   * Creates a draft invoice with the order's lines, prices and tax (allowed once the order is confirmed, and once per order unless its invoice was cancelled by a credit note). Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/orders/{id}/invoice`
    */
@@ -1684,16 +1828,23 @@ export class OrdersApi {
   /**
    * An order's invoices
    *
-   * Invoices and credit notes of the order, oldest first.
+   * Invoices and credit notes of the order, oldest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/orders/{id}/invoices`
    */
-  listInvoices(id: string, options: RequestOptions = {}): Promise<schema.OrderInvoiceList> {
-    return this.http.request<schema.OrderInvoiceList>({ operationId: "listOrderInvoices", method: "GET", path: `/api/orders/${encodeURIComponent(id)}/invoices`, ...options });
+  listInvoices(id: string, query: ListOrderInvoicesQuery = {}, options: RequestOptions = {}): Promise<schema.OrderInvoiceList> {
+    return this.http.request<schema.OrderInvoiceList>({ operationId: "listOrderInvoices", method: "GET", path: `/api/orders/${encodeURIComponent(id)}/invoices`, query, ...options });
+  }
+
+  /** Every Invoice of `listInvoices`, page after page (from `query.page`, else the first). */
+  listAllInvoices(id: string, query: ListOrderInvoicesQuery = {}, options: RequestOptions = {}): AsyncIterable<schema.Invoice> {
+    return paginate(query.page ?? 1, (page) => this.listInvoices(id, { ...query, page }, options));
   }
 
   /**
    * List orders
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/orders`
    */
@@ -1709,7 +1860,7 @@ export class OrdersApi {
   /**
    * Start work on a confirmed order
    *
-   * confirmed → in_progress.
+   * confirmed → in_progress. Needs the member role or above; an API key needs the read_write scope.
    *
    * `POST /api/orders/{id}/start`
    */
@@ -1720,13 +1871,21 @@ export class OrdersApi {
   /**
    * Update a order
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the member role or above; an API key needs the read_write scope.
    *
    * `PATCH /api/orders/{id}`
    */
   update(id: string, body: schema.UpdateOrderRequest, options: RequestOptions = {}): Promise<schema.Order> {
     return this.http.request<schema.Order>({ operationId: "updateOrder", method: "PATCH", path: `/api/orders/${encodeURIComponent(id)}`, body, ...options });
   }
+}
+
+/** Query parameters of `listProductFiles`. */
+export interface ListProductFilesQuery {
+  /** Page number, 1-based */
+  page?: number;
+  /** Records per page, 1 to 100 (default 20) */
+  limit?: number;
 }
 
 /** Query parameters of `listProductVariants`. */
@@ -1770,6 +1929,8 @@ export class ProductsApi {
   /**
    * Create a product
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `POST /api/products`
    */
   create(body: schema.CreateProductRequest, options: RequestOptions = {}): Promise<schema.Product> {
@@ -1778,6 +1939,8 @@ export class ProductsApi {
 
   /**
    * Add a variant to a product
+   *
+   * Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/products/{id}/variants`
    */
@@ -1788,7 +1951,7 @@ export class ProductsApi {
   /**
    * Delete a product
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `DELETE /api/products/{id}`
    */
@@ -1799,6 +1962,8 @@ export class ProductsApi {
   /**
    * Delete a variant
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `DELETE /api/products/{id}/variants/{variantId}`
    */
   deleteVariant(id: string, variantId: string, options: RequestOptions = {}): Promise<void> {
@@ -1808,7 +1973,7 @@ export class ProductsApi {
   /**
    * Download a product archive
    *
-   * For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum.
+   * For holders of a valid license of the product (and admins). `X-Checksum-SHA256` carries the stored checksum. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/products/{id}/files/{fileId}/download`
    */
@@ -1819,7 +1984,7 @@ export class ProductsApi {
   /**
    * Get a product
    *
-   * Records of other organizations answer 404.
+   * Records of other organizations answer 404. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/products/{id}`
    */
@@ -1830,16 +1995,23 @@ export class ProductsApi {
   /**
    * A product's downloadable files
    *
-   * For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it.
+   * For holders of a valid license of the product (and admins). Versions released after a license's updates period are not listed for it. Newest first, in the standard {data, meta} envelope. Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/products/{id}/files`
    */
-  listFiles(id: string, options: RequestOptions = {}): Promise<schema.ProductFileList> {
-    return this.http.request<schema.ProductFileList>({ operationId: "listProductFiles", method: "GET", path: `/api/products/${encodeURIComponent(id)}/files`, ...options });
+  listFiles(id: string, query: ListProductFilesQuery = {}, options: RequestOptions = {}): Promise<schema.ProductFileList> {
+    return this.http.request<schema.ProductFileList>({ operationId: "listProductFiles", method: "GET", path: `/api/products/${encodeURIComponent(id)}/files`, query, ...options });
+  }
+
+  /** Every ProductFile of `listFiles`, page after page (from `query.page`, else the first). */
+  listAllFiles(id: string, query: ListProductFilesQuery = {}, options: RequestOptions = {}): AsyncIterable<schema.ProductFile> {
+    return paginate(query.page ?? 1, (page) => this.listFiles(id, { ...query, page }, options));
   }
 
   /**
    * List a product's variants
+   *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
    *
    * `GET /api/products/{id}/variants`
    */
@@ -1855,6 +2027,8 @@ export class ProductsApi {
   /**
    * List products
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/products`
    */
   list(query: ListProductsQuery = {}, options: RequestOptions = {}): Promise<schema.ProductList> {
@@ -1869,7 +2043,7 @@ export class ProductsApi {
   /**
    * Update a product
    *
-   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404.
+   * Only the fields present change; optional fields can be cleared with null. Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `PATCH /api/products/{id}`
    */
@@ -1880,6 +2054,8 @@ export class ProductsApi {
   /**
    * Update a variant
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `PATCH /api/products/{id}/variants/{variantId}`
    */
   updateVariant(id: string, variantId: string, body: schema.UpdateProductVariantRequest, options: RequestOptions = {}): Promise<schema.ProductVariant> {
@@ -1889,7 +2065,7 @@ export class ProductsApi {
   /**
    * Upload a product archive
    *
-   * multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory.
+   * multipart/form-data with productId, version and file (a ZIP archive, at most 50 MiB by default, UPLOAD_LIMIT_BYTES). The SHA-256 is stored and returned; the archive is kept under the data directory. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/admin/product-files/upload`
    */
@@ -1927,7 +2103,7 @@ export class PublicIntakeApi {
   /**
    * Capture a lead from a web form
    *
-   * Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address.
+   * Creates the contact when the email is new (filling a missing phone otherwise) and a lead in the site organization. A repeat from the same address adds to its open lead instead of adding one: blank fields are filled, nothing is overwritten, and the message goes on the contact's timeline. A filled `website_url` honeypot gets the same 201 and stores nothing. The answer never tells whether the address was known. No authentication; limited per client address. No credentials needed.
    *
    * `POST /api/crm/capture`
    */
@@ -1938,7 +2114,7 @@ export class PublicIntakeApi {
   /**
    * Confirm a subscription
    *
-   * The link from the confirmation email. Each token works once, within 7 days.
+   * The link from the confirmation email. Each token works once, within 7 days. No credentials needed.
    *
    * `GET /api/newsletter/confirm`
    */
@@ -1949,7 +2125,7 @@ export class PublicIntakeApi {
   /**
    * The unsubscribe page
    *
-   * What opening the link shows; it changes nothing by itself.
+   * What opening the link shows; it changes nothing by itself. No credentials needed.
    *
    * `GET /api/newsletter/unsubscribe`
    */
@@ -1960,7 +2136,7 @@ export class PublicIntakeApi {
   /**
    * Submit a support request
    *
-   * Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address.
+   * Opens a helpdesk ticket (HD-2026-0142) in the site organization, creates the contact when the email is new, and emails an acknowledgement. No authentication; limited per client address. No credentials needed.
    *
    * `POST /api/support`
    */
@@ -1971,7 +2147,7 @@ export class PublicIntakeApi {
   /**
    * Subscribe to the newsletter
    *
-   * Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address.
+   * Double opt-in: emails a confirmation link (valid 7 days, single use). The answer is the same whether the address is new, pending, subscribed or unsubscribed; a pending address gets a new link at most every 10 minutes. No authentication; limited per client address. No credentials needed.
    *
    * `POST /api/newsletter/subscribe`
    */
@@ -1982,7 +2158,7 @@ export class PublicIntakeApi {
   /**
    * Unsubscribe from the newsletter
    *
-   * The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed.
+   * The signed link from any newsletter email (RFC 8058 one-click: a POST to the link, whatever its body). The answer is the same whether or not the address was subscribed. No credentials needed.
    *
    * `POST /api/newsletter/unsubscribe`
    */
@@ -1998,6 +2174,8 @@ export class UsersApi {
   /**
    * The signed-in user
    *
+   * Any signed-in member of the organization (role viewer or above); an API key needs the read_only scope.
+   *
    * `GET /api/users/me`
    */
   getCurrentUser(options: RequestOptions = {}): Promise<schema.UserProfile> {
@@ -2007,7 +2185,7 @@ export class UsersApi {
   /**
    * Update name or password
    *
-   * Changing the password needs `currentPassword` and signs out every session.
+   * Changing the password needs `currentPassword` and signs out every session. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
    *
    * `PATCH /api/users/me`
    */
@@ -2050,6 +2228,14 @@ export interface ListWebhookEndpointsQuery {
   active?: boolean;
 }
 
+/** Query parameters of `listWebhookEventTypes`. */
+export interface ListWebhookEventTypesQuery {
+  /** Page number, 1-based */
+  page?: number;
+  /** Records per page, 1 to 100 (default 20) */
+  limit?: number;
+}
+
 /** The Webhooks operations (tag `Webhooks` of the API document). */
 export class WebhooksApi {
   constructor(protected readonly http: HttpCore) {}
@@ -2057,7 +2243,7 @@ export class WebhooksApi {
   /**
    * Create a webhook endpoint
    *
-   * The answer carries the signing secret, shown this once.
+   * The answer carries the signing secret, shown this once. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/webhooks/endpoints`
    */
@@ -2068,7 +2254,7 @@ export class WebhooksApi {
   /**
    * Delete a webhook endpoint
    *
-   * Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404.
+   * Its queued deliveries and delivery log go with it. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `DELETE /api/webhooks/endpoints/{id}`
    */
@@ -2079,7 +2265,7 @@ export class WebhooksApi {
   /**
    * A signed cURL command posting the example event
    *
-   * Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes.
+   * Signed with the endpoint's current secret and the current time, so a receiver that checks timestamps accepts it for 5 minutes. Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/webhooks/events/{type}/curl`
    */
@@ -2090,7 +2276,7 @@ export class WebhooksApi {
   /**
    * Get a delivery
    *
-   * With its attempts and the exact payload sent.
+   * With its attempts and the exact payload sent. Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/webhooks/deliveries/{id}`
    */
@@ -2101,7 +2287,7 @@ export class WebhooksApi {
   /**
    * Get a webhook endpoint
    *
-   * Endpoints of other organizations answer 404.
+   * Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/webhooks/endpoints/{id}`
    */
@@ -2112,6 +2298,8 @@ export class WebhooksApi {
   /**
    * One event type
    *
+   * No credentials needed.
+   *
    * `GET /api/webhooks/events/{type}`
    */
   getEventType(type: string, options: RequestOptions = {}): Promise<schema.WebhookEventType> {
@@ -2121,7 +2309,7 @@ export class WebhooksApi {
   /**
    * An endpoint's delivery log
    *
-   * Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt.
+   * Deliveries newest first, each with its attempts (response code, duration, first 1 KiB of the answer) and next attempt. Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/webhooks/endpoints/{id}/deliveries`
    */
@@ -2137,6 +2325,8 @@ export class WebhooksApi {
   /**
    * List webhook endpoints
    *
+   * Needs the admin role or above; an API key needs the admin scope.
+   *
    * `GET /api/webhooks/endpoints`
    */
   listEndpoints(query: ListWebhookEndpointsQuery = {}, options: RequestOptions = {}): Promise<schema.WebhookEndpointList> {
@@ -2151,18 +2341,23 @@ export class WebhooksApi {
   /**
    * The event catalog
    *
-   * Every event type the server sends, with what triggers it, its JSON schema and an example payload.
+   * Every event type the server sends, with what triggers it, its JSON schema and an example payload, in catalog order and the standard {data, meta} envelope (`limit=100` reads the whole catalog in one page today). No credentials needed.
    *
    * `GET /api/webhooks/events`
    */
-  listEventTypes(options: RequestOptions = {}): Promise<schema.WebhookEventTypeList> {
-    return this.http.request<schema.WebhookEventTypeList>({ operationId: "listWebhookEventTypes", method: "GET", path: "/api/webhooks/events", public: true, ...options });
+  listEventTypes(query: ListWebhookEventTypesQuery = {}, options: RequestOptions = {}): Promise<schema.WebhookEventTypeList> {
+    return this.http.request<schema.WebhookEventTypeList>({ operationId: "listWebhookEventTypes", method: "GET", path: "/api/webhooks/events", query, public: true, ...options });
+  }
+
+  /** Every WebhookEventType of `listEventTypes`, page after page (from `query.page`, else the first). */
+  listAllEventTypes(query: ListWebhookEventTypesQuery = {}, options: RequestOptions = {}): AsyncIterable<schema.WebhookEventType> {
+    return paginate(query.page ?? 1, (page) => this.listEventTypes({ ...query, page }, options));
   }
 
   /**
    * Redeliver
    *
-   * Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled.
+   * Queues one more attempt now, whatever the delivery's status (the same webhook-id, so receivers can deduplicate). 409 while an attempt is in flight or when the endpoint is disabled. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/webhooks/deliveries/{id}/retry`
    */
@@ -2173,7 +2368,7 @@ export class WebhooksApi {
   /**
    * Rotate the signing secret
    *
-   * Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events.
+   * Answers the new secret, shown this once. For 24 hours deliveries carry a signature with each secret (two v1 values), so receivers can switch without missing events. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/webhooks/endpoints/{id}/rotate-secret`
    */
@@ -2184,7 +2379,7 @@ export class WebhooksApi {
   /**
    * Send a test event
    *
-   * Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome.
+   * Queues the example payload of `type` (with a new event id and the current time) for this endpoint, whatever it subscribes to. Watch the delivery log for the outcome. Needs the admin role or above; an API key needs the admin scope.
    *
    * `POST /api/webhooks/endpoints/{id}/test`
    */
@@ -2195,7 +2390,7 @@ export class WebhooksApi {
   /**
    * Update a webhook endpoint
    *
-   * Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404.
+   * Only the fields present change. Setting active to true re-enables an endpoint disabled by 410 or by failures. Endpoints of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `PATCH /api/webhooks/endpoints/{id}`
    */
@@ -2206,7 +2401,7 @@ export class WebhooksApi {
   /**
    * Check a delivery's signature
    *
-   * Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails.
+   * Checks every signature header given (X-Ecosire-Signature and webhook-signature with an endpoint secret; X-License-Signature with ECOSIRE_LICENSE_SECRET) against the exact payload, and says why one fails. Any signed-in member of the organization (role viewer or above); an API key needs the read_write scope.
    *
    * `POST /api/webhooks/verify`
    */

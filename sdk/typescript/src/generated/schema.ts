@@ -144,6 +144,7 @@ export interface BillingInvoice {
 
 export interface BillingInvoiceList {
   data: Array<BillingInvoice>;
+  meta: PageMeta;
 }
 
 export interface BillingSummary {
@@ -406,7 +407,7 @@ export interface CreateTeamRequest {
 }
 
 export interface CreateTicketRequest {
-  /** A user of the organization */
+  /** A user of the organization (what writes set) */
   assigneeId?: string | null;
   channel?: "web" | "email" | "phone" | "chat" | "api";
   contactId?: string | null;
@@ -417,6 +418,7 @@ export interface CreateTicketRequest {
   status?: "new" | "in_progress" | "pending_customer" | "resolved" | "closed";
   subject: string;
   tags?: Array<string>;
+  /** A helpdesk team (what writes set) */
   teamId?: string | null;
 }
 
@@ -668,8 +670,7 @@ export interface LicenseCheckRequest {
   domain: string;
   /** PREFIX-XXXX-XXXX-XXXX-XXXX */
   key: string;
-  /** Unix seconds; required when the request is signed */
-  timestamp?: number;
+  timestamp?: LicenseTimestamp;
 }
 
 export interface LicenseDeactivation {
@@ -698,6 +699,9 @@ export interface LicenseSummary {
   productId: string;
   status: string;
 }
+
+/** Unix seconds, as an integer or as a string of digits (the license guide sends `str(int(time.time()))`); required when the request is signed. The signature covers the digits exactly as sent. */
+export type LicenseTimestamp = number | string;
 
 export interface LicenseValidation {
   /** Whether the domain holds an activation */
@@ -832,7 +836,8 @@ export interface Order {
 }
 
 export interface OrderInvoiceList {
-  data: Array<unknown>;
+  data: Array<Invoice>;
+  meta: PageMeta;
 }
 
 export interface OrderLine {
@@ -911,6 +916,7 @@ export interface PaymentMethod {
 
 export interface PaymentMethodList {
   data: Array<PaymentMethod>;
+  meta: PageMeta;
 }
 
 export interface Problem {
@@ -988,6 +994,7 @@ export interface ProductFile {
 
 export interface ProductFileList {
   data: Array<ProductFile>;
+  meta: PageMeta;
 }
 
 export interface ProductFileUpload {
@@ -1226,7 +1233,11 @@ export interface TeamList {
 }
 
 export interface Ticket {
-  /** A user of the organization */
+  assignee: {
+    id: string;
+    name: string;
+  } | null;
+  /** A user of the organization (what writes set) */
   assigneeId: string | null;
   channel: "web" | "email" | "phone" | "chat" | "api";
   closedAt: string | null;
@@ -1254,6 +1265,11 @@ export interface Ticket {
   status: "new" | "in_progress" | "pending_customer" | "resolved" | "closed";
   subject: string;
   tags: Array<string>;
+  team: {
+    id: string;
+    name: string;
+  } | null;
+  /** A helpdesk team (what writes set) */
   teamId: string | null;
   /** HD-2026-0142 */
   ticketNumber: string | null;
@@ -1467,7 +1483,7 @@ export interface UpdateTeamRequest {
 }
 
 export interface UpdateTicketRequest {
-  /** A user of the organization */
+  /** A user of the organization (what writes set) */
   assigneeId?: string | null;
   channel?: "web" | "email" | "phone" | "chat" | "api";
   contactId?: string | null;
@@ -1478,6 +1494,7 @@ export interface UpdateTicketRequest {
   status?: "new" | "in_progress" | "pending_customer" | "resolved" | "closed";
   subject?: string;
   tags?: Array<string>;
+  /** A helpdesk team (what writes set) */
   teamId?: string | null;
 }
 
@@ -1612,6 +1629,7 @@ export interface WebhookEventType {
 
 export interface WebhookEventTypeList {
   data: Array<WebhookEventType>;
+  meta: PageMeta;
 }
 
 export interface WebhookTestRequest {
