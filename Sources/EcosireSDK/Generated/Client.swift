@@ -12296,7 +12296,7 @@ public struct Client: APIProtocol {
     }
     /// List subscribers
     ///
-    /// Needs the member role or above; an API key needs the read_only scope.
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
@@ -12440,7 +12440,7 @@ public struct Client: APIProtocol {
     }
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.

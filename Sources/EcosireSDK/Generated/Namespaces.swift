@@ -1141,7 +1141,7 @@ public struct NewsletterAPI: Sendable {
 
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/newsletter/subscribers/{id}`
     public func getSubscriber(id: Swift.String) async throws -> Components.Schemas.Subscriber {
@@ -1150,7 +1150,7 @@ public struct NewsletterAPI: Sendable {
 
     /// List subscribers
     ///
-    /// Needs the member role or above; an API key needs the read_only scope.
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// `GET /api/newsletter/subscribers`
     public func listSubscribers(query: Operations.ListSubscribers.Input.Query = .init()) async throws -> Components.Schemas.SubscriberList {

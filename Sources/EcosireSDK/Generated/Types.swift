@@ -761,14 +761,14 @@ public protocol APIProtocol: Sendable {
     func subscribeNewsletter(_ input: Operations.SubscribeNewsletter.Input) async throws -> Operations.SubscribeNewsletter.Output
     /// List subscribers
     ///
-    /// Needs the member role or above; an API key needs the read_only scope.
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
     func listSubscribers(_ input: Operations.ListSubscribers.Input) async throws -> Operations.ListSubscribers.Output
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.
@@ -2734,7 +2734,7 @@ extension APIProtocol {
     }
     /// List subscribers
     ///
-    /// Needs the member role or above; an API key needs the read_only scope.
+    /// Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/get(listSubscribers)`.
@@ -2749,7 +2749,7 @@ extension APIProtocol {
     }
     /// Get a subscriber
     ///
-    /// Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
+    /// Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
     ///
     /// - Remark: HTTP `GET /api/newsletter/subscribers/{id}`.
     /// - Remark: Generated from `#/paths//api/newsletter/subscribers/{id}/get(getSubscriber)`.

@@ -1587,7 +1587,7 @@ export class NewsletterApi {
   /**
    * Get a subscriber
    *
-   * Records of other organizations answer 404. Needs the member role or above; an API key needs the read_only scope.
+   * Records of other organizations answer 404. Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/newsletter/subscribers/{id}`
    */
@@ -1598,7 +1598,7 @@ export class NewsletterApi {
   /**
    * List subscribers
    *
-   * Needs the member role or above; an API key needs the read_only scope.
+   * Needs the admin role or above; an API key needs the admin scope.
    *
    * `GET /api/newsletter/subscribers`
    */
