@@ -73,6 +73,7 @@ struct OpenAPI: AsyncParsableCommand {
 
     func run() async throws {
         let builder = try await buildOpenAPIDocument()
+        _ = try builder.document()  // refuse to export a document OpenAPIKit finds invalid
         let text = format == "yaml" ? try builder.yaml() : String(decoding: try builder.jsonData(), as: UTF8.self) + "\n"
         if let output {
             try text.write(toFile: output, atomically: true, encoding: .utf8)

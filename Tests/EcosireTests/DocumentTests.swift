@@ -22,6 +22,12 @@ struct DocumentTests {
         }
     }
 
+    @Test("the document decodes into OpenAPIKit and passes its validation")
+    func documentValidates() async throws {
+        let builder = try await buildOpenAPIDocument()
+        #expect(throws: Never.self) { _ = try builder.document() }
+    }
+
     @Test("the developer portal shows the tested SDK snippets, this server's limits and the error codes, under a strict CSP")
     func developerPortal() async throws {
         try await TestServer.run(["rate.limit.support": 7]) { client, _ in

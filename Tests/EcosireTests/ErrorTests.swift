@@ -94,11 +94,9 @@ struct ErrorTests {
         try await TestServer.run { client, config in
             let token = try await client.register().token
             // Break the table the create hook writes to, behind the server's back.
-            var logger = Logging.Logger(label: "test")
-            logger.logLevel = .error
-            let database = try await openDatabase(config, logger: logger)
-            try await database.transaction { sql in try await sql.exec("DROP TABLE contact_activities") }
-            try await database.shutdown()
+            try await withDatabase(config) { database in
+                try await database.transaction { sql in try await sql.exec("DROP TABLE contact_activities") }
+            }
 
             let failed = try await client.post("/api/contacts", token: token, json: ["name": "Ghost", "email": "ghost@example.com"])
             Self.expectProblem(failed, status: 500, code: "INTERNAL")

@@ -103,11 +103,9 @@ import Testing
 
     /// The sealed full text of an outbox message, opened with the server's key.
     static func sealedBody(_ config: AppConfiguration, id: String) async throws -> String {
-        var logger = Logger(label: "test-db")
-        logger.logLevel = .error
-        let database = try await openDatabase(config, logger: logger)
-        defer { Task { try? await database.shutdown() } }
-        let sealed = try await database.readRows("SELECT sealed_body FROM email_outbox WHERE id = \(bind: id)").first?.text("sealed_body")
+        let sealed = try await withDatabase(config) { database in
+            try await database.readRows("SELECT sealed_body FROM email_outbox WHERE id = \(bind: id)").first?.text("sealed_body")
+        }
         let key = try #require(config.secretsKey.flatMap { Data(base64Encoded: $0) })
         return try SecretBox(key: SymmetricKey(data: key)).open(try #require(sealed))
     }

@@ -177,25 +177,23 @@ struct LicensingTests {
                 #expect(
                     try await client.post("/api/licenses/\(action)", json: ["key": .string(key), "domain": "mysite.com"]).status == .ok)
             }
-            var logger = Logger(label: "test-events")
-            logger.logLevel = .error
-            let database = try await openDatabase(config, logger: logger)
-            var types: [String] = []
-            var validations: Int64 = 0
-            for _ in 0..<100 {
-                let rows = try await database.readRows(
-                    "SELECT type, payload FROM events WHERE type LIKE 'license.%' ORDER BY created_at, id")
-                types = try rows.map { try $0.text("type") }
-                // Validations of one license from one domain within a flush interval share an event.
-                validations = try rows.filter { try $0.text("type") == "license.validated" }.reduce(0) { total, row in
-                    total + (try JSONValue.parse(try row.text("payload"))["data"]?["object"]?["count"]?.intValue ?? 0)
+            try await withDatabase(config) { database in
+                var types: [String] = []
+                var validations: Int64 = 0
+                for _ in 0..<100 {
+                    let rows = try await database.readRows(
+                        "SELECT type, payload FROM events WHERE type LIKE 'license.%' ORDER BY created_at, id")
+                    types = try rows.map { try $0.text("type") }
+                    // Validations of one license from one domain within a flush interval share an event.
+                    validations = try rows.filter { try $0.text("type") == "license.validated" }.reduce(0) { total, row in
+                        total + (try JSONValue.parse(try row.text("payload"))["data"]?["object"]?["count"]?.intValue ?? 0)
+                    }
+                    if validations == 2 { break }
+                    try await Task.sleep(for: .milliseconds(20))
                 }
-                if validations == 2 { break }
-                try await Task.sleep(for: .milliseconds(20))
+                #expect(types.filter { $0 != "license.validated" } == ["license.created", "license.activated", "license.deactivated"])
+                #expect(validations == 2)
             }
-            try await database.shutdown()
-            #expect(types.filter { $0 != "license.validated" } == ["license.created", "license.activated", "license.deactivated"])
-            #expect(validations == 2)
         }
     }
 

@@ -192,43 +192,42 @@ struct LimitsTests {
     func abandonedClaimsFollowTheHoldersLease() async throws {
         try await TestServer.run { client, config in
             let owner = try await client.register()
-            var logger = Logger(label: "test-db")
-            logger.logLevel = .error
-            let database = try await openDatabase(config, logger: logger)
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            // Claims as a process that died (its lease expired a moment ago) and one that still runs left them.
-            _ = try await database.run(
-                """
-                INSERT INTO process_leases (holder, expires_at) VALUES ('process-dead', \(bind: now - 1)), ('process-alive', \(bind: now + 60_000))
-                """)
-            // The claim of the same request: its fingerprint is method, path and the parsed body.
-            let hash = SHA256.hash(data: Data("POST\n/api/contacts\n{\"name\":\"Busy\"}".utf8)).map { String(format: "%02x", $0) }.joined()
-            for (key, holder) in [("dead", "process-dead"), ("alive", "process-alive")] {
+            try await withDatabase(config) { database in
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                // Claims as a process that died (its lease expired a moment ago) and one that still runs left them.
                 _ = try await database.run(
                     """
-                    INSERT INTO idempotency_records (owner, idempotency_key, request_hash, created_at, holder)
-                    VALUES (\(bind: "user:" + owner.userID), \(bind: key), \(bind: hash), \(bind: now), \(bind: holder))
+                    INSERT INTO process_leases (holder, expires_at) VALUES ('process-dead', \(bind: now - 1)), ('process-alive', \(bind: now + 60_000))
                     """)
+                // The claim of the same request: its fingerprint is method, path and the parsed body.
+                let hash = SHA256.hash(data: Data("POST\n/api/contacts\n{\"name\":\"Busy\"}".utf8)).map { String(format: "%02x", $0) }
+                    .joined()
+                for (key, holder) in [("dead", "process-dead"), ("alive", "process-alive")] {
+                    _ = try await database.run(
+                        """
+                        INSERT INTO idempotency_records (owner, idempotency_key, request_hash, created_at, holder)
+                        VALUES (\(bind: "user:" + owner.userID), \(bind: key), \(bind: hash), \(bind: now), \(bind: holder))
+                        """)
+                }
+                let retried = try await client.post(
+                    "/api/contacts", token: owner.token, json: ["name": "Retried"], headers: ["Idempotency-Key": "dead"])
+                #expect(retried.status == .created, "\(retried.text)")
+                #expect(retried.header("Idempotent-Replayed") == nil)
+                let busy = try await client.post(
+                    "/api/contacts", token: owner.token, json: ["name": "Busy"], headers: ["Idempotency-Key": "alive"])
+                #expect(busy.status == .conflict)
+                #expect(busy.json["code"] == "IDEMPOTENCY_KEY_IN_USE")
+                #expect(busy.header("Retry-After") == "1")
+                _ = try await database.run("UPDATE process_leases SET expires_at = \(bind: now - 1) WHERE holder = 'process-alive'")
+                let taken = try await client.post(
+                    "/api/contacts", token: owner.token, json: ["name": "Busy"], headers: ["Idempotency-Key": "alive"])
+                #expect(taken.status == .created, "\(taken.text)")
+                // Replays of what this process answered carry the lease of this process.
+                let replay = try await client.post(
+                    "/api/contacts", token: owner.token, json: ["name": "Busy"], headers: ["Idempotency-Key": "alive"])
+                #expect(replay.header("Idempotent-Replayed") == "true")
+                #expect(try await client.get("/api/contacts", token: owner.token).json["meta"]?["total"] == 2)
             }
-            let retried = try await client.post(
-                "/api/contacts", token: owner.token, json: ["name": "Retried"], headers: ["Idempotency-Key": "dead"])
-            #expect(retried.status == .created, "\(retried.text)")
-            #expect(retried.header("Idempotent-Replayed") == nil)
-            let busy = try await client.post(
-                "/api/contacts", token: owner.token, json: ["name": "Busy"], headers: ["Idempotency-Key": "alive"])
-            #expect(busy.status == .conflict)
-            #expect(busy.json["code"] == "IDEMPOTENCY_KEY_IN_USE")
-            #expect(busy.header("Retry-After") == "1")
-            _ = try await database.run("UPDATE process_leases SET expires_at = \(bind: now - 1) WHERE holder = 'process-alive'")
-            let taken = try await client.post(
-                "/api/contacts", token: owner.token, json: ["name": "Busy"], headers: ["Idempotency-Key": "alive"])
-            #expect(taken.status == .created, "\(taken.text)")
-            // Replays of what this process answered carry the lease of this process.
-            let replay = try await client.post(
-                "/api/contacts", token: owner.token, json: ["name": "Busy"], headers: ["Idempotency-Key": "alive"])
-            #expect(replay.header("Idempotent-Replayed") == "true")
-            #expect(try await client.get("/api/contacts", token: owner.token).json["meta"]?["total"] == 2)
-            try await database.shutdown()
         }
     }
 

@@ -315,19 +315,19 @@ import Testing
 
                 // Checked again at delivery: an endpoint stored before the rule (or whose name
                 // resolves elsewhere now) gets no request.
-                let database = try await openDatabase(config, logger: Logger(label: "test"))
                 let endpointID = UUID().uuidString.lowercased()
                 let organizationID =
                     try await client.get("/api/users/me", token: owner.token).json["organization"]?["id"]?.stringValue ?? ""
-                try await database.transaction { sql in
-                    try await sql.raw(
-                        """
-                        INSERT INTO webhook_endpoints (id, organization_id, url, events, active, secret_sealed, created_at, updated_at)
-                        VALUES (\(bind: endpointID), \(bind: organizationID), \(bind: base + "/hooks/ok"), '["*"]', \(bind: true), NULL, 0, 0)
-                        """
-                    ).run()
+                try await withDatabase(config) { database in
+                    try await database.transaction { sql in
+                        try await sql.raw(
+                            """
+                            INSERT INTO webhook_endpoints (id, organization_id, url, events, active, secret_sealed, created_at, updated_at)
+                            VALUES (\(bind: endpointID), \(bind: organizationID), \(bind: base + "/hooks/ok"), '["*"]', \(bind: true), NULL, 0, 0)
+                            """
+                        ).run()
+                    }
                 }
-                try await database.shutdown()
                 let rotated = try await client.post("/api/webhooks/endpoints/\(endpointID)/rotate-secret", token: owner.token, json: [:])
                 #expect(rotated.status == .ok)
                 try await client.createContact(owner.token, ["name": "Rebound"])

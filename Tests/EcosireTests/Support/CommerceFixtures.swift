@@ -56,19 +56,17 @@ extension TestClientSession {
 enum TestMembers {
     static func add(_ client: TestClientSession, config: AppConfiguration, organizationID: String, role: String) async throws -> String {
         let email = "member-\(UUID().uuidString.prefix(8).lowercased())@example.com"
-        var logger = Logger(label: "test-members")
-        logger.logLevel = .error
-        let database = try await openDatabase(config, logger: logger)
-        let hash = try await PasswordHasher(cost: 4).hash("password123")
-        try await database.transaction { sql in
-            try await sql.raw(
-                """
-                INSERT INTO users (id, organization_id, email, name, password_hash, role, created_at, updated_at)
-                VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: organizationID), \(bind: email), 'Member', \(bind: hash), \(bind: role), 0, 0)
-                """
-            ).run()
+        try await withDatabase(config) { database in
+            let hash = try await PasswordHasher(cost: 4).hash("password123")
+            try await database.transaction { sql in
+                try await sql.raw(
+                    """
+                    INSERT INTO users (id, organization_id, email, name, password_hash, role, created_at, updated_at)
+                    VALUES (\(bind: UUID().uuidString.lowercased()), \(bind: organizationID), \(bind: email), 'Member', \(bind: hash), \(bind: role), 0, 0)
+                    """
+                ).run()
+            }
         }
-        try await database.shutdown()
         let login = try await client.post("/api/auth/login", json: ["email": .string(email), "password": "password123"])
         #expect(login.status == .ok, "member login: \(login.text)")
         return login.json["token"]?.stringValue ?? ""

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The OpenAPI document (JSON and YAML), Swagger UI at `/docs`, and the error reference that every
@@ -22,7 +23,7 @@ struct DocsModule: Module {
                 .get, "/api/openapi.json", id: "getOpenAPIJSON", tag: "Docs", summary: "The OpenAPI document (JSON)", access: .open,
                 responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: document)])
         ) { _ in
-            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: try cache.json(self.api))))
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: try await cache.json(self.api))))
             response.headers[.contentType] = "application/json; charset=utf-8"
             return response
         }
@@ -31,7 +32,7 @@ struct DocsModule: Module {
                 .get, "/api/openapi.yaml", id: "getOpenAPIYAML", tag: "Docs", summary: "The OpenAPI document (YAML)", access: .open,
                 responses: [ResponseSpec(200, "OpenAPI 3.0 document", schema: .anyValue, mediaType: "application/yaml")])
         ) { _ in
-            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: try cache.yaml(self.api))))
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: try await cache.yaml(self.api))))
             response.headers[.contentType] = "application/yaml; charset=utf-8"
             return response
         }
@@ -117,21 +118,24 @@ struct DocsModule: Module {
 }
 
 /// Each form of the document is built once, on its first request, after every route is
-/// registered; the JSON does not wait for the (much slower) YAML.
+/// registered; the JSON does not wait for the (much slower) YAML. Building takes a good fraction of
+/// a second of CPU, so it runs on the blocking-work pool and never holds up other requests.
 final class DocumentCache: Sendable {
     private let json = Mutex<Data?>(nil)
     private let yaml = Mutex<String?>(nil)
 
-    func json(_ api: APIRouter) throws -> Data {
+    func json(_ api: APIRouter) async throws -> Data {
         if let value = json.withLock({ $0 }) { return value }
-        let value = try OpenAPIDocumentBuilder(operations: api.operations).jsonData()
+        let operations = api.operations
+        let value = try await NIOThreadPool.singleton.runIfActive { try OpenAPIDocumentBuilder(operations: operations).jsonData() }
         json.withLock { $0 = value }
         return value
     }
 
-    func yaml(_ api: APIRouter) throws -> String {
+    func yaml(_ api: APIRouter) async throws -> String {
         if let value = yaml.withLock({ $0 }) { return value }
-        let value = try OpenAPIDocumentBuilder(operations: api.operations).yaml()
+        let operations = api.operations
+        let value = try await NIOThreadPool.singleton.runIfActive { try OpenAPIDocumentBuilder(operations: operations).yaml() }
         yaml.withLock { $0 = value }
         return value
     }

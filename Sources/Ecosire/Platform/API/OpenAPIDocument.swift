@@ -303,7 +303,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
 
     // MARK: Output
 
-    /// The document decoded into OpenAPIKit and validated.
+    /// The document decoded into OpenAPIKit and validated. Costly (seconds in a debug build), so
+    /// it runs where the document is exported and in the tests, not on every server's first request:
+    /// the document is a pure function of the registered operations.
     public func document() throws -> OpenAPI.Document {
         let data = Data(json().jsonString.utf8)
         let document = try JSONDecoder().decode(OpenAPI.Document.self, from: data)
@@ -311,17 +313,15 @@ public struct OpenAPIDocumentBuilder: Sendable {
         return document
     }
 
-    /// Pretty JSON with sorted keys, after OpenAPIKit has validated it. Serialised from our own
-    /// tree rather than OpenAPIKit's so that arrays such as `required` keep a stable order.
+    /// Pretty JSON with sorted keys. Serialised from our own tree rather than OpenAPIKit's so that
+    /// arrays such as `required` keep a stable order.
     public func jsonData() throws -> Data {
-        _ = try document()
         let object = try JSONSerialization.jsonObject(with: Data(json().jsonString.utf8))
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
-    /// YAML of the same validated document.
+    /// YAML of the same document.
     public func yaml() throws -> String {
-        _ = try document()
         let object = try JSONSerialization.jsonObject(with: Data(json().jsonString.utf8))
         return try Yams.dump(object: object, sortKeys: true)
     }

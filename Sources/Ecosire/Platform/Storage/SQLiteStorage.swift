@@ -37,9 +37,10 @@ public final class SQLiteStorage: Database {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: quiet)
+        // The busy timeout comes first: switching to WAL takes a lock, and another process (a
+        // running server, while `ecosire create-admin` opens the file) may hold it for a moment.
         for pragma in [
-            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
+            "PRAGMA busy_timeout=5000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
         ] {
             try await writer.sql().exec(pragma)
         }
