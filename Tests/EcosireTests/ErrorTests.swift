@@ -82,7 +82,7 @@ struct ErrorTests {
             #expect(replaced.header("X-Request-Id")?.hasPrefix("req_") == true)
             for response in [echoed, try await client.get("/nope")] {
                 #expect(response.header("X-Content-Type-Options") == "nosniff")
-                #expect(response.header("Referrer-Policy") == "no-referrer")
+                #expect(response.header("Referrer-Policy") == "same-origin")
                 #expect(response.header("X-API-Version") == "1")
                 #expect(response.header("Content-Security-Policy") != nil)
             }

@@ -41,7 +41,9 @@ public struct RequestMiddleware: RouterMiddleware {
         headers[.xRequestID] = requestID
         headers[.xAPIVersion] = "1"
         headers[.xContentTypeOptions] = "nosniff"
-        headers[.referrerPolicy] = "no-referrer"
+        // Not `no-referrer`: under it browsers send `Origin: null` with the pages' own form posts,
+        // and the sign-in form trusts only its own origin. Other sites still learn nothing.
+        headers[.referrerPolicy] = "same-origin"
         headers[.xFrameOptions] = "DENY"
         if headers[.contentSecurityPolicy] == nil {
             headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
