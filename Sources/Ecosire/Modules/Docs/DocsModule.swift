@@ -196,6 +196,9 @@ enum ErrorCatalog {
         Entry(code: "PAYMENT_PROVIDER_ERROR", status: 502, meaning: "Stripe refused the request or could not be reached"),
         Entry(code: "BILLING_NOT_CONFIGURED", status: 503, meaning: "STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is not set"),
         Entry(code: "NOT_CONFIGURED", status: 503, meaning: "A setting this operation needs is missing (such as the site organization)"),
+        Entry(
+            code: "DATABASE_UNAVAILABLE", status: 503,
+            meaning: "The database could not be reached in time; nothing was done. Retry after Retry-After (with the same Idempotency-Key)"),
         Entry(code: "INTERNAL", status: 500, meaning: "Unexpected error; quote the requestId"),
     ]
 }

@@ -54,7 +54,10 @@ public struct OpenAPIDocumentBuilder: Sendable {
         429: ("TooManyRequests", "Rate limit or quota exceeded"),
         500: ("InternalError", "Unexpected error; the body carries only INTERNAL and the request id"),
         502: ("BadGateway", "The payment provider refused or could not be reached"),
-        503: ("ServiceUnavailable", "Not ready, or a provider this operation needs is not configured"),
+        503: (
+            "ServiceUnavailable",
+            "The database is unreachable (retry after Retry-After), or a provider this operation needs is not configured"
+        ),
     ]
 
     // MARK: Assembly
@@ -104,7 +107,9 @@ public struct OpenAPIDocumentBuilder: Sendable {
                 headers["WWW-Authenticate"] = Self.header("`Bearer realm=\"ecosire\"`: the credentials this API takes")
             case 405:
                 headers["Allow"] = Self.header("The methods the path takes")
-            case 429:
+            case 409:
+                headers["Retry-After"] = Self.header("On IDEMPOTENCY_KEY_IN_USE: seconds to wait before retrying", type: "integer")
+            case 429, 503:
                 headers["Retry-After"] = Self.header("Seconds to wait before retrying", type: "integer")
             default: break
             }

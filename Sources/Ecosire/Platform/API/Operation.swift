@@ -182,6 +182,9 @@ public struct Operation: Sendable {
     /// Every error status the operation can produce, for the document.
     var errorStatuses: [Int] {
         var statuses: Set<Int> = [400, 500]
+        // Any operation can meet an unreachable database (503 DATABASE_UNAVAILABLE), unless its
+        // 503 is an answer of its own (readiness).
+        if !responses.contains(where: { $0.status == 503 }) { statuses.insert(503) }
         statuses.formUnion(errors)
         if case .authenticated = access { statuses.formUnion([401, 403]) }
         if effectiveRateLimit != nil { statuses.insert(429) }
@@ -243,7 +246,11 @@ public struct Operation: Sendable {
                 if authenticated { add(429, "QUOTA_EXCEEDED") }
             case 500: add(500, "INTERNAL")
             case 502: if !explicit.contains(502) { add(502, "PAYMENT_PROVIDER_ERROR") }
-            case 503: if !explicit.contains(503) { add(503, tag == "Billing" ? "BILLING_NOT_CONFIGURED" : "NOT_CONFIGURED") }
+            case 503:
+                add(503, "DATABASE_UNAVAILABLE")
+                if errors.contains(503) && !explicit.contains(503) {
+                    add(503, tag == "Billing" ? "BILLING_NOT_CONFIGURED" : "NOT_CONFIGURED")
+                }
             default: break
             }
         }

@@ -73,6 +73,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
         let poll = Duration.milliseconds(settings.pollMillis)
         let queueDepth = Gauge(label: "ecosire_webhook_queue_depth")
         var depthMeasured = ContinuousClock.now - .seconds(60)
+        var unavailableLogged = ContinuousClock.now - .seconds(60)
         await withDiscardingTaskGroup { group in
             group.addTask { await self.recordLoop() }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -101,6 +102,12 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                                 self.finished.withLock { $0.append(outcome) }
                             }
                         }
+                    }
+                } catch let error as DatabaseUnavailable {
+                    // Once per ten seconds while the database is away, not once per poll.
+                    if ContinuousClock.now - unavailableLogged >= .seconds(10) {
+                        unavailableLogged = ContinuousClock.now
+                        logger.warning("Webhook worker waits for the database", metadata: ["error": "\(error)"])
                     }
                 } catch {
                     logger.error("Webhook worker step failed", metadata: ["error": "\(String(reflecting: error))"])

@@ -105,6 +105,15 @@ public struct APIError: Error, Sendable {
         try requireStatus(record["status"]?.stringValue ?? "", in: allowed, action: action, noun: noun)
     }
 
+    /// 503 `DATABASE_UNAVAILABLE`: nothing was done; the same request may be retried (with its
+    /// `Idempotency-Key`, if it had one) after `Retry-After`.
+    public static let databaseUnavailable: APIError = {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "2"
+        return APIError(
+            .serviceUnavailable, code: "DATABASE_UNAVAILABLE", message: "The database is unavailable; retry shortly", headers: headers)
+    }()
+
     /// 500 `INTERNAL`; the cause is logged, never rendered.
     public static let internalError = APIError(.internalServerError, code: "INTERNAL", message: "Internal server error")
 }

@@ -104,6 +104,9 @@ public struct ProblemMiddleware: RouterMiddleware {
             var problem = APIError.badRequest("Malformed HTTP request: \(MalformedRequestHandler.reason(error))")
             problem.headers[.connection] = "close"
             return problem.render(instance: request.uri.path, requestID: context.requestID)
+        } catch let error as DatabaseUnavailable {
+            context.logger.warning("Database unavailable", metadata: ["error": .string(error.description)])
+            return APIError.databaseUnavailable.render(instance: request.uri.path, requestID: context.requestID)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
