@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import SQLKit
+import Synchronization
 import Testing
 
 /// Outgoing webhooks through real HTTP: a live server delivering to a live receiver on loopback.
@@ -23,6 +24,55 @@ import Testing
     static func hmacHex(_ key: String, _ message: String) -> String {
         HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8)))
             .map { String(format: "%02x", $0) }.joined()
+    }
+
+    final class Measured: Sendable {
+        let value = Mutex<(unloaded: Double, loaded: Double)>((0, 0))
+    }
+
+    /// Seconds from creating a contact in `token`'s organization to its delivery reaching `path`.
+    static func deliveryLatency(_ client: TestClientSession, _ receiver: WebhookReceiver, token: String, path: String) async throws
+        -> Double
+    {
+        let name = "Healthy \(UUID().uuidString.prefix(8))"
+        let started = ContinuousClock.now
+        try await client.createContact(token, ["name": .string(name)])
+        for _ in 0..<400 {
+            if receiver.deliveries.contains(where: { $0.path == path && $0.body.contains(name) }) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    @Test("a receiver that stalls holds its share of the delivery slots; another tenant's endpoint is delivered to at once")
+    func slowReceiversDoNotDelayOtherTenants() async throws {
+        // 8 slots, 1 s per attempt; 40 deliveries to a stalling receiver would hold every slot for 5 s.
+        let settings = Self.allowPrivate.merging(["webhook.timeout.seconds": 1, "webhook.concurrency": 8]) { $1 }
+        func latency(_ overrides: [String: ConfigValue]) async throws -> (unloaded: Double, loaded: Double) {
+            let measured = Measured()
+            try await WebhookReceiver.run { receiver, base in
+                try await TestServer.run(settings.merging(overrides) { $1 }) { client, _ in
+                    let slow = try await client.register()
+                    let healthy = try await client.register()
+                    _ = try await client.createEndpoint(slow.token, url: base + "/hooks/stall", events: ["contact.created"])
+                    _ = try await client.createEndpoint(healthy.token, url: base + "/hooks/ok", events: ["contact.created"])
+                    let unloaded = try await Self.deliveryLatency(client, receiver, token: healthy.token, path: "ok")
+                    for index in 0..<40 { try await client.createContact(slow.token, ["name": .string("Stalled \(index)")]) }
+                    _ = try await receiver.waitFor(1) { $0.path == "stall" }
+                    let loaded = try await Self.deliveryLatency(client, receiver, token: healthy.token, path: "ok")
+                    measured.value.withLock { $0 = (unloaded, loaded) }
+                }
+            }
+            return measured.value.withLock { $0 }
+        }
+        let fair = try await latency([:])
+        print("fair share: healthy endpoint \(fair.unloaded) s unloaded, \(fair.loaded) s loaded")
+        #expect(fair.loaded < max(0.5, fair.unloaded * 5), "healthy endpoint: \(fair.unloaded) s unloaded, \(fair.loaded) s loaded")
+        // The same load with every slot open to one endpoint: the healthy delivery waits for a slot
+        // to time out (round-robin claiming still puts it first after that).
+        let unfair = try await latency(["webhook.endpoint.concurrency": 8, "webhook.organization.concurrency": 8])
+        #expect(unfair.loaded > 0.8, "without shares the healthy endpoint waits: \(unfair.loaded) s")
     }
 
     @Test func retriesFollowTheScheduleAndHonourRetryAfterUntilTheDeliveryFails() async throws {

@@ -129,6 +129,11 @@ public struct WebhookSettings: Sendable {
     public var timeoutSeconds: Int
     /// `WEBHOOK_CONCURRENCY`: attempts in flight at once per instance (64).
     public var concurrency: Int
+    /// `WEBHOOK_ENDPOINT_CONCURRENCY`: of those, at most this many for one endpoint (an eighth);
+    /// `WEBHOOK_ORGANIZATION_CONCURRENCY`: at most this many for one organization's endpoints (a
+    /// quarter). A receiver that stalls holds its share, not every slot.
+    public var endpointConcurrency: Int
+    public var organizationConcurrency: Int
     /// `WEBHOOK_POLL_MILLIS`: how often an idle worker looks for new events and due retries (100).
     public var pollMillis: Int
     /// `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved for its worker; after a
@@ -143,6 +148,9 @@ public struct WebhookSettings: Sendable {
         allowPrivateURLs = reader.bool(forKey: "webhook.allow.private.urls", default: false)
         timeoutSeconds = min(60, max(1, reader.int(forKey: "webhook.timeout.seconds", default: 15)))
         concurrency = min(1024, max(1, reader.int(forKey: "webhook.concurrency", default: 64)))
+        endpointConcurrency = min(concurrency, max(1, reader.int(forKey: "webhook.endpoint.concurrency", default: max(1, concurrency / 8))))
+        organizationConcurrency = min(
+            concurrency, max(endpointConcurrency, reader.int(forKey: "webhook.organization.concurrency", default: max(1, concurrency / 4))))
         pollMillis = min(10_000, max(10, reader.int(forKey: "webhook.poll.millis", default: 100)))
         leaseSeconds = max(timeoutSeconds + 2, reader.int(forKey: "webhook.lease.seconds", default: timeoutSeconds + 45))
         workerEnabled = reader.bool(forKey: "webhook.worker", default: true)

@@ -11,7 +11,7 @@ import Testing
 /// A real HTTP server on loopback that records the webhook deliveries it receives. The last path
 /// segment says how it answers: `ok` → 200, `fail` → 500, `gone` → 410, `busy` → 503 with
 /// `Retry-After: 3600`, `nul` → 200 with a NUL byte in the body, `trickle` → 200 and a body that
-/// starts and then stalls for 6 seconds.
+/// starts and then stalls for 6 seconds, `stall` → 200 only after 5 seconds (past the worker's timeout).
 final class WebhookReceiver: Sendable {
     struct Delivery: Sendable {
         var path: String
@@ -42,6 +42,9 @@ final class WebhookReceiver: Sendable {
             case "gone": return Response(status: .gone)
             case "busy": return Response(status: .serviceUnavailable, headers: [.retryAfter: "3600"])
             case "nul": return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: Array("a\u{0}b".utf8))))
+            case "stall":
+                try? await Task.sleep(for: .seconds(5))
+                return Response(status: .ok)
             case "trickle":
                 return Response(
                     status: .ok,

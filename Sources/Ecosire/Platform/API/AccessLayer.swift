@@ -75,6 +75,7 @@ public struct AccessLayer: Sendable {
         case .replay(let response):
             return response
         case .proceed:
+            defer { idempotency.finished(owner: owner, key: key) }
             let instance = request.uri.path
             let requestID = context.requestID
             let idempotency = self.idempotency

@@ -32,6 +32,10 @@ public struct IdempotencyStore: Sendable {
     let clock: WallClock
     /// The lease this process's claims name.
     let lease: ProcessLease
+    /// The claims this process is running now. A claim of this process that is not among them was
+    /// left behind (its request ended while the database was unreachable, so neither the answer
+    /// nor the release could be written): a retry takes it over instead of waiting for a restart.
+    private let running = RunningClaims()
 
     public init(database: any Database, clock: WallClock, lease: ProcessLease) {
         self.database = database
@@ -58,7 +62,22 @@ public struct IdempotencyStore: Sendable {
     /// Claims `key` for `owner`, or says how to answer instead.
     public func claim(owner: String, key: String, requestHash: String) async throws -> Claim {
         let now = clock.nowMillis()
+        let claim = owner + "\n" + key
+        let marked = RunningClaims()  // holds `claim` once this call has marked it
+        do {
+            return try await claimRow(owner: owner, key: key, requestHash: requestHash, now: now, claim: claim, marked: marked)
+        } catch {
+            // The mark of a claim that did not commit must not outlive it.
+            if marked.claims.withLock({ !$0.isEmpty }) { finished(owner: owner, key: key) }
+            throw error
+        }
+    }
+
+    private func claimRow(owner: String, key: String, requestHash: String, now: Int64, claim: String, marked: RunningClaims)
+        async throws -> Claim
+    {
         let holder = lease.holder
+        let running = self.running
         return try await database.transaction { sql in
             if let row = try await sql.raw(
                 """
@@ -78,7 +97,8 @@ public struct IdempotencyStore: Sendable {
                 } else {
                     let leaseEnd =
                         try row.decodeNil(column: "holder_expires") ? nil : try row.decode(column: "holder_expires", as: Int64.self)
-                    abandoned = (leaseEnd ?? 0) < now
+                    let mine = try row.decode(column: "holder", as: String.self) == holder
+                    abandoned = (leaseEnd ?? 0) < now || (mine && !running.claims.withLock { $0.contains(claim) })
                 }
                 if !expired && !abandoned {
                     guard try row.decode(column: "request_hash", as: String.self) == requestHash else {
@@ -103,8 +123,17 @@ public struct IdempotencyStore: Sendable {
                 """
             ).first()
             guard inserted != nil else { throw Self.inUse() }
+            // Marked before the claim commits, so that no other request of this process can see
+            // the row unmarked and take it for one left behind.
+            guard running.claims.withLock({ $0.insert(claim).inserted }) else { throw Self.inUse() }
+            marked.claims.withLock { _ = $0.insert(claim) }
             return .proceed
         }
+    }
+
+    /// The claimed request has ended, answered or not.
+    public func finished(owner: String, key: String) {
+        _ = running.claims.withLock { $0.remove(owner + "\n" + key) }
     }
 
     /// Stores the answer of a claimed request on `sql` — the transaction of the handler's writes —
@@ -170,4 +199,9 @@ public struct IdempotencyStore: Sendable {
 extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotentReplayed = Self("Idempotent-Replayed")!
+}
+
+/// The claims of this process whose requests are still running (shared by copies of the store).
+final class RunningClaims: Sendable {
+    let claims = Mutex<Set<String>>([])
 }

@@ -89,7 +89,7 @@ public final class APIKeyUsageRecorder: Service, Sendable {
                 var start = 0
                 while start < batch.audit.count {
                     let chunk = batch.audit[start..<min(start + 1000, batch.audit.count)]
-                    try await sql.raw(Self.auditInsert(rows: Self.auditJSON(chunk), dialect: database.dialect)).run()
+                    try await sql.raw(Self.auditInsert(rows: Self.auditJSON(chunk), dialect: self.database.dialect)).run()
                     start += chunk.count
                 }
             }

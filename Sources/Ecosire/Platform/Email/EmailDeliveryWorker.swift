@@ -71,7 +71,7 @@ public final class EmailDeliveryWorker: Service, Sendable {
                 """
                 UPDATE email_outbox SET status = 'failed', lease_until = NULL, updated_at = \(bind: now),
                     last_error = COALESCE(last_error, 'The outcome of the last attempt was never recorded')
-                WHERE status = 'sending' AND lease_until < \(bind: now) AND attempts >= \(bind: settings.maxAttempts)
+                WHERE status = 'sending' AND lease_until < \(bind: now) AND attempts >= \(bind: self.settings.maxAttempts)
                 """
             ).run()
             return try await sql.raw(

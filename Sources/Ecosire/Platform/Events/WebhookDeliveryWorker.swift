@@ -34,6 +34,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
     /// Set once the run loop has stopped claiming (at shutdown), so the record loop knows that
     /// what is outstanding is all there will be.
     private let claimingStopped = Atomic<Bool>(false)
+    private let slots: DeliverySlots
 
     /// An endpoint failing this long without a success is disabled.
     static let failureWindowMillis: Int64 = 5 * 86_400_000
@@ -49,6 +50,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
         self.secrets = secrets
         self.licenseSignatures = licenseSignatures
         self.logger = logger
+        self.slots = DeliverySlots(perEndpoint: settings.endpointConcurrency, perOrganization: settings.organizationConcurrency)
     }
 
     /// Looks for work at once instead of at the next poll.
@@ -97,8 +99,10 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                         }
                         for delivery in claimed {
                             outstanding.add(1, ordering: .relaxed)
+                            slots.take(endpoint: delivery.endpointID, organization: delivery.organizationID)
                             group.addTask {
                                 let outcome = await sender.send(delivery)
+                                self.slots.free(endpoint: delivery.endpointID, organization: delivery.organizationID)
                                 self.finished.withLock { $0.append(outcome) }
                             }
                         }
@@ -246,11 +250,26 @@ public final class WebhookDeliveryWorker: Service, Sendable {
         let due = self.due(now)
         let locking: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         let leaseUntil = now + Int64(settings.leaseSeconds) * 1000
-        let rows = try await database.transaction { sql in
+        // Fair shares: endpoints and organizations without a free slot are skipped, and of the
+        // oldest due deliveries each endpoint gets at most its share, taken round-robin (first
+        // every endpoint's oldest, then every endpoint's second, …).
+        let exhausted = slots.exhausted()
+        var skip: SQLQueryString = ""
+        if !exhausted.endpoints.isEmpty { skip = " AND endpoint_id NOT IN (\(binds: exhausted.endpoints))" }
+        if !exhausted.organizations.isEmpty { skip = skip + " AND organization_id NOT IN (\(binds: exhausted.organizations))" }
+        let candidates = String(min(limit * 8, 4096))
+        let rows = try await database.transaction { [slots, skip] sql in
             try await sql.raw(
                 """
                 UPDATE webhook_deliveries SET lease_until = \(bind: leaseUntil)
-                WHERE id IN (SELECT id FROM webhook_deliveries WHERE \(due) ORDER BY next_attempt_at LIMIT \(unsafeRaw: String(limit))\(locking))
+                WHERE id IN (SELECT id FROM webhook_deliveries WHERE id IN (
+                    SELECT id FROM (
+                        SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS turn
+                        FROM (SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries WHERE \(due)\(skip)
+                              ORDER BY next_attempt_at LIMIT \(unsafeRaw: candidates)) AS oldest
+                    ) AS ranked
+                    WHERE turn <= \(unsafeRaw: String(slots.perEndpoint)) ORDER BY turn, next_attempt_at LIMIT \(unsafeRaw: String(limit))
+                )\(locking))
                 RETURNING id, organization_id, endpoint_id, event_id, event_type, payload, attempts
                 """
             ).all().map(DecodedColumns.init)
@@ -309,10 +328,10 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             var start = 0
             while start < successes.count {
                 let chunk = Array(successes[start..<min(start + 200, successes.count)])
-                try await recordSuccesses(chunk, sql, now: now)
+                try await self.recordSuccesses(chunk, sql, now: now)
                 start += chunk.count
             }
-            for outcome in outcomes where outcome.skipped || !outcome.succeeded { try await record(outcome, sql, now: now) }
+            for outcome in outcomes where outcome.skipped || !outcome.succeeded { try await self.record(outcome, sql, now: now) }
         }
     }
 

@@ -16,7 +16,7 @@ public protocol Database: Sendable {
     var dialect: SQLDialectKind { get }
 
     /// Runs read-only work on a connection.
-    func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func read<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
     /// Runs one read query and returns its rows with cheap by-name column access. Lists use this:
     /// it skips SQLKit's Decodable row decoding, which dominated their cost.
@@ -26,7 +26,7 @@ public protocol Database: Sendable {
     func run(_ query: SQLQueryString) async throws -> [any ColumnValues]
 
     /// Runs `work` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func transaction<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
     /// Releases connections.
     func shutdown() async throws

@@ -55,7 +55,7 @@ public final class PostgresStorage: Database {
             client: PostgresClient(configuration: configuration, backgroundLogger: quiet), acquireTimeout: acquireTimeout)
     }
 
-    public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         // Inside an ambient transaction, reads see its uncommitted writes.
         if let ambient = AmbientTransaction.joined(by: self) { return try await work(ambient.sql) }
         return try await withConnection { connection in
@@ -72,7 +72,7 @@ public final class PostgresStorage: Database {
         }
     }
 
-    public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if let ambient = AmbientTransaction.joined(by: self) { return try await ambient.savepoint(work) }
         return try await withConnection { connection in
             let database = connection.sql(queryLogLevel: nil)
@@ -91,36 +91,53 @@ public final class PostgresStorage: Database {
     }
 
     /// A pooled connection for `work`, handed over within `acquireTimeout` or not at all.
-    private func withConnection<T: Sendable>(_ work: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    ///
+    /// The work runs in a task of its own that a watchdog can leave behind: a statement sent on a
+    /// connection the server is closing is sometimes never answered by the driver, and that must
+    /// cost the request a 503, not hold it (and the server's shutdown) forever.
+    private func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try circuit.admit()
-        do {
-            let value = try await withoutActuallyEscaping(work) { work in
-                try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
-                    let leased = LeaseFlag()
-                    group.addTask {
-                        .finished(
-                            try await self.client.withConnection { connection in
-                                leased.set()
-                                return try await work(connection)
-                            })
+        let lease = LeaseWatch()
+        let outcome = OneShot<T>()
+        let client = self.client
+        let operation = Task {
+            do {
+                outcome.resume(
+                    .success(
+                        try await client.withConnection { connection in
+                            lease.leased(connection)
+                            return try await work(connection)
+                        }))
+            } catch {
+                outcome.resume(.failure(error))
+            }
+        }
+        let watchdog = Task { [acquireTimeout] in
+            let started = ContinuousClock.now
+            var closedSince: ContinuousClock.Instant?
+            while !outcome.isDone && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                guard let connection = lease.connection else {
+                    if ContinuousClock.now - started > acquireTimeout {
+                        operation.cancel()
+                        outcome.resume(.failure(DatabaseUnavailable("no database connection within \(acquireTimeout)")))
                     }
-                    group.addTask {
-                        try await Task.sleep(for: self.acquireTimeout)
-                        return leased.isSet ? .inTime : .timedOut
-                    }
-                    while let outcome = try await group.next() {
-                        switch outcome {
-                        case .finished(let value):
-                            group.cancelAll()
-                            return value
-                        case .inTime: continue
-                        case .timedOut:
-                            group.cancelAll()
-                            throw DatabaseUnavailable("no database connection within \(self.acquireTimeout)")
-                        }
-                    }
-                    throw CancellationError()
+                    continue
                 }
+                guard connection.isClosed else { continue }
+                let since = closedSince ?? .now
+                closedSince = since
+                if ContinuousClock.now - since > .milliseconds(500) {
+                    outcome.resume(.failure(DatabaseUnavailable("the database connection closed under the request")))
+                }
+            }
+        }
+        defer { watchdog.cancel() }
+        do {
+            let value = try await withTaskCancellationHandler {
+                try await outcome.value()
+            } onCancel: {
+                operation.cancel()
             }
             circuit.succeeded()
             return value
@@ -152,18 +169,47 @@ public final class PostgresStorage: Database {
     }
 }
 
-/// What the race between a lease and its deadline ended with.
-private enum LeaseOutcome<T: Sendable>: Sendable {
-    case finished(T)
-    case inTime
-    case timedOut
+/// The connection once the pool has handed it over.
+private final class LeaseWatch: Sendable {
+    private let value = Mutex<PostgresConnection?>(nil)
+    func leased(_ connection: PostgresConnection) { value.withLock { $0 = connection } }
+    var connection: PostgresConnection? { value.withLock { $0 } }
 }
 
-/// Set once the pool hands the connection over.
-private final class LeaseFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
+/// A result delivered once, by the work or by its watchdog, whichever comes first.
+private final class OneShot<T: Sendable>: Sendable {
+    private enum State {
+        case pending(CheckedContinuation<T, any Error>?)
+        case done(Result<T, any Error>)
+    }
+    private let state = Mutex<State>(.pending(nil))
+
+    var isDone: Bool {
+        state.withLock { if case .done = $0 { return true } else { return false } }
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        let waiting = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard case .pending(let continuation) = state else { return nil }
+            state = .done(result)
+            return continuation
+        }
+        waiting?.resume(with: result)
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<T, any Error>? in
+                switch state {
+                case .done(let result): return result
+                case .pending:
+                    state = .pending(continuation)
+                    return nil
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+    }
 }
 
 /// A configuration value that cannot be used.

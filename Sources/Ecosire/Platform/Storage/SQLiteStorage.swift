@@ -69,7 +69,7 @@ public final class SQLiteStorage: Database {
         }
     }
 
-    public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func read<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         // Inside an ambient transaction, reads see its uncommitted writes.
         if let ambient = AmbientTransaction.joined(by: self) { return try await work(ambient.sql) }
         let index = nextReader.next() % readers.count
@@ -89,7 +89,7 @@ public final class SQLiteStorage: Database {
         return collected.rows.withLock { $0 }
     }
 
-    public func transaction<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if let ambient = AmbientTransaction.joined(by: self) { return try await ambient.savepoint(work) }
         let database = writer.sql(queryLogLevel: nil)
         return try await writeLock.withLock {
