@@ -10,7 +10,7 @@ struct EcosireCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecosire",
         abstract: "The Ecosire business API server.",
-        subcommands: [Serve.self, Migrate.self, OpenAPI.self, CreateAdmin.self],
+        subcommands: [Serve.self, Migrate.self, OpenAPI.self, CreateAdmin.self, Backup.self, Restore.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -100,5 +100,31 @@ struct CreateAdmin: AsyncParsableCommand {
         let result = try await createAdministrator(
             config, email: email, name: name, password: password, organization: organization, logger: logger)
         print("Created \(result.role) \(result.email) (id \(result.id)) in organization \(organization).")
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the SQLite database while the server runs (PostgreSQL: pg_dump).")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "The backup file to create (must not exist)") var output: String
+
+    func run() async throws {
+        let config = AppConfiguration(reader: options.reader())
+        let summary = try await backupDatabase(config, output: output, logger: makeLogger(config))
+        print("Backed up \(summary.migrations) migration(s) of schema and all data to \(summary.path) (\(summary.bytes) bytes).")
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replace the SQLite database with a backup; the server must be stopped (PostgreSQL: pg_restore).")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "The backup file made by ecosire backup") var input: String
+
+    func run() async throws {
+        let config = AppConfiguration(reader: options.reader())
+        let summary = try await restoreDatabase(config, input: input, logger: makeLogger(config))
+        print("Restored \(summary.path) from \(input) (\(summary.migrations) migration(s)); the replaced files were kept beside it as *.before-restore-*.")
     }
 }

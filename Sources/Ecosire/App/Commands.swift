@@ -41,3 +41,24 @@ public func createAdministrator(
     else { throw ConfigurationError("An account with this email already exists") }
     return CreatedAdministrator(id: user.id, email: user.email, role: user.role.rawValue)
 }
+
+/// `ecosire backup`: an online snapshot of the SQLite database while the server keeps running.
+/// PostgreSQL has its own tools; the command names them instead of wrapping them.
+public func backupDatabase(_ config: AppConfiguration, output: String, logger: Logger) async throws -> SQLiteBackup.Summary {
+    guard let path = config.sqlitePath else { throw ConfigurationError(postgresProcedure) }
+    return try await SQLiteBackup.backup(databasePath: path, output: output, logger: logger)
+}
+
+/// `ecosire restore`: puts a backup in place of the SQLite database while no server runs on it;
+/// the next `serve` applies the migrations the backup predates.
+public func restoreDatabase(_ config: AppConfiguration, input: String, logger: Logger) async throws -> SQLiteBackup.Summary {
+    guard let path = config.sqlitePath else { throw ConfigurationError(postgresProcedure) }
+    return try await SQLiteBackup.restore(
+        databasePath: path, input: input, knownMigrations: Set(allMigrations().map(\.id)), now: WallClock.system.nowMillis(),
+        logger: logger)
+}
+
+private let postgresProcedure = """
+    DATABASE_URL names PostgreSQL: back it up with pg_dump --format=custom --file=FILE "$DATABASE_URL" \
+    and restore with pg_restore --clean --if-exists --no-owner --dbname="$DATABASE_URL" FILE (docs/deployment.md)
+    """
