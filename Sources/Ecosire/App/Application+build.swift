@@ -50,8 +50,10 @@ public func buildApplication(
     let router = Router(context: AppRequestContext.self)
     let api = APIRouter(router: router, authenticator: platform.authenticator, access: platform.accessLayer())
     router.add(middleware: RequestMiddleware(tls: config.secureCookies))
-    router.add(middleware: ProblemMiddleware { [api] path in api.allowedMethods(for: path) })
+    // Outside the problem middleware, so an error answer is timed and labelled with its status
+    // like any other response.
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware { [api] path in api.allowedMethods(for: path) })
     if !config.corsOrigins.isEmpty {
         router.add(
             middleware: CORSMiddleware(

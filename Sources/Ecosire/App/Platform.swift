@@ -50,7 +50,7 @@ public struct Platform: Sendable {
         let decision = try await limiter.hit(
             key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
         decision.apply(to: &headers, now: now)
-        guard decision.allowed else { throw decision.rejection(now: now) }
+        guard decision.allowed else { throw decision.rejection(now: now, policy: rateClass.name) }
         return headers
     }
 

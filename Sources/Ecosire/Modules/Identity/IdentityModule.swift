@@ -130,7 +130,7 @@ struct IdentityModule: Module {
             limit: platform.config.rateLimits.limit(for: .login), window: 60
         )
         guard decision.allowed else {
-            throw decision.rejection(now: nowSeconds, message: "Too many login attempts; retry later")
+            throw decision.rejection(now: nowSeconds, policy: RateLimitClass.login.name, message: "Too many login attempts; retry later")
         }
         let user = try await store.user(email: email)
         let valid: Bool

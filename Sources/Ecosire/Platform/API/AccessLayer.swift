@@ -41,11 +41,11 @@ public struct AccessLayer: Sendable {
         let decision = try await limiter.hit(
             key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
         decision.apply(to: &headers, now: now)
-        guard decision.allowed else { throw decision.rejection(now: now) }
+        guard decision.allowed else { throw decision.rejection(now: now, policy: rateClass.name) }
         if let caller, let quota = settings.dailyQuota(plan: try await plans.plan(of: caller.organizationID)) {
             let daily = try await limiter.hit(key: "quota:\(caller.organizationID)", limit: quota, window: 86_400)
             guard daily.allowed else {
-                var rejection = daily.rejection(now: now, message: "The organization's daily API quota is used up")
+                var rejection = daily.rejection(now: now, policy: "daily_quota", message: "The organization's daily API quota is used up")
                 rejection.code = "QUOTA_EXCEEDED"
                 throw rejection
             }

@@ -28,12 +28,21 @@ public final class EmailDeliveryWorker: Service, Sendable {
     public func run() async throws {
         guard let endpoint = settings.smtp else {
             if settings.invalidSMTPURL { logger.error("SMTP_URL is not a valid smtp:// or smtps:// URL; email is recorded but not sent") }
-            try? await gracefulShutdown()
+            // Nothing is sent, but the backlog is still reported.
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                await measureBacklog()
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
+            }
             return
         }
+        var backlogMeasured = ContinuousClock.now - .seconds(60)
         let client = SMTPClient(endpoint: endpoint, timeout: .seconds(settings.timeoutSeconds))
         logger.info("Sending email through SMTP", metadata: ["host": .string(endpoint.host), "port": .stringConvertible(endpoint.port)])
         while !Task.isShuttingDownGracefully {
+            if ContinuousClock.now - backlogMeasured >= .seconds(5) {
+                backlogMeasured = ContinuousClock.now
+                await measureBacklog()
+            }
             var claimed: [ClaimedEmail] = []
             do {
                 claimed = try await claim()
@@ -49,6 +58,23 @@ public final class EmailDeliveryWorker: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(settings.pollMillis))
             }
         }
+    }
+
+    /// `ecosire_email_queue_depth` (queued messages) and `ecosire_email_oldest_due_seconds` (how
+    /// long the most overdue one has waited past its attempt time).
+    func measureBacklog() async {
+        let now = clock.nowMillis()
+        guard
+            let row = try? await database.readRows(
+                """
+                SELECT COUNT(*) AS n, MIN(CASE WHEN next_attempt_at <= \(bind: now) THEN next_attempt_at END) AS due
+                FROM email_outbox WHERE status IN ('queued', 'sending')
+                """
+            ).first
+        else { return }
+        Gauge(label: "ecosire_email_queue_depth").record((try? row.integer("n")) ?? 0)
+        let due = (try? row.isNull("due")) == false ? try? row.integer("due") : nil
+        Gauge(label: "ecosire_email_oldest_due_seconds").record(Double(due.map { max(0, now - $0) } ?? 0) / 1000)
     }
 
     struct ClaimedEmail: Sendable {

@@ -74,6 +74,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
             timeout: .seconds(Int64(settings.timeoutSeconds)), licenseSecret: licenseSignatures.secret, clock: clock)
         let poll = Duration.milliseconds(settings.pollMillis)
         let queueDepth = Gauge(label: "ecosire_webhook_queue_depth")
+        let oldestDue = Gauge(label: "ecosire_webhook_oldest_due_seconds")
         var depthMeasured = ContinuousClock.now - .seconds(60)
         var unavailableLogged = ContinuousClock.now - .seconds(60)
         await withDiscardingTaskGroup { group in
@@ -83,8 +84,16 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                 do {
                     if ContinuousClock.now - depthMeasured >= .seconds(5) {
                         depthMeasured = ContinuousClock.now
-                        let rows = try await database.readRows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending'")
+                        let now = clock.nowMillis()
+                        let rows = try await database.readRows(
+                            """
+                            SELECT COUNT(*) AS n, MIN(CASE WHEN next_attempt_at <= \(bind: now) THEN next_attempt_at END) AS due
+                            FROM webhook_deliveries WHERE status = 'pending'
+                            """)
                         queueDepth.record(try rows.first?.integer("n") ?? 0)
+                        // How long the most overdue delivery has waited past its attempt time.
+                        let due = try rows.first.flatMap { try $0.isNull("due") ? nil : try $0.integer("due") }
+                        oldestDue.record(Double(due.map { max(0, now - $0) } ?? 0) / 1000)
                     }
                     let work = try await pendingWork()
                     if work.events { busy = try await fanOut() > 0 }

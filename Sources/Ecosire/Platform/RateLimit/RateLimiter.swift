@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Metrics
 import Synchronization
 
 /// The outcome of counting one request against a limit.
@@ -25,8 +26,10 @@ public struct RateLimitDecision: Sendable {
         if !allowed { headers.append(HTTPField(name: .retryAfter, value: String(retryAfter))) }
     }
 
-    /// The 429 problem for a rejected request, with every header.
-    public func rejection(now: Int64, message: String = "Too many requests; retry later") -> APIError {
+    /// The 429 problem for a rejected request, with every header; counted in
+    /// `ecosire_rate_limited_total` under the limit's `policy` (its rate class, or `daily_quota`).
+    public func rejection(now: Int64, policy: String, message: String = "Too many requests; retry later") -> APIError {
+        Counter(label: "ecosire_rate_limited_total", dimensions: [("policy", policy)]).increment()
         var headers = HTTPFields()
         apply(to: &headers, now: now)
         return APIError(.tooManyRequests, code: "RATE_LIMITED", message: message, headers: headers)

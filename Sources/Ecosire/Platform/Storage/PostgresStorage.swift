@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -22,6 +23,8 @@ public final class PostgresStorage: Database {
         self.client = client
         self.acquireTimeout = acquireTimeout
         self.runner = Task { await client.run() }
+        // Exported at 0 from the start, so an alert on its rate sees the first outage.
+        DatabaseMetrics.unavailable.increment(by: 0)
     }
 
     /// Connects to `url` (`postgres://user:password@host:port/database`). `schema`, when given,
@@ -96,8 +99,14 @@ public final class PostgresStorage: Database {
     /// connection the server is closing is sometimes never answered by the driver, and that must
     /// cost the request a 503, not hold it (and the server's shutdown) forever.
     private func withConnection<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try circuit.admit()
+        do { try circuit.admit() } catch {
+            DatabaseMetrics.unavailable.increment()
+            throw error
+        }
+        DatabaseMetrics.inFlight.increment()
+        defer { DatabaseMetrics.inFlight.decrement() }
         let lease = LeaseWatch()
+        let requested = ContinuousClock.now
         let outcome = OneShot<T>()
         let client = self.client
         let operation = Task {
@@ -106,6 +115,7 @@ public final class PostgresStorage: Database {
                     .success(
                         try await client.withConnection { connection in
                             lease.leased(connection)
+                            DatabaseMetrics.wait.recordInterval(since: requested)
                             return try await work(connection)
                         }))
             } catch {
@@ -143,9 +153,11 @@ public final class PostgresStorage: Database {
             return value
         } catch let error as DatabaseUnavailable {
             circuit.failed()
+            DatabaseMetrics.unavailable.increment()
             throw error
         } catch let error as PSQLError where Self.meansUnavailable(error) {
             circuit.failed()
+            DatabaseMetrics.unavailable.increment()
             throw DatabaseUnavailable(String(reflecting: error.code))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import SQLKit
@@ -92,7 +93,11 @@ public final class SQLiteStorage: Database {
     public func transaction<T: Sendable>(_ work: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if let ambient = AmbientTransaction.joined(by: self) { return try await ambient.savepoint(work) }
         let database = writer.sql(queryLogLevel: nil)
+        DatabaseMetrics.inFlight.increment()
+        defer { DatabaseMetrics.inFlight.decrement() }
+        let requested = ContinuousClock.now
         return try await writeLock.withLock {
+            DatabaseMetrics.wait.recordInterval(since: requested)
             try await database.exec("BEGIN IMMEDIATE")
             do {
                 let value = try await work(database)
