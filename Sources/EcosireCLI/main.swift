@@ -125,6 +125,7 @@ struct Restore: AsyncParsableCommand {
     func run() async throws {
         let config = AppConfiguration(reader: options.reader())
         let summary = try await restoreDatabase(config, input: input, logger: makeLogger(config))
-        print("Restored \(summary.path) from \(input) (\(summary.migrations) migration(s)); the replaced files were kept beside it as *.before-restore-*.")
+        print("Restored \(summary.path) from \(input) (\(summary.migrations) migration(s)).")
+        print("The replaced files were kept beside it as *.before-restore-*.")
     }
 }
