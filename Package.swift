@@ -92,6 +92,10 @@ let package = Package(
             resources: [
                 .embedInCode("Web/Templates/layout.mustache"),
                 .embedInCode("Web/Templates/developers.mustache"),
+                .embedInCode("Web/Templates/reference.mustache"),
+                .embedInCode("Web/Templates/reference-operation.mustache"),
+                .embedInCode("Web/Templates/reference-schema.mustache"),
+                .embedInCode("Web/Templates/reference-fields.mustache"),
                 .embedInCode("Web/Templates/dashboard-nav.mustache"),
                 .embedInCode("Web/Templates/dashboard-error.mustache"),
                 .embedInCode("Web/Templates/sign-in.mustache"),
@@ -106,6 +110,7 @@ let package = Package(
                 .embedInCode("Web/Templates/status.mustache"),
                 .embedInCode("Web/Static/site.css"),
                 .embedInCode("Web/Static/app.js"),
+                .embedInCode("Web/Static/try-it.js"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -128,6 +128,7 @@ func makePlatform(_ config: AppConfiguration, database: any Database, clock: Wal
 /// Every module, registered on `api`. The one list of what the server contains.
 func registerModules(platform: Platform, api: APIRouter) throws {
     let pages = try PageRenderer()
+    let documents = DocumentCache()
     let licenses = LicenseService(database: platform.database, clock: platform.clock)
     let catalog = ProductCatalog(database: platform.database)
     let contacts = ContactDirectory(clock: platform.clock)
@@ -156,7 +157,8 @@ func registerModules(platform: Platform, api: APIRouter) throws {
         NewsletterModule(platform: platform),
         KnowledgeModule(platform: platform),
         EmailModule(platform: platform),
-        DocsModule(platform: platform, api: api),
+        DocsModule(platform: platform, api: api, cache: documents),
+        APIReferenceModule(pages: pages, api: api, documents: documents),
         DeveloperPortalModule(platform: platform, pages: pages),
         DashboardModule(platform: platform, pages: pages),
         StatusModule(platform: platform, pages: pages),

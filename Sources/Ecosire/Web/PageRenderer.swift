@@ -15,6 +15,10 @@ struct PageRenderer: Sendable {
     static let templates: [(String, [UInt8])] = [
         ("layout", PackageResources.layout_mustache),
         ("developers", PackageResources.developers_mustache),
+        ("reference", PackageResources.reference_mustache),
+        ("reference-operation", PackageResources.reference_operation_mustache),
+        ("reference-schema", PackageResources.reference_schema_mustache),
+        ("reference-fields", PackageResources.reference_fields_mustache),
         ("dashboard-nav", PackageResources.dashboard_nav_mustache),
         ("dashboard-error", PackageResources.dashboard_error_mustache),
         ("sign-in", PackageResources.sign_in_mustache),
@@ -55,6 +59,7 @@ struct PageRenderer: Sendable {
     static let assets: [String: (bytes: [UInt8], contentType: String)] = [
         "site.css": (PackageResources.site_css, "text/css; charset=utf-8"),
         "app.js": (PackageResources.app_js, "text/javascript; charset=utf-8"),
+        "try-it.js": (PackageResources.try_it_js, "text/javascript; charset=utf-8"),
     ]
 
     /// A static asset, or nil for an unknown name.

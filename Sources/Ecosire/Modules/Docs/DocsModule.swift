@@ -5,12 +5,12 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The OpenAPI document (JSON and YAML), Swagger UI at `/docs`, and the error reference that every
-/// problem's `type` links to.
+/// The OpenAPI document (JSON and YAML), Swagger UI at `/docs` (pointing at the built-in reference
+/// when its assets cannot load), and the error reference that every problem's `type` links to.
 struct DocsModule: Module {
     let platform: Platform
     let api: APIRouter
-    let cache = DocumentCache()
+    let cache: DocumentCache
 
     static let swaggerVersion = "5.17.14"
     static let cdn = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@\(swaggerVersion)"
@@ -49,7 +49,7 @@ struct DocsModule: Module {
                 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
                 <title>Ecosire API — Swagger UI</title>
                 <link rel="stylesheet" href="\(assetBase)/swagger-ui.css"></head>
-                <body><div id="swagger-ui"><p>Loading the API explorer… The raw document is at <a href="/api/openapi.json">/api/openapi.json</a>.</p></div>
+                <body><div id="swagger-ui"><p id="swagger-fallback">Loading the API explorer… If it does not appear (its assets come from \(local == nil ? "a CDN" : "this server")), the <a href="/docs/reference">API reference built into this server</a> needs nothing else; the raw document is at <a href="/api/openapi.json">/api/openapi.json</a>.</p></div>
                 <script src="\(assetBase)/swagger-ui-bundle.js"></script>
                 <script src="/docs/init.js"></script></body></html>
                 """
@@ -66,6 +66,16 @@ struct DocsModule: Module {
         ) { _ in
             let script = """
                 window.addEventListener('load', function () {
+                  if (typeof SwaggerUIBundle === 'undefined') {
+                    // The bundle did not load (no internet): point at the built-in reference.
+                    document.getElementById('swagger-fallback').textContent = '';
+                    var link = document.createElement('a');
+                    link.href = '/docs/reference';
+                    link.textContent = 'Open the API reference built into this server';
+                    var note = document.getElementById('swagger-fallback');
+                    note.append('Swagger UI could not load its assets. ', link, '.');
+                    return;
+                  }
                   window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true, tryItOutEnabled: true, withCredentials: true });
                 });
                 """
@@ -114,30 +124,6 @@ struct DocsModule: Module {
         response.headers[.contentType] = "text/html; charset=utf-8"
         response.headers[.contentSecurityPolicy] = csp
         return response
-    }
-}
-
-/// Each form of the document is built once, on its first request, after every route is
-/// registered; the JSON does not wait for the (much slower) YAML. Building takes a good fraction of
-/// a second of CPU, so it runs on the blocking-work pool and never holds up other requests.
-final class DocumentCache: Sendable {
-    private let json = Mutex<Data?>(nil)
-    private let yaml = Mutex<String?>(nil)
-
-    func json(_ api: APIRouter) async throws -> Data {
-        if let value = json.withLock({ $0 }) { return value }
-        let operations = api.operations
-        let value = try await NIOThreadPool.singleton.runIfActive { try OpenAPIDocumentBuilder(operations: operations).jsonData() }
-        json.withLock { $0 = value }
-        return value
-    }
-
-    func yaml(_ api: APIRouter) async throws -> String {
-        if let value = yaml.withLock({ $0 }) { return value }
-        let operations = api.operations
-        let value = try await NIOThreadPool.singleton.runIfActive { try OpenAPIDocumentBuilder(operations: operations).yaml() }
-        yaml.withLock { $0 = value }
-        return value
     }
 }
 
