@@ -41,7 +41,8 @@ struct APIReferenceTests {
                     #expect(index.text.contains("href=\"/docs/reference/\(id)\""), "index lists \(id)")
                     let page = try await client.get("/docs/reference/\(id)")
                     #expect(page.status == .ok, "\(id)")
-                    #expect(page.text.contains(">\(method.uppercased())</span> <code class=\"break\">\(path)</code>"), "\(id) names its route")
+                    #expect(
+                        page.text.contains(">\(method.uppercased())</span> <code class=\"break\">\(path)</code>"), "\(id) names its route")
                     if let role = operation["x-required-role"]?.stringValue {
                         #expect(page.text.contains("role <strong>\(role)</strong>"), "\(id) names its role")
                     }

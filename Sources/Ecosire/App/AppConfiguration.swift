@@ -148,7 +148,8 @@ public struct WebhookSettings: Sendable {
         allowPrivateURLs = reader.bool(forKey: "webhook.allow.private.urls", default: false)
         timeoutSeconds = min(60, max(1, reader.int(forKey: "webhook.timeout.seconds", default: 15)))
         concurrency = min(1024, max(1, reader.int(forKey: "webhook.concurrency", default: 64)))
-        endpointConcurrency = min(concurrency, max(1, reader.int(forKey: "webhook.endpoint.concurrency", default: max(concurrency / 8, min(4, concurrency)))))
+        endpointConcurrency = min(
+            concurrency, max(1, reader.int(forKey: "webhook.endpoint.concurrency", default: max(concurrency / 8, min(4, concurrency)))))
         organizationConcurrency = min(
             concurrency, max(endpointConcurrency, reader.int(forKey: "webhook.organization.concurrency", default: max(1, concurrency / 4))))
         pollMillis = min(10_000, max(10, reader.int(forKey: "webhook.poll.millis", default: 100)))

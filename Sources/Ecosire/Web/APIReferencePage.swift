@@ -15,7 +15,10 @@ enum APIReferencePage {
     }
 
     static func summary(_ entry: APIReference.Entry) -> [String: Any] {
-        ["id": entry.id, "method": entry.method.uppercased(), "methodClass": "method-" + entry.method, "path": entry.path, "summary": entry.summary]
+        [
+            "id": entry.id, "method": entry.method.uppercased(), "methodClass": "method-" + entry.method, "path": entry.path,
+            "summary": entry.summary,
+        ]
     }
 
     static func operation(_ reference: APIReference, _ entry: APIReference.Entry) -> [String: Any] {

@@ -167,11 +167,14 @@ struct APIReferenceSamples {
     static func swiftLabel(_ name: String) -> String {
         let parts = name.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
         guard let first = parts.first else { return "_" + name }
-        let camel = first.prefix(1).lowercased() + first.dropFirst() + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        let camel =
+            first.prefix(1).lowercased() + first.dropFirst() + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
         return swiftKeywords.contains(camel) ? "_" + camel : camel
     }
 
-    static let swiftKeywords: Set<String> = ["import", "default", "case", "class", "struct", "enum", "func", "init", "self", "Type", "type"]
+    static let swiftKeywords: Set<String> = [
+        "import", "default", "case", "class", "struct", "enum", "func", "init", "self", "Type", "type",
+    ]
 
     /// A JSON value as a TypeScript object literal: member names unquoted where they are identifiers.
     static func typescriptLiteral(_ value: JSONValue, indent: String) -> String {
@@ -180,7 +183,8 @@ struct APIReferenceSamples {
             guard !object.members.isEmpty else { return "{}" }
             let inner = indent + "  "
             let members = object.members.map { key, member in
-                let name = key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) && key.first?.isNumber == false
+                let name =
+                    key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) && key.first?.isNumber == false
                     ? key : JSONValue.string(key).prettyString()
                 return inner + name + ": " + typescriptLiteral(member, indent: inner)
             }

@@ -7,14 +7,19 @@ enum SDKNames {
         let parts = tag.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
         guard let first = parts.first else { return tag }
         let head = first == first.uppercased() ? first.lowercased() : first.prefix(1).lowercased() + first.dropFirst()
-        return head + parts.dropFirst().map { part in
-            part.count > 1 && part == part.uppercased() ? part.prefix(1) + part.dropFirst().lowercased() : part.prefix(1).uppercased() + part.dropFirst()
-        }.joined()
+        return head
+            + parts.dropFirst().map { part in
+                part.count > 1 && part == part.uppercased()
+                    ? part.prefix(1) + part.dropFirst().lowercased() : part.prefix(1).uppercased() + part.dropFirst()
+            }.joined()
     }
 
     /// The session calls both SDKs write by hand (they keep the tokens), with their samples.
     static let handwritten: [String: (method: String, typescript: String, swift: String)] = [
-        "login": ("login", "const session = await client.auth.login({ email, password });", "let session = try await client.auth.login(email: email, password: password)"),
+        "login": (
+            "login", "const session = await client.auth.login({ email, password });",
+            "let session = try await client.auth.login(email: email, password: password)"
+        ),
         "refreshToken": ("refresh", "const session = await client.auth.refresh();", "let session = try await client.auth.refresh()"),
         "logout": ("logout", "await client.auth.logout();", "try await client.auth.logout()"),
     ]

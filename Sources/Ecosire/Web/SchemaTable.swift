@@ -36,7 +36,9 @@ struct SchemaTable {
 
     private func fields(of schema: JSONValue, prefix: String, depth: Int, into rows: inout [Row]) {
         if let parts = schema["allOf"]?.arrayValue {
-            for part in parts { if let resolved = reference.resolve(part) { fields(of: resolved, prefix: prefix, depth: depth, into: &rows) } }
+            for part in parts {
+                if let resolved = reference.resolve(part) { fields(of: resolved, prefix: prefix, depth: depth, into: &rows) }
+            }
             return
         }
         if schema["type"]?.stringValue == "array", let items = schema["items"], depth < Self.maximumDepth {

@@ -17,6 +17,7 @@ final class WebhookReceiver: Sendable {
         var path: String
         var headers: HTTPFields
         var body: String
+        var arrived = ContinuousClock.now
 
         func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
         var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }

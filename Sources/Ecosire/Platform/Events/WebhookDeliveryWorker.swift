@@ -267,6 +267,8 @@ public final class WebhookDeliveryWorker: Service, Sendable {
         if !exhausted.endpoints.isEmpty { skip = " AND endpoint_id NOT IN (\(binds: exhausted.endpoints))" }
         if !exhausted.organizations.isEmpty { skip = skip + " AND organization_id NOT IN (\(binds: exhausted.organizations))" }
         let candidates = String(min(limit * 8, 4096))
+        // The ranking reads a snapshot; the locked scan repeats `due` so that PostgreSQL re-checks
+        // it on a row another instance leased and committed while this one waited for the lock.
         let rows = try await database.transaction { [slots, skip] sql in
             try await sql.raw(
                 """
@@ -278,7 +280,7 @@ public final class WebhookDeliveryWorker: Service, Sendable {
                               ORDER BY next_attempt_at LIMIT \(unsafeRaw: candidates)) AS oldest
                     ) AS ranked
                     WHERE turn <= \(unsafeRaw: String(slots.perEndpoint)) ORDER BY turn, next_attempt_at LIMIT \(unsafeRaw: String(limit))
-                )\(locking))
+                ) AND \(due)\(locking))
                 RETURNING id, organization_id, endpoint_id, event_id, event_type, payload, attempts
                 """
             ).all().map(DecodedColumns.init)
