@@ -8,7 +8,9 @@ signs in, creates an API key and reads its shown-once secret, uses it with curl,
 chart and audit log, revokes it and sees curl refused, rotates another key, adds a webhook endpoint
 and sees a test delivery in its log, runs the portal's signed cURL command and checks the delivery
 with the Standard Webhooks library and with the portal's verifier, reads the licenses page, and signs
-out. Then it opens every page at 375 px and 1440 px wide, saves a screenshot of each under
+out. It sends a request from the API reference's Try it form, with the session and with a pasted
+key, and sees /docs point at that reference when Swagger UI's CDN cannot be reached (the browser
+resolves no host but the server's). Then it opens every page at 375 px and 1440 px wide, saves a screenshot of each under
 WORKDIR/screenshots, and checks that the page does not overflow sideways, that its text meets WCAG
 AA contrast, and that the browser logs no console errors (a CSP violation is one); and that pages
 read, and forms post, with JavaScript off. Prints one ✔/✘ line per check; the exit status is the
@@ -79,6 +81,8 @@ def browser(javascript=True):
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars"):
         options.add_argument(argument)
+    # No network beyond the server: every other host name fails to resolve (the CDN included).
+    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     if not javascript:
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -228,6 +232,7 @@ def check_pages(base, shots, receiver_url):
         submit(row.find_element(By.CSS_SELECTOR, "form button"))
         second = find("#secret-value").text
         assert second.startswith("ecos_live_") and second != first, (first, second)
+        state["rotated_key"] = second
         assert "keeps working for 24 hours" in find("#secret-panel").text
         assert curl_status(first) == "200" and curl_status(second) == "200"
 
@@ -313,15 +318,58 @@ def check_pages(base, shots, receiver_url):
         assert license["key"] in card.text and "1 of 3 activations" in card.text, card.text
         assert "shop.example.com" in card.text and "Active" in card.text, card.text
 
+    def try_it(operation, fill):
+        """Opens the operation's reference page, fills its Try it form and sends it; the answer shown."""
+        driver.get(f"{base}/docs/reference/{operation}")
+        fill()
+        find("#try-send").click()
+        poll(lambda: find("#try-status").text not in ("", "…"), 15, "the answer in the Try it form")
+        return find("#try-status").text, find("#try-response").text
+
+    def reference_try_it_with_session():
+        """the API reference's Try it form posts createContact with the dashboard session (cookie and CSRF token): 201 shown, the contact exists"""
+        name = f"Tried {uuid.uuid4().hex[:8]}"
+
+        def fill():
+            body = find("#try-body")
+            body.clear()
+            body.send_keys('{"name": "%s", "email": "tried@example.com"}' % name)
+        status, answer = try_it("createContact", fill)
+        assert status.startswith("201"), (status, answer)
+        listed = expect(request(base + "/api/contacts?search=" + name.replace(" ", "%20"), "GET", token=token), 200)
+        assert [c["name"] for c in listed["data"]] == [name], listed
+
+    def reference_try_it_with_key():
+        """the Try it form sends a pasted API key (signed out: listContacts 200 with the key, 401 problem without)"""
+        driver.delete_all_cookies()
+        status, answer = try_it("listContacts", lambda: None)
+        assert status.startswith("401") and "application/problem+json" in find("#try-headers").text, (status, answer)
+        status, answer = try_it("listContacts", lambda: find("#try-key").send_keys(state["rotated_key"]))
+        assert status.startswith("200") and '"data"' in answer, (status, answer)
+        sign_in()
+        assert path() == "/dashboard/api-keys", path()
+
+    def docs_without_cdn():
+        """/docs with Swagger UI's CDN unreachable: the page points at the built-in API reference, which opens"""
+        driver.get(base + "/docs")
+        poll(lambda: driver.execute_script("return document.readyState") == "complete", 15, "the page loaded")
+        assert driver.execute_script("return typeof SwaggerUIBundle") == "undefined", "Swagger UI loaded: the CDN was reachable"
+        link = poll(lambda: [a for a in find_all("#swagger-ui a[href='/docs/reference']") if a.is_displayed()], 15,
+                    "a visible link to /docs/reference")[0]
+        submit(link)
+        assert path() == "/docs/reference" and find("h1").text == "API reference", path()
+        assert len(find_all(".ref-operations li")) > 100, f"{len(find_all('.ref-operations li'))} operations listed"
+
     failures = run_checks([
         signs_in, creates_key, key_works_with_curl, usage_page, revokes_key, rotates_key, webhook_test_delivery,
-        disables_endpoint, signed_curl_and_verifier, licenses_page,
+        disables_endpoint, signed_curl_and_verifier, licenses_page, reference_try_it_with_session, reference_try_it_with_key,
+        docs_without_cdn,
     ])
 
     pages = [
         "/developers", "/status", "/dashboard/api-keys", f"/dashboard/api-keys/{state.get('active_key_id')}",
         f"/dashboard/api-keys/{state.get('active_key_id')}/revoke", "/dashboard/webhooks", f"/dashboard/webhooks/{state.get('endpoint_id')}",
-        "/dashboard/licenses",
+        "/dashboard/licenses", "/docs/reference", "/docs/reference/createContact", "/docs/reference/schemas/Contact",
     ]
 
     def page_at(page, width):
@@ -392,7 +440,17 @@ def check_pages(base, shots, receiver_url):
         driver.get(base + "/dashboard/webhooks")
         assert "Browser receiver" in find("#endpoints").text
 
-    failures += run_checks([readable_without_javascript])
+    def reference_without_javascript():
+        """without JavaScript: the API reference reads (operations, fields, samples) and its Try it button stays disabled"""
+        driver.get(base + "/docs/reference")
+        assert len(find_all(".ref-operations li")) > 100
+        driver.get(base + "/docs/reference/createContact")
+        assert find("h1").text and "POST" in find(".ref-endpoint").text, find("main").text[:200]
+        assert "curl" in find("#sample-curl").get_attribute("textContent")
+        assert find_all("table.ref-fields"), "no field table"
+        assert not find("#try-send").is_enabled(), "a Try it button that cannot work is enabled"
+
+    failures += run_checks([readable_without_javascript, reference_without_javascript])
     driver.quit()
     print(f"    screenshots in {shots}")
     return failures
