@@ -56,7 +56,8 @@ struct Serve: AsyncParsableCommand {
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
-    @OptionGroup var options: ServerOptions
+    // --host/--port only matter to serve; accepted here, not shown.
+    @OptionGroup(visibility: .hidden) var options: ServerOptions
 
     func run() async throws {
         let config = AppConfiguration(reader: options.reader())
@@ -85,7 +86,8 @@ struct OpenAPI: AsyncParsableCommand {
 
 struct CreateAdmin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create an administrator account.")
-    @OptionGroup var options: ServerOptions
+    // --host/--port only matter to serve; accepted here, not shown.
+    @OptionGroup(visibility: .hidden) var options: ServerOptions
     @Option(help: "Email address") var email: String
     @Option(help: "Display name") var name: String = "Administrator"
     @Option(help: "Organization name (created if it does not exist)") var organization: String = "Ecosire"
@@ -106,7 +108,8 @@ struct CreateAdmin: AsyncParsableCommand {
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a consistent copy of the SQLite database while the server runs (PostgreSQL: pg_dump).")
-    @OptionGroup var options: ServerOptions
+    // --host/--port only matter to serve; accepted here, not shown.
+    @OptionGroup(visibility: .hidden) var options: ServerOptions
     @Option(help: "The backup file to create (must not exist)") var output: String
 
     func run() async throws {
@@ -119,7 +122,8 @@ struct Backup: AsyncParsableCommand {
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replace the SQLite database with a backup; the server must be stopped (PostgreSQL: pg_restore).")
-    @OptionGroup var options: ServerOptions
+    // --host/--port only matter to serve; accepted here, not shown.
+    @OptionGroup(visibility: .hidden) var options: ServerOptions
     @Option(help: "The backup file made by ecosire backup") var input: String
 
     func run() async throws {
