@@ -183,6 +183,62 @@ struct HostileInputTests {
         }
     }
 
+    @Test("control characters are refused where text is decoded, the same on both backends; lengths count code points")
+    func controlCharactersAreRefusedByName() async throws {
+        try await TestServer.run { client, _ in
+            let token = try await client.register().token
+            let json = ["Content-Type": "application/json"]
+            // PostgreSQL cannot store U+0000 in text: it was a 500 there and stored on SQLite.
+            for (body, field, message) in [
+                (#"{"name": "nul\u0000byte"}"#, "name", "control characters"),
+                (#"{"name": "bell\u0007"}"#, "name", "control characters"),
+                (#"{"name": "two\nlines"}"#, "name", "single line"),
+                (#"{"name": "a", "address": {"city": "tab\tbed"}}"#, "address.city", "single line"),
+            ] {
+                let answer = try await client.request(.post, "/api/contacts", token: token, body: body, headers: json)
+                #expect(answer.status == .unprocessableContent, "\(body): \(answer.text)")
+                #expect(answer.json["details"]?[0]?["field"]?.stringValue == field, "\(body): \(answer.text)")
+                #expect(answer.json["details"]?[0]?["message"]?.stringValue?.contains(message) == true, "\(body): \(answer.text)")
+            }
+            #expect(try await client.get("/api/contacts", token: token).json["meta"]?["total"] == 0, "nothing was written")
+            // Free text keeps its lines.
+            let product = try await client.request(
+                .post, "/api/products", token: token,
+                body: #"{"name": "Lines", "sku": "LINES-1", "price": 100, "type": "digital", "description": "one\ntwo\tthree"}"#,
+                headers: json)
+            #expect(product.status == .created, "\(product.text)")
+            #expect(product.json["description"] == "one\ntwo\tthree")
+            let nul = try await client.request(
+                .post, "/api/products", token: token,
+                body: #"{"name": "Nul", "sku": "NUL-1", "price": 100, "type": "digital", "description": "a\u0000b"}"#, headers: json)
+            #expect(nul.status == .unprocessableContent && nul.json["details"]?[0]?["field"] == "description", "\(nul.text)")
+            for query in ["search=a%00b", "search=a%0Ab", "type=%00"] {
+                let answer = try await client.get("/api/contacts?\(query)", token: token)
+                #expect(answer.status == .badRequest, "\(query): \(answer.text)")
+                #expect(answer.json["details"]?[0]?["field"]?.stringValue == String(query.prefix { $0 != "=" }), "\(query)")
+            }
+            for list in ["/api/crm/leads?search=%00", "/api/products?search=a%00"] {
+                #expect(try await client.get(list, token: token).status == .badRequest, "\(list)")
+            }
+            // 200 code points are allowed in a search, 201 are not, whatever the graphemes: an "e"
+            // with 205 combining accents is one character but 206 code points.
+            let accents = "e" + String(repeating: "\u{301}", count: 205)
+            let encoded = accents.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let long = try await client.get("/api/contacts?search=\(encoded)", token: token)
+            #expect(long.status == .badRequest && long.json["details"]?[0]?["field"] == "search", "\(long.text)")
+            let fits = "e" + String(repeating: "\u{301}", count: 199)
+            let fitting = try await client.get(
+                "/api/contacts?search=\(fits.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")", token: token)
+            #expect(fitting.status == .ok, "\(fitting.text)")
+            // CSV import reports the row and the field, and writes nothing from it.
+            let csv = try await client.request(
+                .post, "/api/contacts/import", token: token, body: "name,email\n\"nul\u{0}x\",nul@example.com\n",
+                headers: ["Content-Type": "text/csv"])
+            #expect(csv.json["failed"] == 1 && csv.json["rows"]?[0]?["errors"]?[0]?["field"] == "name", "\(csv.text)")
+            #expect(try await client.get("/api/health").status == .ok)
+        }
+    }
+
     @Test("the sign-in form refuses another site's origin; credentialed answers are not cached")
     func signInOriginAndCaching() async throws {
         try await TestServer.run(["webhook.allow.private.urls": true]) { client, _ in

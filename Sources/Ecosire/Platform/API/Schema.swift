@@ -189,7 +189,7 @@ extension Schema {
         }
         switch kind {
         case .any:
-            return
+            Self.checkText(in: value, at: path, into: &issues)
         case .oneOf(let choices):
             let matching = choices.filter { $0.validate(value, at: path).isEmpty }.count
             if matching != 1 {
@@ -234,8 +234,38 @@ extension Schema {
         }
     }
 
+    /// Strings of at most this many characters (names, emails, SKUs, subjects, search terms) are
+    /// one line: tab, line feed and carriage return are refused in them too.
+    static let singleLineMaximum = 300
+
+    /// Free-form values (`.any`, such as metadata) get the text rule on every string and member name.
+    private static func checkText(in value: JSONValue, at path: String, into issues: inout [SchemaIssue]) {
+        switch value {
+        case .string(let string):
+            if let problem = TextRule.problem(in: string, singleLine: false) {
+                issues.append(SchemaIssue(severity: .rule, issue: FieldIssue(field: path.isEmpty ? "body" : path, message: problem)))
+            }
+        case .array(let elements):
+            for (index, element) in elements.enumerated() { checkText(in: element, at: "\(path)[\(index)]", into: &issues) }
+        case .object(let object):
+            let prefix = path.isEmpty ? "" : path + "."
+            for member in object.members {
+                if let problem = TextRule.problem(in: member.key, singleLine: true) {
+                    issues.append(
+                        SchemaIssue(severity: .rule, issue: FieldIssue(field: prefix + member.key, message: "Member name: " + problem)))
+                }
+                checkText(in: member.value, at: prefix + member.key, into: &issues)
+            }
+        default:
+            break
+        }
+    }
+
     private func checkString(_ string: String, at path: String, into issues: inout [SchemaIssue]) {
-        let length = string.count
+        // JSON Schema counts lengths in code points, not in grapheme clusters as `String.count` does.
+        let length = string.unicodeScalars.count
+        let singleLine = format != nil || (maxLength ?? Int.max) <= Self.singleLineMaximum
+        if let problem = TextRule.problem(in: string, singleLine: singleLine) { return rule(path, problem, &issues) }
         if let allowed, !allowed.contains(string) {
             return rule(path, "Must be one of: \(allowed.joined(separator: ", "))", &issues)
         }
