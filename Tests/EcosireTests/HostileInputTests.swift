@@ -235,6 +235,11 @@ struct HostileInputTests {
                 .post, "/api/contacts/import", token: token, body: "name,email\n\"nul\u{0}x\",nul@example.com\n",
                 headers: ["Content-Type": "text/csv"])
             #expect(csv.json["failed"] == 1 && csv.json["rows"]?[0]?["errors"]?[0]?["field"] == "name", "\(csv.text)")
+            for type in ["application/vnd.evil+json", "text/json", "application/merge-patch+json"] {
+                let other = try await client.request(
+                    .post, "/api/contacts", token: token, body: #"{"name": "typed"}"#, headers: ["Content-Type": type])
+                #expect(other.status == .unsupportedMediaType && other.json["code"] == "UNSUPPORTED_MEDIA_TYPE", "\(type): \(other.text)")
+            }
             #expect(try await client.get("/api/health").status == .ok)
         }
     }

@@ -254,7 +254,8 @@ public final class APIRouter: @unchecked Sendable {
             if required { throw APIError.badRequest("A JSON request body is required") }
             return nil
         }
-        guard let type = mediaType(of: request), type == "application/json" || type.hasSuffix("+json") else {
+        // Exactly what the document declares: another `+json` type is another format, not JSON to guess at.
+        guard let type = mediaType(of: request), type == "application/json" else {
             throw APIError.unsupportedMediaType(expected: "application/json")
         }
         if let charset = request.headers[.contentType]?.lowercased().range(of: "charset=") {
