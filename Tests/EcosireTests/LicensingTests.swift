@@ -379,12 +379,12 @@ struct LicensingTests {
             let organizationID = try #require(me["organization"]?["id"]?.stringValue)
             let productID = try #require(try await client.createProduct(owner.token)["id"]?.stringValue)
             let archive: [UInt8] = [0x50, 0x4B, 0x03, 0x04] + Array("archive contents".utf8)
-            func upload(_ bytes: [UInt8], version: String, token: String) async throws -> APIResponse {
+            func upload(_ bytes: [UInt8], version: String, token: String, filename: String = "crm.zip") async throws -> APIResponse {
                 let boundary = "----ecosire\(UUID().uuidString)"
                 var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"productId\"\r\n\r\n\(productID)\r\n".utf8)
                 body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"version\"\r\n\r\n\(version)\r\n".utf8)
                 body += Array(
-                    "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"crm.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+                    "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\nContent-Type: application/zip\r\n\r\n"
                         .utf8)
                 body += bytes + Array("\r\n--\(boundary)--\r\n".utf8)
                 return try await client.postRaw(
@@ -421,6 +421,17 @@ struct LicensingTests {
             #expect(download.status == .ok)
             #expect(Array(download.body.readableBytesView) == archive)
             #expect(download.headers[HTTPField.Name("X-Checksum-SHA256")!] == digest)
+            #expect(download.headers[.contentDisposition] == "attachment; filename=\"crm.zip\"; filename*=UTF-8''crm.zip")
+
+            // A file name is data, not a path: the base name is stored and offered, quoted per RFC 6266.
+            let hostile = try await upload(archive, version: "4.0.0", token: owner.token, filename: "../../etc/évil%x.zip")
+            #expect(hostile.status == .created, "\(hostile.text)")
+            #expect(hostile.json["filename"] == "évil%x.zip")
+            let offered = try await client.client.executeRequest(
+                uri: hostile.json["downloadUrl"]?.stringValue ?? "", method: .get, headers: [.authorization: "Bearer \(member)"], body: nil)
+            #expect(offered.headers[.contentDisposition] == "attachment; filename=\"_vil_x.zip\"; filename*=UTF-8''%C3%A9vil%25x.zip")
+            let dots = try await upload(archive, version: "4.0.1", token: owner.token, filename: "..\\..")
+            #expect(dots.json["filename"] == "4.0.1.zip", "nothing left of the name: the version's")
         }
     }
 

@@ -232,8 +232,9 @@ struct ProductsModule: Module {
             let body = try await FileIO(threadPool: .singleton).loadFile(path: path, context: input.context)
             var headers = HTTPFields()
             headers[.contentType] = "application/zip"
-            let filename = try row.decode(column: "filename", as: String.self).filter { $0 != "\"" && $0 != "\\" && !$0.isNewline }
-            headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
+            // Reduced again: rows stored before names were reduced at upload keep what the client sent.
+            let stored = try row.decode(column: "filename", as: String.self)
+            headers[.contentDisposition] = ContentDisposition.attachment(filename: SafeFileName.reduce(stored, fallback: "download.zip"))
             headers[HTTPField.Name("X-Checksum-SHA256")!] = try row.decode(column: "sha256", as: String.self)
             return Response(status: .ok, headers: headers, body: body)
         }
@@ -288,14 +289,15 @@ struct ProductsModule: Module {
             atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: temporary, toPath: destination)
         stored = true
-        let filename = (upload.filename?.isEmpty == false ? upload.filename! : "\(version).zip")
+        // The client's name is data: its base name only, never a path (`../../etc/x.zip` → `x.zip`).
+        let filename = SafeFileName.reduce(upload.filename ?? "", fallback: SafeFileName.reduce("\(version).zip", fallback: "archive.zip"))
         let now = platform.clock.nowMillis()
         do {
             let record = try await platform.database.transaction { sql -> JSONValue in
                 try await sql.raw(
                     """
                     INSERT INTO product_files (id, organization_id, product_id, version, filename, size, sha256, storage_path, uploaded_by, created_at)
-                    VALUES (\(bind: id), \(bind: caller.organizationID), \(bind: productID), \(bind: version), \(bind: String(filename.prefix(255))),
+                    VALUES (\(bind: id), \(bind: caller.organizationID), \(bind: productID), \(bind: version), \(bind: filename),
                             \(bind: Int64(upload.size)), \(bind: upload.sha256), \(bind: relative), \(bind: caller.userID), \(bind: now))
                     """
                 ).run()
