@@ -1,13 +1,25 @@
 import HummingbirdBcrypt
+import NIOCore
 import NIOPosix
 
-/// bcrypt hashing, run on the blocking thread pool so a hash (≈ 250 ms at cost 12) never stalls an
-/// event loop.
+/// bcrypt hashing on its own fixed set of threads. A hash takes ≈ 250 ms at cost 12: on the shared
+/// blocking pool, which also runs every SQLite query and file read, a flood of sign-ins queued the
+/// whole API behind it. Here the flood queues for these threads only, and the rest keeps its pace.
 public struct PasswordHasher: Sendable {
     /// bcrypt cost; the contract asks for at least 12.
     public let cost: UInt8
 
     public init(cost: UInt8 = 12) { self.cost = cost }
+
+    /// Hashes run at once: one thread fewer than the cores (at least one), so a core stays free for
+    /// answering everything else while sign-ins queue.
+    public static let concurrency = max(1, System.coreCount - 1)
+
+    private static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: concurrency)
+        pool.start()
+        return pool
+    }()
 
     /// A hash of a password chosen a moment ago, for verifying unknown emails in the same time as
     /// known ones.
@@ -15,11 +27,11 @@ public struct PasswordHasher: Sendable {
 
     public func hash(_ password: String) async throws -> String {
         let cost = self.cost
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        return try await Self.pool.runIfActive { Bcrypt.hash(password, cost: cost) }
     }
 
     public func verify(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await Self.pool.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
 
     /// Spends the time a real verification would, for an email that does not exist.
