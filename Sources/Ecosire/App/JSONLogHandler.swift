@@ -25,6 +25,8 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
             object[key] = .string(value.description)
         }
-        print(JSONValue.object(object).jsonString)
+        // One write per line, unbuffered: `print` buffers 4 KiB when stdout is a pipe or a file
+        // (journald, a log shipper), so lines arrived late and were lost on kill -9.
+        FileHandle.standardOutput.write(Data((JSONValue.object(object).jsonString + "\n").utf8))
     }
 }

@@ -127,7 +127,7 @@ struct IdentityModule: Module {
         let nowSeconds = Int64(platform.clock.now().timeIntervalSince1970)
         let decision = try await platform.limiter.hit(
             key: "rate:login:\(platform.clientIP(input.request, input.context)):\(email)",
-            limit: platform.config.rateLimits.limit(for: .login), window: 60
+            limit: platform.config.rateLimits.limit(for: .login), window: platform.config.rateLimits.windowSeconds
         )
         guard decision.allowed else {
             throw decision.rejection(now: nowSeconds, policy: RateLimitClass.login.name, message: "Too many login attempts; retry later")
