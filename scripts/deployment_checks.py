@@ -1576,6 +1576,14 @@ def main():
     ctx.update(binary=os.path.abspath(args.binary), work=os.path.abspath(args.workdir), postgres=args.postgres, root=os.geteuid() == 0)
     os.makedirs(ctx["work"], exist_ok=True)
     os.chmod(ctx["work"], 0o755)
+    # Installed as the guide installs it (mode 0755 where the service user can reach it): the build
+    # folder may lie under root's home, which `nobody` cannot enter.
+    installed = os.path.join(ctx["work"], "bin", "ecosire")
+    os.makedirs(os.path.dirname(installed), exist_ok=True)
+    os.chmod(os.path.dirname(installed), 0o755)
+    shutil.copyfile(ctx["binary"], installed)
+    os.chmod(installed, 0o755)
+    ctx["binary"] = installed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     ensure_tools()

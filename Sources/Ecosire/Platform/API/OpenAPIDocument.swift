@@ -7,6 +7,9 @@ import Yams
 /// JSON, then decoded into OpenAPIKit's model, which checks its structure and validates it, and
 /// which serialises the JSON and YAML we serve.
 public struct OpenAPIDocumentBuilder: Sendable {
+    /// No C0 control character: the query form of `TextRule`'s single-line rule.
+    static let singleLinePattern = "^[^\\u0000-\\u001F]*$"
+
     public let operations: [Operation]
     public let serverURL: String
 
@@ -170,10 +173,19 @@ public struct OpenAPIDocumentBuilder: Sendable {
             return .object(["name": .string(name), "in": "path", "required": true, "schema": schemaJSON(schema, components: &components)])
         }
         for parameter in operation.query {
+            var schema = schemaJSON(parameter.schema, components: &components)
+            // Free text in a query is one line (TextRule): say so, so that clients and fuzzers
+            // generate only what the server accepts.
+            if case .string = parameter.schema.kind, parameter.schema.allowed == nil, parameter.schema.format == nil,
+                parameter.schema.pattern == nil, case .object(var fields) = schema
+            {
+                fields["pattern"] = .string(Self.singleLinePattern)
+                schema = .object(fields)
+            }
             parameters.append(
                 .object([
                     "name": .string(parameter.name), "in": "query", "required": .bool(parameter.required),
-                    "description": .string(parameter.description), "schema": schemaJSON(parameter.schema, components: &components),
+                    "description": .string(parameter.description), "schema": schema,
                 ])
             )
         }
