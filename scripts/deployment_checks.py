@@ -957,12 +957,20 @@ def check_pair_start():
     return f"{count} migrations"
 
 
+def render_deploy_file(name, replacements):
+    """deploy/NAME with each (placeholder, value) replaced; every placeholder must occur exactly once."""
+    with open(os.path.join(DEPLOY, name)) as f:
+        text = f.read()
+    for old, new in replacements:
+        equal(text.count(old), 1, f"occurrences of {old!r} in deploy/{name}")
+        text = text.replace(old, new)
+    return text
+
+
 def render_nginx():
     """deploy/nginx.conf with only its addresses, ports and certificate paths replaced."""
-    with open(os.path.join(DEPLOY, "nginx.conf")) as f:
-        text = f.read()
     first, second = ctx["pair"]
-    replacements = [
+    return render_deploy_file("nginx.conf", [
         ("listen 80;", f"listen 127.0.0.1:{ctx['http_port']};"),
         ("listen [::]:80;", f"listen [::1]:{ctx['http_port']};"),
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{ctx['tls_port']} ssl http2;"),
@@ -971,11 +979,7 @@ def render_nginx():
         ("server 10.0.0.12:8080 ", f"server 127.0.0.1:{second.port} "),
         ("/etc/letsencrypt/live/api.example.com/fullchain.pem", ctx["cert"]),
         ("/etc/letsencrypt/live/api.example.com/privkey.pem", ctx["key"]),
-    ]
-    for old, new in replacements:
-        equal(text.count(old), 1, f"occurrences of {old!r} in deploy/nginx.conf")
-        text = text.replace(old, new)
-    return text
+    ])
 
 
 def check_nginx_config():
@@ -1437,20 +1441,14 @@ def check_postgres_backup():
 # ---------------------------------------------------------------- checks: Prometheus
 
 def render_prometheus():
-    with open(os.path.join(DEPLOY, "prometheus.yml")) as f:
-        text = f.read()
     first, second = ctx["pair"]
-    replacements = [
+    return render_deploy_file("prometheus.yml", [
         ("- 10.0.0.11:8080", f"- 127.0.0.1:{first.port}"),
         ("- 10.0.0.12:8080", f"- 127.0.0.1:{second.port}"),
         ("  - /etc/prometheus/ecosire-alerts.yml", "  - " + os.path.join(DEPLOY, "alerts.yml")),
         ("scrape_interval: 15s", "scrape_interval: 1s"),  # faster than in production, so rates have data within seconds
         ("evaluation_interval: 15s", "evaluation_interval: 1s"),
-    ]
-    for old, new in replacements:
-        equal(text.count(old), 1, f"occurrences of {old!r} in deploy/prometheus.yml")
-        text = text.replace(old, new)
-    return text
+    ])
 
 
 def prometheus_api(path):
