@@ -99,6 +99,8 @@ let package = Package(
                 .embedInCode("Web/Templates/dashboard-nav.mustache"),
                 .embedInCode("Web/Templates/dashboard-error.mustache"),
                 .embedInCode("Web/Templates/sign-in.mustache"),
+                .embedInCode("Web/Templates/forgot-password.mustache"),
+                .embedInCode("Web/Templates/reset-password.mustache"),
                 .embedInCode("Web/Templates/api-keys.mustache"),
                 .embedInCode("Web/Templates/api-key-revoke.mustache"),
                 .embedInCode("Web/Templates/api-key-usage.mustache"),

@@ -54,6 +54,27 @@ public struct Platform: Sendable {
         return headers
     }
 
+    /// Counts one request against each of `limits` (class and subject) beside the operation's own
+    /// limit, which the access layer counted already (`context.rateLimit`): account routes count the
+    /// client address there and the email named in the body here. Throws the 429 of a refused limit;
+    /// returns the tightest decision, whose headers the answer carries.
+    public func enforceLimits(_ limits: [(RateLimitClass, subject: String)], context: AppRequestContext) async throws
+        -> RateLimitDecision?
+    {
+        let settings = config.rateLimits
+        guard settings.enabled else { return context.rateLimit }
+        var tightest = context.rateLimit
+        for (rateClass, subject) in limits {
+            let decision = try await limiter.hit(
+                key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
+            guard decision.allowed else {
+                throw decision.rejection(now: Int64(clock.now().timeIntervalSince1970), policy: rateClass.name)
+            }
+            tightest = tightest.map { $0.tighter(decision) } ?? decision
+        }
+        return tightest
+    }
+
     /// The organization that owns public intake: `SITE_ORGANIZATION_ID`, else the oldest
     /// organization (the first one registered). A 503 while there is none.
     public func siteOrganizationID(_ sql: any SQLDatabase) async throws -> String {

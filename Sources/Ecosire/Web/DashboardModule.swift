@@ -41,7 +41,7 @@ struct DashboardModule: Module {
             Operation(
                 .post, "/dashboard/login", id: "dashboardSignIn", tag: "Dashboard", summary: "Sign in", access: .open,
                 body: .raw(.object([]), mediaType: "application/x-www-form-urlencoded", description: "Email and password"),
-                responses: [ResponseSpec(303, "Signed in")], undocumented: true)
+                responses: [ResponseSpec(303, "Signed in")], undocumented: true, rateLimit: .auth)
         ) { input in
             let form = try await HTMLForm.decode(SignInForm.self, from: input.request)
             let next = Self.safeNext(form.next)
@@ -81,6 +81,7 @@ struct DashboardModule: Module {
             return Response.seeOther("/dashboard/login?notice=signed-out", cookies: cleared.headers[values: .setCookie])
         }
 
+        DashboardPasswordPages(platform: platform, pages: pages, api: api).register()
         DashboardAPIKeyPages(site: site, clock: platform.clock).register()
         DashboardWebhookPages(site: site).register()
         DashboardLicensePages(site: site).register()

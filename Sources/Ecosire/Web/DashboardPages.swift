@@ -106,6 +106,7 @@ struct DashboardPages: Sendable {
         "enabled": "The endpoint was enabled.",
         "disabled": "The endpoint was disabled; no events are sent to it until you enable it.",
         "signed-out": "You are signed out.",
+        "password-changed": "Your password is changed and every session signed out. Sign in with the new password.",
     ]
 
     static func queryEscaped(_ text: String) -> String {

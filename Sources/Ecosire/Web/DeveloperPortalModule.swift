@@ -120,6 +120,14 @@ struct DeveloperPortalModule: Module {
         return context
     }
 
+    static func subjectName(_ subject: RateLimitClass.Subject) -> String {
+        switch subject {
+        case .caller: "caller (API key, else user)"
+        case .clientIP: "client IP"
+        case .email: "account email"
+        }
+    }
+
     /// The parts that depend only on the server's code and configuration.
     func staticContext() -> [String: Any] {
         let settings = platform.config.rateLimits
@@ -135,7 +143,7 @@ struct DeveloperPortalModule: Module {
             "rateLimits": RateLimitClass.all.map { rateClass -> [String: Any] in
                 [
                     "routes": rateClass.routes, "limit": settings.limit(for: rateClass),
-                    "subject": rateClass.subject == .caller ? "caller (API key, else user)" : "client IP",
+                    "subject": Self.subjectName(rateClass.subject),
                 ]
             },
             "errors": ErrorCatalog.entries.map { entry -> [String: Any] in

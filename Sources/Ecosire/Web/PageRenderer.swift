@@ -22,6 +22,8 @@ struct PageRenderer: Sendable {
         ("dashboard-nav", PackageResources.dashboard_nav_mustache),
         ("dashboard-error", PackageResources.dashboard_error_mustache),
         ("sign-in", PackageResources.sign_in_mustache),
+        ("forgot-password", PackageResources.forgot_password_mustache),
+        ("reset-password", PackageResources.reset_password_mustache),
         ("api-keys", PackageResources.api_keys_mustache),
         ("api-key-revoke", PackageResources.api_key_revoke_mustache),
         ("api-key-usage", PackageResources.api_key_usage_mustache),

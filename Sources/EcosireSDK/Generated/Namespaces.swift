@@ -74,6 +74,15 @@ public struct ApiKeysAPI: Sendable {
 public struct AuthAPI: Sendable {
     let core: ClientCore
 
+    /// Set a new password
+    ///
+    /// Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+    ///
+    /// `POST /api/auth/password-reset/confirm`
+    public func confirmPasswordReset(body: Components.Schemas.PasswordResetConfirmation) async throws {
+        try await core.perform { client in _ = try await client.confirmPasswordReset(.init(body: .json(body))).noContent }
+    }
+
     /// Public keys for access tokens
     ///
     /// No credentials needed.
@@ -85,11 +94,20 @@ public struct AuthAPI: Sendable {
 
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). An address that already has an account answers 409; the password is hashed either way, so both answers take as long, and the answers are limited per client address (`auth`) and per email (`auth.email`), so addresses cannot be tried in bulk. No credentials needed.
     ///
     /// `POST /api/auth/register`
     public func register(body: Components.Schemas.RegisterRequest) async throws -> Components.Schemas.Session {
         try await core.perform { client in return try await client.register(.init(body: .json(body))).created.body.json }
+    }
+
+    /// Email a password-reset link
+    ///
+    /// Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+    ///
+    /// `POST /api/auth/password-reset`
+    public func requestPasswordReset(idempotencyKey: Swift.String? = nil, body: Components.Schemas.PasswordResetRequest) async throws -> Components.Schemas.Accepted {
+        try await core.perform { client in return try await client.requestPasswordReset(.init(headers: .init(idempotencyKey: idempotencyKey), body: .json(body))).accepted.body.json }
     }
 }
 
@@ -1765,7 +1783,7 @@ extension EcosireClient {
     /// API Keys: create, get, getAudit, getUsage, list, revoke, rotate.
     public var apiKeys: ApiKeysAPI { ApiKeysAPI(core: core) }
 
-    /// Auth: getJWKS, register.
+    /// Auth: confirmPasswordReset, getJWKS, register, requestPasswordReset.
     public var auth: AuthAPI { AuthAPI(core: core) }
 
     /// Billing: addPaymentMethod, cancelSubscription, createCheckoutSession, deletePaymentMethod, getInvoice, getSummary, getSubscription, listInvoices, listPaymentMethods, listSubscriptions, receiveStripeWebhook, receiveStripeWebhookAlias.
@@ -1827,6 +1845,7 @@ enum OperationFacts {
         "activateLicense",
         "captureLead",
         "confirmNewsletter",
+        "confirmPasswordReset",
         "deactivateLicense",
         "getHealth",
         "getJWKS",
@@ -1845,6 +1864,7 @@ enum OperationFacts {
         "receiveStripeWebhookAlias",
         "refreshToken",
         "register",
+        "requestPasswordReset",
         "submitSupportRequest",
         "subscribeNewsletter",
         "unsubscribeNewsletter",
@@ -1892,6 +1912,7 @@ enum OperationFacts {
         "reopenOpportunity",
         "reopenTicket",
         "replyToTicket",
+        "requestPasswordReset",
         "retryOutboxEmail",
         "retryWebhookDelivery",
         "revokeLicense",

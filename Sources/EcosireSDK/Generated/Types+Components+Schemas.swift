@@ -91,6 +91,21 @@ extension Components {
                 case question
             }
         }
+        /// - Remark: Generated from `#/components/schemas/Accepted`.
+        public struct Accepted: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/Accepted/message`.
+            public var message: Swift.String
+            /// Creates a new `Accepted`.
+            ///
+            /// - Parameters:
+            ///   - message:
+            public init(message: Swift.String) {
+                self.message = message
+            }
+            public enum CodingKeys: String, CodingKey {
+                case message
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/AddPaymentMethodRequest`.
         public struct AddPaymentMethodRequest: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/AddPaymentMethodRequest/paymentMethodId`.
@@ -4821,6 +4836,48 @@ extension Components {
                 case page
                 case total
                 case totalPages
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PasswordResetConfirmation`.
+        public struct PasswordResetConfirmation: Codable, Hashable, Sendable {
+            /// At least 8 characters (at most 72 bytes, the bcrypt limit)
+            ///
+            /// - Remark: Generated from `#/components/schemas/PasswordResetConfirmation/password`.
+            public var password: Swift.String
+            /// The token from the reset email
+            ///
+            /// - Remark: Generated from `#/components/schemas/PasswordResetConfirmation/token`.
+            public var token: Swift.String
+            /// Creates a new `PasswordResetConfirmation`.
+            ///
+            /// - Parameters:
+            ///   - password: At least 8 characters (at most 72 bytes, the bcrypt limit)
+            ///   - token: The token from the reset email
+            public init(
+                password: Swift.String,
+                token: Swift.String
+            ) {
+                self.password = password
+                self.token = token
+            }
+            public enum CodingKeys: String, CodingKey {
+                case password
+                case token
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/PasswordResetRequest`.
+        public struct PasswordResetRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PasswordResetRequest/email`.
+            public var email: Swift.String
+            /// Creates a new `PasswordResetRequest`.
+            ///
+            /// - Parameters:
+            ///   - email:
+            public init(email: Swift.String) {
+                self.email = email
+            }
+            public enum CodingKeys: String, CodingKey {
+                case email
             }
         }
         /// - Remark: Generated from `#/components/schemas/PaymentMethod`.

@@ -1820,7 +1820,7 @@ public enum Operations {
     }
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401 in the same time. Limited per client address and email (`login`, 10 a minute), per client address (`auth`) and per email from any address (`auth.email`). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
@@ -2127,6 +2127,325 @@ public enum Operations {
             case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
         }
     }
+    /// Email a password-reset link
+    ///
+    /// Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+    ///
+    /// - Remark: HTTP `POST /api/auth/password-reset`.
+    /// - Remark: Generated from `#/paths//api/auth/password-reset/post(requestPasswordReset)`.
+    public enum RequestPasswordReset {
+        public static let id: Swift.String = "requestPasswordReset"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///
+                /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Swift.String?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RequestPasswordReset.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - idempotencyKey: Makes the POST safe to retry: the first response for this key is replayed for 24 hours; the same key with a different request is a 422, a retry while the first runs a 409.
+                ///   - accept:
+                public init(
+                    idempotencyKey: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RequestPasswordReset.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RequestPasswordReset.Input.Headers
+            /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.PasswordResetRequest)
+            }
+            public var body: Operations.RequestPasswordReset.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.RequestPasswordReset.Input.Headers = .init(),
+                body: Operations.RequestPasswordReset.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Accepted: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Requests allowed in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Swift.String?
+                    /// Requests left in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Swift.String?
+                    /// Unix time (seconds) when the window resets
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/headers/X-Request-Id`.
+                    public var xRequestId: Swift.String?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRateLimitLimit: Requests allowed in the window
+                    ///   - xRateLimitRemaining: Requests left in the window
+                    ///   - xRateLimitReset: Unix time (seconds) when the window resets
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
+                        xRateLimitLimit: Swift.String? = nil,
+                        xRateLimitRemaining: Swift.String? = nil,
+                        xRateLimitReset: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RequestPasswordReset.Output.Accepted.Headers
+                /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/POST/responses/202/content/application\/json`.
+                    case json(Components.Schemas.Accepted)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.Accepted {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RequestPasswordReset.Output.Accepted.Body
+                /// Creates a new `Accepted`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RequestPasswordReset.Output.Accepted.Headers = .init(),
+                    body: Operations.RequestPasswordReset.Output.Accepted.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// Accepted (whether or not the address has an account)
+            ///
+            /// - Remark: Generated from `#/paths//api/auth/password-reset/post(requestPasswordReset)/responses/202`.
+            ///
+            /// HTTP response code: `202 accepted`.
+            case accepted(Operations.RequestPasswordReset.Output.Accepted)
+            /// The associated value of the enum case if `self` is `.accepted`.
+            ///
+            /// - Throws: An error if `self` is not `.accepted`.
+            /// - SeeAlso: `.accepted`.
+            public var accepted: Operations.RequestPasswordReset.Output.Accepted {
+                get throws {
+                    switch self {
+                    case let .accepted(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "accepted",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Set a new password
+    ///
+    /// Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+    ///
+    /// - Remark: HTTP `POST /api/auth/password-reset/confirm`.
+    /// - Remark: Generated from `#/paths//api/auth/password-reset/confirm/post(confirmPasswordReset)`.
+    public enum ConfirmPasswordReset {
+        public static let id: Swift.String = "confirmPasswordReset"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.PasswordResetConfirmation)
+            }
+            public var body: Operations.ConfirmPasswordReset.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - body:
+            public init(body: Operations.ConfirmPasswordReset.Input.Body) {
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
+                    /// The API version: 1
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/X-API-Version`.
+                    public var xAPIVersion: Swift.String?
+                    /// Requests allowed in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Swift.String?
+                    /// Requests left in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Swift.String?
+                    /// Unix time (seconds) when the window resets
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Swift.String?
+                    /// Request id (echoed when the request sent a valid one, else generated)
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/password-reset/confirm/POST/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Swift.String?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
+                    ///   - xAPIVersion: The API version: 1
+                    ///   - xRateLimitLimit: Requests allowed in the window
+                    ///   - xRateLimitRemaining: Requests left in the window
+                    ///   - xRateLimitReset: Unix time (seconds) when the window resets
+                    ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
+                    public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
+                        xAPIVersion: Swift.String? = nil,
+                        xRateLimitLimit: Swift.String? = nil,
+                        xRateLimitRemaining: Swift.String? = nil,
+                        xRateLimitReset: Swift.String? = nil,
+                        xRequestId: Swift.String? = nil
+                    ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.xAPIVersion = xAPIVersion
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ConfirmPasswordReset.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.ConfirmPasswordReset.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Password changed; sign in with it
+            ///
+            /// - Remark: Generated from `#/paths//api/auth/password-reset/confirm/post(confirmPasswordReset)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.ConfirmPasswordReset.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.ConfirmPasswordReset.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+    }
     /// Exchange a refresh token
     ///
     /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
@@ -2171,6 +2490,14 @@ public enum Operations {
             public struct Ok: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers`.
                 public struct Headers: Sendable, Hashable {
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
                     /// The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/Set-Cookie`.
@@ -2179,6 +2506,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-API-Version`.
                     public var xAPIVersion: Swift.String?
+                    /// Requests allowed in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Swift.String?
+                    /// Requests left in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Swift.String?
+                    /// Unix time (seconds) when the window resets
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Swift.String?
                     /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/refresh/POST/responses/200/headers/X-Request-Id`.
@@ -2186,16 +2525,31 @@ public enum Operations {
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
                     ///   - setCookie: The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
                     ///   - xAPIVersion: The API version: 1
+                    ///   - xRateLimitLimit: Requests allowed in the window
+                    ///   - xRateLimitRemaining: Requests left in the window
+                    ///   - xRateLimitReset: Unix time (seconds) when the window resets
                     ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
                         setCookie: Swift.String? = nil,
                         xAPIVersion: Swift.String? = nil,
+                        xRateLimitLimit: Swift.String? = nil,
+                        xRateLimitRemaining: Swift.String? = nil,
+                        xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
                         self.setCookie = setCookie
                         self.xAPIVersion = xAPIVersion
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
                         self.xRequestId = xRequestId
                     }
                 }
@@ -2289,7 +2643,7 @@ public enum Operations {
     }
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). An address that already has an account answers 409; the password is hashed either way, so both answers take as long, and the answers are limited per client address (`auth`) and per email (`auth.email`), so addresses cannot be tried in bulk. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.
@@ -2335,6 +2689,14 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/Location`.
                     public var location: Swift.String?
+                    /// IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/RateLimit`.
+                    public var rateLimit: Swift.String?
+                    /// IETF draft: `limit;w=window-seconds`
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Swift.String?
                     /// The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/Set-Cookie`.
@@ -2343,6 +2705,18 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-API-Version`.
                     public var xAPIVersion: Swift.String?
+                    /// Requests allowed in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Swift.String?
+                    /// Requests left in the window
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Swift.String?
+                    /// Unix time (seconds) when the window resets
+                    ///
+                    /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Swift.String?
                     /// Request id (echoed when the request sent a valid one, else generated)
                     ///
                     /// - Remark: Generated from `#/paths/api/auth/register/POST/responses/201/headers/X-Request-Id`.
@@ -2351,18 +2725,33 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - location: /api/users/me
+                    ///   - rateLimit: IETF draft: `limit=N, remaining=N, reset=seconds`
+                    ///   - rateLimitPolicy: IETF draft: `limit;w=window-seconds`
                     ///   - setCookie: The session cookies: ecosire_auth (access token) and ecosire_refresh (refresh token), HttpOnly and SameSite=Lax, and ecosire_csrf (readable by scripts, for X-CSRF-Token)
                     ///   - xAPIVersion: The API version: 1
+                    ///   - xRateLimitLimit: Requests allowed in the window
+                    ///   - xRateLimitRemaining: Requests left in the window
+                    ///   - xRateLimitReset: Unix time (seconds) when the window resets
                     ///   - xRequestId: Request id (echoed when the request sent a valid one, else generated)
                     public init(
                         location: Swift.String? = nil,
+                        rateLimit: Swift.String? = nil,
+                        rateLimitPolicy: Swift.String? = nil,
                         setCookie: Swift.String? = nil,
                         xAPIVersion: Swift.String? = nil,
+                        xRateLimitLimit: Swift.String? = nil,
+                        xRateLimitRemaining: Swift.String? = nil,
+                        xRateLimitReset: Swift.String? = nil,
                         xRequestId: Swift.String? = nil
                     ) {
                         self.location = location
+                        self.rateLimit = rateLimit
+                        self.rateLimitPolicy = rateLimitPolicy
                         self.setCookie = setCookie
                         self.xAPIVersion = xAPIVersion
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
                         self.xRequestId = xRequestId
                     }
                 }

@@ -82,7 +82,7 @@ public protocol APIProtocol: Sendable {
     func getApiKeyUsage(_ input: Operations.GetApiKeyUsage.Input) async throws -> Operations.GetApiKeyUsage.Output
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401 in the same time. Limited per client address and email (`login`, 10 a minute), per client address (`auth`) and per email from any address (`auth.email`). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
@@ -94,6 +94,20 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/auth/logout`.
     /// - Remark: Generated from `#/paths//api/auth/logout/post(logout)`.
     func logout(_ input: Operations.Logout.Input) async throws -> Operations.Logout.Output
+    /// Email a password-reset link
+    ///
+    /// Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+    ///
+    /// - Remark: HTTP `POST /api/auth/password-reset`.
+    /// - Remark: Generated from `#/paths//api/auth/password-reset/post(requestPasswordReset)`.
+    func requestPasswordReset(_ input: Operations.RequestPasswordReset.Input) async throws -> Operations.RequestPasswordReset.Output
+    /// Set a new password
+    ///
+    /// Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+    ///
+    /// - Remark: HTTP `POST /api/auth/password-reset/confirm`.
+    /// - Remark: Generated from `#/paths//api/auth/password-reset/confirm/post(confirmPasswordReset)`.
+    func confirmPasswordReset(_ input: Operations.ConfirmPasswordReset.Input) async throws -> Operations.ConfirmPasswordReset.Output
     /// Exchange a refresh token
     ///
     /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
@@ -103,7 +117,7 @@ public protocol APIProtocol: Sendable {
     func refreshToken(_ input: Operations.RefreshToken.Input) async throws -> Operations.RefreshToken.Output
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). An address that already has an account answers 409; the password is hashed either way, so both answers take as long, and the answers are limited per client address (`auth`) and per email (`auth.email`), so addresses cannot be tried in bulk. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.
@@ -1269,7 +1283,7 @@ extension APIProtocol {
     }
     /// Login with email and password
     ///
-    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email. No credentials needed.
+    /// Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401 in the same time. Limited per client address and email (`login`, 10 a minute), per client address (`auth`) and per email from any address (`auth.email`). No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/login`.
     /// - Remark: Generated from `#/paths//api/auth/login/post(login)`.
@@ -1297,6 +1311,30 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// Email a password-reset link
+    ///
+    /// Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+    ///
+    /// - Remark: HTTP `POST /api/auth/password-reset`.
+    /// - Remark: Generated from `#/paths//api/auth/password-reset/post(requestPasswordReset)`.
+    public func requestPasswordReset(
+        headers: Operations.RequestPasswordReset.Input.Headers = .init(),
+        body: Operations.RequestPasswordReset.Input.Body
+    ) async throws -> Operations.RequestPasswordReset.Output {
+        try await requestPasswordReset(Operations.RequestPasswordReset.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Set a new password
+    ///
+    /// Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+    ///
+    /// - Remark: HTTP `POST /api/auth/password-reset/confirm`.
+    /// - Remark: Generated from `#/paths//api/auth/password-reset/confirm/post(confirmPasswordReset)`.
+    public func confirmPasswordReset(body: Operations.ConfirmPasswordReset.Input.Body) async throws -> Operations.ConfirmPasswordReset.Output {
+        try await confirmPasswordReset(Operations.ConfirmPasswordReset.Input(body: body))
+    }
     /// Exchange a refresh token
     ///
     /// Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session. No credentials needed.
@@ -1314,7 +1352,7 @@ extension APIProtocol {
     }
     /// Create an account
     ///
-    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
+    /// Creates the user and a new organization owned by them, and signs them in (tokens and cookies). An address that already has an account answers 409; the password is hashed either way, so both answers take as long, and the answers are limited per client address (`auth`) and per email (`auth.email`), so addresses cannot be tried in bulk. No credentials needed.
     ///
     /// - Remark: HTTP `POST /api/auth/register`.
     /// - Remark: Generated from `#/paths//api/auth/register/post(register)`.

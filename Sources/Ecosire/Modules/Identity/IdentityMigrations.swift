@@ -1,4 +1,4 @@
-/// Organizations, users and refresh-token sessions.
+/// Organizations, users, refresh-token sessions and password resets.
 enum IdentityMigrations {
     static let all: [Migration] = [
         .same(
@@ -40,6 +40,22 @@ enum IdentityMigrations {
                 """,
                 "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
             ]
-        )
+        ),
+        .same(
+            "identity/002-password-resets",
+            [
+                """
+                CREATE TABLE password_resets (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    token_hash TEXT NOT NULL UNIQUE,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX password_resets_user ON password_resets (user_id)",
+            ]
+        ),
     ]
 }

@@ -13,20 +13,27 @@ struct IdentityModule: Module {
 
     let platform: Platform
     var store: IdentityStore { IdentityStore(database: platform.database) }
+    var resets: PasswordResetStore {
+        PasswordResetStore(database: platform.database, outbox: EmailOutbox(clock: platform.clock, secrets: platform.secrets))
+    }
 
     func register(on api: APIRouter) {
         let tag = "Auth"
         api.add(
             Operation(
                 .post, "/api/auth/register", id: "register", tag: tag, summary: "Create an account",
-                description: "Creates the user and a new organization owned by them, and signs them in (tokens and cookies).",
+                description: """
+                    Creates the user and a new organization owned by them, and signs them in (tokens and cookies). An address that \
+                    already has an account answers 409; the password is hashed either way, so both answers take as long, and the \
+                    answers are limited per client address (`auth`) and per email (`auth.email`), so addresses cannot be tried in bulk.
+                    """,
                 access: .open, body: .json(IdentitySchemas.register),
                 responses: [
                     ResponseSpec(
                         201, "Signed in as the new user", schema: IdentitySchemas.session,
                         headers: Self.cookieHeaders.merging(["Location": "/api/users/me"]) { $1 })
                 ],
-                errors: [409], returnsSecret: true
+                errors: [409], rateLimit: .auth, returnsSecret: true
             )
         ) { input in try await registerUser(input) }
 
@@ -34,14 +41,10 @@ struct IdentityModule: Module {
             Operation(
                 .post, "/api/auth/login", id: "login", tag: tag, summary: "Login with email and password",
                 description:
-                    "Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401. Limited to 10 attempts per minute per IP and email.",
+                    "Returns an access token and a single-use refresh token, and sets the HttpOnly cookies. Unknown email and wrong password answer the same 401 in the same time. Limited per client address and email (`login`, 10 a minute), per client address (`auth`) and per email from any address (`auth.email`).",
                 access: .open, body: .json(IdentitySchemas.login),
-                responses: [
-                    ResponseSpec(
-                        200, "Signed in", schema: IdentitySchemas.session,
-                        headers: RateLimitHeaders.documented.merging(Self.cookieHeaders) { $1 })
-                ],
-                errors: [401, 429], returnsSecret: true, codes: ["INVALID_CREDENTIALS"]
+                responses: [ResponseSpec(200, "Signed in", schema: IdentitySchemas.session, headers: Self.cookieHeaders)],
+                errors: [401], rateLimit: .auth, returnsSecret: true, codes: ["INVALID_CREDENTIALS"]
             )
         ) { input in try await login(input) }
 
@@ -52,7 +55,7 @@ struct IdentityModule: Module {
                     "Refresh tokens are single-use: each call returns a new pair. Presenting a used token revokes the whole session.",
                 access: .open, body: .json(IdentitySchemas.refresh, required: false),
                 responses: [ResponseSpec(200, "New tokens", schema: IdentitySchemas.session, headers: Self.cookieHeaders)],
-                errors: [401], returnsSecret: true, codes: ["REFRESH_TOKEN_REUSED", "UNAUTHORIZED"]
+                errors: [401], rateLimit: .auth, returnsSecret: true, codes: ["REFRESH_TOKEN_REUSED", "UNAUTHORIZED"]
             )
         ) { input in try await refresh(input) }
 
@@ -96,6 +99,8 @@ struct IdentityModule: Module {
                 ]
             )
         ) { _ in .json(platform.tokens.jwks) }
+
+        registerPasswordReset(on: api)
     }
 
     // MARK: Handlers
@@ -104,6 +109,9 @@ struct IdentityModule: Module {
         let body = input.object
         let email = body["email"]!.stringValue!.lowercased()
         let name = body["name"]!.stringValue!
+        let decision = try await platform.enforceLimits([(.authEmail, subject: email)], context: input.context)
+        let now = Int64(platform.clock.now().timeIntervalSince1970)
+        // Hashed before the address is looked up, so that a taken address answers as slowly.
         let hash = try await platform.passwords.hash(body["password"]!.stringValue!)
         let organizationName = body["organizationName"]?.stringValue ?? "\(name)'s organization"
         guard
@@ -112,11 +120,14 @@ struct IdentityModule: Module {
                 organizationName: organizationName, now: platform.clock.nowMillis()
             )
         else {
-            throw APIError.conflict(
+            var error = APIError.conflict(
                 "An account with this email already exists", details: [FieldIssue(field: "email", message: "Already registered")])
+            decision?.apply(to: &error.headers, now: now)
+            throw error
         }
         var response = try await startSession(for: user, familyID: UUIDv7.generate(), status: .created)
         response.headers[.location] = "/api/users/me"
+        decision?.apply(to: &response.headers, now: now)
         return response
     }
 
@@ -125,13 +136,9 @@ struct IdentityModule: Module {
         let email = body["email"]!.stringValue!.lowercased()
         let password = body["password"]!.stringValue!
         let nowSeconds = Int64(platform.clock.now().timeIntervalSince1970)
-        let decision = try await platform.limiter.hit(
-            key: "rate:login:\(platform.clientIP(input.request, input.context)):\(email)",
-            limit: platform.config.rateLimits.limit(for: .login), window: platform.config.rateLimits.windowSeconds
-        )
-        guard decision.allowed else {
-            throw decision.rejection(now: nowSeconds, policy: RateLimitClass.login.name, message: "Too many login attempts; retry later")
-        }
+        let decision = try await platform.enforceLimits(
+            [(.login, subject: "\(platform.clientIP(input.request, input.context)):\(email)"), (.authEmail, subject: email)],
+            context: input.context)
         let user = try await store.user(email: email)
         let valid: Bool
         if let user {
@@ -142,11 +149,11 @@ struct IdentityModule: Module {
         }
         guard let user, valid else {
             var error = APIError.unauthorized("Invalid email or password", code: "INVALID_CREDENTIALS")
-            decision.apply(to: &error.headers, now: nowSeconds)
+            decision?.apply(to: &error.headers, now: nowSeconds)
             throw error
         }
         var response = try await startSession(for: user, familyID: UUIDv7.generate(), status: .ok)
-        decision.apply(to: &response.headers, now: nowSeconds)
+        decision?.apply(to: &response.headers, now: nowSeconds)
         return response
     }
 

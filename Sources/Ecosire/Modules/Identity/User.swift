@@ -69,6 +69,16 @@ enum IdentitySchemas {
         .init("refreshToken", Schema.string(minLength: 1, maxLength: 512).describe("Optional when the ecosire_refresh cookie is sent"))
     ]).named("RefreshRequest")
 
+    static let passwordResetRequest = Schema.object([.init("email", .email, required: true)]).named("PasswordResetRequest")
+        .example(["email": "ada@example.com"])
+
+    static let passwordResetConfirm = Schema.object([
+        .init("token", Schema.string(minLength: 1, maxLength: 200).describe("The token from the reset email"), required: true),
+        .init("password", password, required: true),
+    ]).named("PasswordResetConfirmation")
+
+    static let accepted = Schema.object([.init("message", .string(), required: true)]).named("Accepted")
+
     static let updateMe = Schema.object([
         .init("name", name), .init("password", password),
         .init("currentPassword", Schema.string(minLength: 1, maxLength: 1024).describe("Required to change the password")),

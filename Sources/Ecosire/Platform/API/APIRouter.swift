@@ -58,7 +58,8 @@ public final class APIRouter: @unchecked Sendable {
                     try caller.require(role: minimumRole)
                     try caller.require(scope: operation.requiredScope)
                 }
-                limitHeaders = try await access.checkLimits(operation, caller: context.caller, request: request, context: context)
+                context.rateLimit = try await access.checkLimits(operation, caller: context.caller, request: request, context: context)
+                context.rateLimit?.apply(to: &limitHeaders, now: Int64(access.clock.now().timeIntervalSince1970))
                 let query = try Self.parseQuery(request, operation: operation)
                 var body: JSONValue?
                 var text: String?
@@ -128,8 +129,14 @@ public final class APIRouter: @unchecked Sendable {
             context.coreContext.parameters[Substring(name)] = Substring(value)
         }
         let validQuery = try Self.parseQuery(query.map { ($0.key, $0.value) }, operation: operation)
+        var body = body
         if case .json(let schema, let required, _)? = operation.body {
-            if let body { try schema.enforce(body) } else if required { throw APIError.badRequest("A JSON request body is required") }
+            if let given = body {
+                do { body = try TextRule.normalized(given) } catch { throw Self.duplicateMember(error.name) }
+                try schema.enforce(body!)
+            } else if required {
+                throw APIError.badRequest("A JSON request body is required")
+            }
         }
         let input = APIInput(request: request, context: context, query: validQuery, body: body, text: nil)
         return try await handler(input)
@@ -210,7 +217,8 @@ public final class APIRouter: @unchecked Sendable {
                 }
                 typed = .bool(value == "true")
             default:
-                typed = .string(value)
+                values[name] = TextRule.normalized(value)
+                typed = .string(values[name]!)
             }
             issues += parameter.schema.validate(typed, at: name).map(\.issue)
         }
@@ -267,18 +275,25 @@ public final class APIRouter: @unchecked Sendable {
             if required { throw APIError.badRequest("A JSON request body is required") }
             return nil
         }
-        let value: JSONValue
+        var value: JSONValue
         do {
             value = try JSONValue.parse(buffer)
+            // Only text beyond ASCII can be in another normalization form.
+            if buffer.readableBytesView.contains(where: { $0 >= 0x80 }) { value = try TextRule.normalized(value) }
         } catch let failure as JSONParser.Failure where failure.duplicateMember != nil {
-            throw APIError.badRequest(
-                "Malformed JSON: a member name appears twice in one object",
-                details: [FieldIssue(field: failure.duplicateMember!, message: "Duplicate member name")])
+            throw Self.duplicateMember(failure.duplicateMember!)
+        } catch let duplicate as TextRule.DuplicateMember {
+            throw Self.duplicateMember(duplicate.name)
         } catch {
             throw APIError.badRequest("Malformed JSON: the body could not be parsed")
         }
         try schema.enforce(value)
         return value
+    }
+
+    static func duplicateMember(_ name: String) -> APIError {
+        APIError.badRequest(
+            "Malformed JSON: a member name appears twice in one object", details: [FieldIssue(field: name, message: "Duplicate member name")])
     }
 
     static func readText(_ request: Request, mediaType expected: String, limit: Int) async throws -> String {
@@ -289,7 +304,7 @@ public final class APIRouter: @unchecked Sendable {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError.badRequest("The body is not valid UTF-8")
         }
-        return text
+        return TextRule.normalized(text)
     }
 }
 

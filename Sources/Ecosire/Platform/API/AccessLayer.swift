@@ -28,19 +28,22 @@ public struct AccessLayer: Sendable {
     }
 
     /// Counts the request against its class's limit and, for callers, their organization's daily
-    /// quota. Returns the headers to send; throws 429 (`RATE_LIMITED`, `QUOTA_EXCEEDED`) with them.
-    func checkLimits(_ operation: Operation, caller: Caller?, request: Request, context: AppRequestContext) async throws -> HTTPFields {
-        var headers = HTTPFields()
-        guard settings.enabled, let rateClass = operation.effectiveRateLimit else { return headers }
+    /// quota. Returns the decision whose headers to send; throws 429 (`RATE_LIMITED`,
+    /// `QUOTA_EXCEEDED`) with them.
+    func checkLimits(_ operation: Operation, caller: Caller?, request: Request, context: AppRequestContext) async throws
+        -> RateLimitDecision?
+    {
+        guard settings.enabled, let rateClass = operation.effectiveRateLimit else { return nil }
         let now = Int64(clock.now().timeIntervalSince1970)
         let subject: String =
             switch rateClass.subject {
             case .caller: caller?.limitKey ?? "ip:" + clientIP(request, context)
-            case .clientIP: "ip:" + clientIP(request, context)
+            // Email limits are counted by the handler, which reads the email from the body; an
+            // operation declaring one is counted by address here.
+            case .clientIP, .email: "ip:" + clientIP(request, context)
             }
         let decision = try await limiter.hit(
             key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
-        decision.apply(to: &headers, now: now)
         guard decision.allowed else { throw decision.rejection(now: now, policy: rateClass.name) }
         if let caller, let quota = settings.dailyQuota(plan: try await plans.plan(of: caller.organizationID)) {
             let daily = try await limiter.hit(key: "quota:\(caller.organizationID)", limit: quota, window: 86_400)
@@ -50,7 +53,7 @@ public struct AccessLayer: Sendable {
                 throw rejection
             }
         }
-        return headers
+        return decision
     }
 
     /// Runs `handler` under the request's `Idempotency-Key`, if it has one (POST only). The handler's

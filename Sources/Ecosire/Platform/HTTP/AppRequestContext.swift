@@ -12,12 +12,15 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public let remoteAddress: SocketAddress?
     /// The authenticated caller; nil on public routes.
     public var caller: Caller?
+    /// The operation's own rate limit as counted for this request, for handlers that count more.
+    public var rateLimit: RateLimitDecision?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.remoteAddress = source.channel.remoteAddress
         self.caller = nil
+        self.rateLimit = nil
     }
 
     /// Request bodies are read by the API layer with its own limits; this only caps what

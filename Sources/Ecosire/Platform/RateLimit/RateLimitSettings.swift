@@ -2,10 +2,12 @@ import Configuration
 
 /// A row of the rate-limit table: which limit applies and whom it counts.
 public struct RateLimitClass: Sendable, Hashable {
-    /// Whom a class counts: the caller (API key, else user) or the client address.
+    /// Whom a class counts: the caller (API key, else user), the client address, or the account
+    /// email a request names (from any address).
     public enum Subject: Sendable, Hashable {
         case caller
         case clientIP
+        case email
     }
 
     /// The configuration name (`RATE_LIMIT_<NAME>`), also shown in the documentation.
@@ -24,6 +26,13 @@ public struct RateLimitClass: Sendable, Hashable {
     public static let standard = RateLimitClass(name: "default", subject: .caller, routes: "any other authenticated endpoint")
     /// Login attempts, counted per client address and email by the login route itself.
     public static let login = RateLimitClass(name: "login", subject: .clientIP, routes: "POST /api/auth/login (per IP + email)")
+    /// Every account request from one client address: each may cost a password hash.
+    public static let auth = RateLimitClass(
+        name: "auth", subject: .clientIP,
+        routes: "POST /api/auth/register, /login, /refresh, /password-reset and /password-reset/confirm, and the dashboard sign-in (per IP)")
+    /// Account requests naming one email, from any address: guesses spread over many addresses.
+    public static let authEmail = RateLimitClass(
+        name: "auth.email", subject: .email, routes: "POST /api/auth/register, /login and /password-reset (per email, from any IP)")
     public static let support = RateLimitClass(name: "support", subject: .clientIP, routes: "POST /api/support")
     public static let crmCapture = RateLimitClass(name: "crm.capture", subject: .clientIP, routes: "POST /api/crm/capture")
     public static let aiAsk = RateLimitClass(name: "ai.ask", subject: .caller, routes: "POST /api/ecosire-ai/ask")
@@ -35,7 +44,7 @@ public struct RateLimitClass: Sendable, Hashable {
 
     /// The table of the spec, in its order.
     public static let all: [RateLimitClass] = [
-        support, crmCapture, aiAsk, licenseValidate, licenseActivate, newsletter, standard, login,
+        support, crmCapture, aiAsk, licenseValidate, licenseActivate, newsletter, standard, login, auth, authEmail,
     ]
 
     /// The spec's default requests per minute.
@@ -43,7 +52,8 @@ public struct RateLimitClass: Sendable, Hashable {
         switch name {
         case "support", "newsletter": 5
         case "crm.capture", "license.activate", "login": 10
-        case "ai.ask": 20
+        case "ai.ask", "auth.email": 20
+        case "auth": 30
         case "license.validate": 30
         default: 100
         }

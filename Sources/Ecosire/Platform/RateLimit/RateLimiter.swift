@@ -26,6 +26,13 @@ public struct RateLimitDecision: Sendable {
         if !allowed { headers.append(HTTPField(name: .retryAfter, value: String(retryAfter))) }
     }
 
+    /// Of two limits a request counted against, the one closer to refusing it (fewer requests
+    /// left, then the later reset): the one whose headers tell the client when to slow down.
+    public func tighter(_ other: RateLimitDecision) -> RateLimitDecision {
+        if other.remaining != remaining { return other.remaining < remaining ? other : self }
+        return other.resetAt > resetAt ? other : self
+    }
+
     /// The 429 problem for a rejected request, with every header; counted in
     /// `ecosire_rate_limited_total` under the limit's `policy` (its rate class, or `daily_quota`).
     public func rejection(now: Int64, policy: String, message: String = "Too many requests; retry later") -> APIError {

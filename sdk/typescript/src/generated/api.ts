@@ -114,6 +114,17 @@ export class AuthApi {
   constructor(protected readonly http: HttpCore) {}
 
   /**
+   * Set a new password
+   *
+   * Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+   *
+   * `POST /api/auth/password-reset/confirm`
+   */
+  confirmPasswordReset(body: schema.PasswordResetConfirmation, options: RequestOptions = {}): Promise<void> {
+    return this.http.request<void>({ operationId: "confirmPasswordReset", method: "POST", path: "/api/auth/password-reset/confirm", body, response: "none", public: true, ...options });
+  }
+
+  /**
    * Public keys for access tokens
    *
    * No credentials needed.
@@ -127,12 +138,23 @@ export class AuthApi {
   /**
    * Create an account
    *
-   * Creates the user and a new organization owned by them, and signs them in (tokens and cookies). No credentials needed.
+   * Creates the user and a new organization owned by them, and signs them in (tokens and cookies). An address that already has an account answers 409; the password is hashed either way, so both answers take as long, and the answers are limited per client address (`auth`) and per email (`auth.email`), so addresses cannot be tried in bulk. No credentials needed.
    *
    * `POST /api/auth/register`
    */
   register(body: schema.RegisterRequest, options: RequestOptions = {}): Promise<schema.Session> {
     return this.http.request<schema.Session>({ operationId: "register", method: "POST", path: "/api/auth/register", body, public: true, ...options });
+  }
+
+  /**
+   * Email a password-reset link
+   *
+   * Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+   *
+   * `POST /api/auth/password-reset`
+   */
+  requestPasswordReset(body: schema.PasswordResetRequest, options: RequestOptions = {}): Promise<schema.Accepted> {
+    return this.http.request<schema.Accepted>({ operationId: "requestPasswordReset", method: "POST", path: "/api/auth/password-reset", body, public: true, idempotent: true, ...options });
   }
 }
 

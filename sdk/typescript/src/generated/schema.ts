@@ -17,6 +17,10 @@ export interface AIQuestion {
   question: string;
 }
 
+export interface Accepted {
+  message: string;
+}
+
 export interface AddPaymentMethodRequest {
   paymentMethodId: string;
   setDefault?: boolean;
@@ -901,6 +905,17 @@ export interface PageMeta {
   page: number;
   total: number;
   totalPages: number;
+}
+
+export interface PasswordResetConfirmation {
+  /** At least 8 characters (at most 72 bytes, the bcrypt limit) */
+  password: string;
+  /** The token from the reset email */
+  token: string;
+}
+
+export interface PasswordResetRequest {
+  email: string;
 }
 
 export interface PaymentMethod {
