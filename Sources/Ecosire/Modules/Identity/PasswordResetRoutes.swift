@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// `POST /api/auth/password-reset` mails a single-use link; `/confirm` sets the new password with
 /// it. The request answers the same 202 whether or not the address has an account.
@@ -36,32 +37,44 @@ extension IdentityModule {
     private func requestPasswordReset(_ input: APIInput) async throws -> Response {
         let email = input.object["email"]!.stringValue!.lowercased()
         let decision = try await platform.enforceLimits([(.authEmail, subject: email)], context: input.context)
-        let token = "prt_" + SecretTokens.base62(count: 43)
-        // Both paths do one lookup and one token; only a known address gets a row and an email.
-        let tokenHash = SecretTokens.sha256Hex(token)
-        if let user = try await store.user(email: email) {
-            let link = platform.config.publicURL + "/dashboard/reset-password?token=" + token
-            try await resets.issue(
-                for: user, tokenHash: tokenHash,
-                email: (
-                    subject: "Reset your Ecosire password",
-                    text: """
-                        Someone (we hope you) asked to reset the password of the Ecosire account \(user.email).
-
-                        Choose a new password within one hour:
-                        \(link)
-
-                        Or send the token to POST /api/auth/password-reset/confirm: \(token)
-
-                        If it was not you, ignore this email; your password stays as it is.
-                        """,
-                    token: token
-                ),
-                now: platform.clock.nowMillis())
+        // The lookup and the email happen after the answer, so that its timing cannot tell a
+        // known address from an unknown one. A failure is logged; the person asks again.
+        let logger = input.context.logger
+        Task { [self] in
+            do {
+                try await sendPasswordReset(to: email)
+            } catch {
+                logger.error("Could not queue a password-reset email", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
         }
         var response = Response.json(["message": .string(Self.passwordResetAccepted)], status: .accepted)
         decision?.apply(to: &response.headers, now: Int64(platform.clock.now().timeIntervalSince1970))
         return response
+    }
+
+    /// Stores a new reset token for the account using `email`, if there is one, and queues the
+    /// email that carries it.
+    private func sendPasswordReset(to email: String) async throws {
+        guard let user = try await store.user(email: email) else { return }
+        let token = "prt_" + SecretTokens.base62(count: 43)
+        let link = platform.config.publicURL + "/dashboard/reset-password?token=" + token
+        try await resets.issue(
+            for: user, tokenHash: SecretTokens.sha256Hex(token),
+            email: (
+                subject: "Reset your Ecosire password",
+                text: """
+                    Someone (we hope you) asked to reset the password of the Ecosire account \(user.email).
+
+                    Choose a new password within one hour:
+                    \(link)
+
+                    Or send the token to POST /api/auth/password-reset/confirm: \(token)
+
+                    If it was not you, ignore this email; your password stays as it is.
+                    """,
+                token: token
+            ),
+            now: platform.clock.nowMillis())
     }
 
     private func confirmPasswordReset(_ input: APIInput) async throws -> Response {
