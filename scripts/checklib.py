@@ -2,6 +2,7 @@
 assertions, the runner that prints one ✔/✘ line per check, polling, the fake servers' JSON answers,
 and starting and stopping the server under test."""
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -31,8 +32,18 @@ class Answer:
         return f"HTTP {self.status} {self.body[:300].decode(errors='replace')}"
 
 
-def request(url, method, body=None, token=None, headers=None, raw=None, content_type="application/json", timeout=30):
-    """One request; `raw` (bytes) is sent as is, `body` as JSON. Never raises on HTTP errors."""
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_without_redirects = urllib.request.build_opener(_KeepRedirects)
+
+
+def request(url, method, body=None, token=None, headers=None, raw=None, content_type="application/json", timeout=30,
+            follow_redirects=True):
+    """One request; `raw` (bytes) is sent as is, `body` as JSON. Never raises on HTTP errors; a
+    redirect is followed unless `follow_redirects` is false, when it is the answer."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     outgoing = urllib.request.Request(url, data=data, method=method)
     if data is not None:
@@ -42,7 +53,7 @@ def request(url, method, body=None, token=None, headers=None, raw=None, content_
     for name, value in (headers or {}).items():
         outgoing.add_header(name, value)
     try:
-        with urllib.request.urlopen(outgoing, timeout=timeout) as response:
+        with (urllib.request.urlopen if follow_redirects else _without_redirects.open)(outgoing, timeout=timeout) as response:
             return Answer(response.status, response.headers, response.read())
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.headers, error.read())
@@ -184,3 +195,54 @@ def serving(binary, work, env, drop=()):
             yield base, log_path
         finally:
             stop_process(process)
+
+
+class Server:
+    """One `BIN serve` process on a free loopback port with DATA_DIR=WORK/data (wiped when
+    `fresh`), the inherited environment without variables starting with any of `drop`, and `env`
+    over it."""
+
+    def __init__(self, binary, work, env, drop=(), fresh=True, name="server"):
+        self.binary, self.work, self.name = binary, work, name
+        os.makedirs(work, exist_ok=True)
+        self.log_path = os.path.join(work, f"{name}.log")
+        if fresh:
+            shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop))}
+        defaults = {"LOG_LEVEL": "warning", "BCRYPT_COST": "4"}
+        self.env = {**inherited, **defaults, "DATA_DIR": os.path.join(work, "data"), "PORT": str(self.port), "HOST": "127.0.0.1",
+                    **env}
+        self.process = None
+        self.log = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([self.binary, "serve"], env=self.env, cwd=self.work, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        wait_healthy(self.process, self.base, who=self.name)
+        return self
+
+    def stop(self):
+        stop_process(self.process)
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def call(self, method, path, body=None, token=None, headers=None, raw=None, content_type="application/json", timeout=30,
+             follow_redirects=True):
+        return request(self.base + path, method, body, token=token, headers=headers, raw=raw, content_type=content_type,
+                       timeout=timeout, follow_redirects=follow_redirects)
+
+    def tail(self, lines=15):
+        return log_tail(self.log_path, lines)
+
+
+def psql(url, statement):
+    """Runs one SQL statement with psql (from PATH or Debian's PostgreSQL); returns its unaligned output."""
+    binary = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1:]), None)
+    assert binary, "psql is not installed"
+    run = subprocess.run([binary, url, "-v", "ON_ERROR_STOP=1", "-qAtc", statement], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, f"psql {statement!r}: {run.stderr.strip()}"
+    return run.stdout.strip()

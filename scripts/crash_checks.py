@@ -14,7 +14,6 @@ with --postgres, a fresh schema on that database, dropped at the end); the two b
 same time. Prints one ✔/✘ line per check; the exit status is the number of failures.
 """
 import argparse
-import glob
 import http.client
 import os
 import random
@@ -25,7 +24,7 @@ import sys
 import threading
 import time
 import uuid
-from checklib import expect, free_port, log_tail, request, run_checks, stop_process, wait_healthy
+from checklib import expect, free_port, log_tail, psql, request, run_checks, stop_process, wait_healthy
 
 ROUNDS = 5  # kill/restart rounds per backend
 WORKERS = 16  # threads posting contacts, and retrying after the restart
@@ -401,16 +400,6 @@ def catches_check(label):
         return "a duplicate, a deleted and a stray contact are each reported"
     check.__doc__ = f"{label}: the contact comparison catches a duplicated, a lost and a never-answered contact"
     return check
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-def psql(url, statement):
-    binary = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1:]), None)
-    assert binary, "psql is not installed"
-    run = subprocess.run([binary, url, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement], capture_output=True, text=True,
-                         timeout=30)
-    assert run.returncode == 0, f"psql {statement!r}: {run.stderr.strip()}"
 
 
 # ---------------------------------------------------------------- main

@@ -12,7 +12,6 @@ line per check; the exit status is the number of failures.
 """
 import argparse
 import base64
-import glob
 import hashlib
 import hmac
 import json
@@ -28,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import checklib
-from checklib import equal, expect, free_port, log_tail, read_body, request, run_checks, stop_process, wait_healthy
+from checklib import equal, expect, free_port, log_tail, psql, read_body, request, run_checks, stop_process, wait_healthy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -445,13 +444,6 @@ def check_crash_sqlite():
 
 
 # ---------------------------------------------------------------- PostgreSQL
-
-def psql(url, statement):
-    binary = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[-1:]), None)
-    assert binary, "psql is not installed"
-    run = subprocess.run([binary, url, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement], capture_output=True, text=True, timeout=30)
-    assert run.returncode == 0, f"psql {statement!r}: {run.stderr.strip()}"
-
 
 def fresh_database(name):
     """A new empty database on the --postgres cluster; its URL."""

@@ -37,7 +37,8 @@ struct DashboardPasswordPages: Sendable {
                 try platform.authenticator.checkSignInOrigin(input.request)
                 let answer = try await api.invoke(
                     "requestPasswordReset", as: nil, body: ["email": .string(email)], request: input.request, context: input.context)
-                return try pages.page("forgot-password", ["sent": try await answer.jsonBody()["message"]?.stringValue ?? "", "email": email])
+                return try pages.page(
+                    "forgot-password", ["sent": try await answer.jsonBody()["message"]?.stringValue ?? "", "email": email])
             } catch let error as APIError where error.status.code < 500 {
                 return try refused("forgot-password", ["email": email], error)
             }

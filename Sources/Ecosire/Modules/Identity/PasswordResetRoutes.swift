@@ -6,15 +6,16 @@ import Logging
 /// it. The request answers the same 202 whether or not the address has an account.
 extension IdentityModule {
     static let passwordResetAccepted =
-        "If an account uses this address, a link to choose a new password is on its way. It works once, for one hour."
+        "If an account uses this address, a link to choose a new password is on its way. It works once, within one hour."
 
     func registerPasswordReset(on api: APIRouter) {
         api.add(
             Operation(
                 .post, "/api/auth/password-reset", id: "requestPasswordReset", tag: "Auth", summary: "Email a password-reset link",
                 description: """
-                    Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 \
-                    either way, so it does not tell whether the address has an account. A new request replaces the previous link.
+                    Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202, \
+                    as fast, either way (the email is queued after it), so it does not tell whether the address has an account. \
+                    Every link sent works until one of them is used.
                     """,
                 access: .open, body: .json(IdentitySchemas.passwordResetRequest),
                 responses: [ResponseSpec(202, "Accepted (whether or not the address has an account)", schema: IdentitySchemas.accepted)],
@@ -26,7 +27,7 @@ extension IdentityModule {
             Operation(
                 .post, "/api/auth/password-reset/confirm", id: "confirmPasswordReset", tag: "Auth", summary: "Set a new password",
                 description:
-                    "Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime).",
+                    "Sets the password with the token from a reset email, cancels the account's other reset links and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime).",
                 access: .open, body: .json(IdentitySchemas.passwordResetConfirm),
                 responses: [ResponseSpec(204, "Password changed; sign in with it")],
                 rateLimit: .auth, returnsSecret: true, codes: ["INVALID_TOKEN"]
@@ -63,15 +64,15 @@ extension IdentityModule {
             email: (
                 subject: "Reset your Ecosire password",
                 text: """
-                    Someone (we hope you) asked to reset the password of the Ecosire account \(user.email).
+                Someone (we hope you) asked to reset the password of the Ecosire account \(user.email).
 
-                    Choose a new password within one hour:
-                    \(link)
+                Choose a new password within one hour:
+                \(link)
 
-                    Or send the token to POST /api/auth/password-reset/confirm: \(token)
+                Or send the token to POST /api/auth/password-reset/confirm: \(token)
 
-                    If it was not you, ignore this email; your password stays as it is.
-                    """,
+                If it was not you, ignore this email; your password stays as it is.
+                """,
                 token: token
             ),
             now: platform.clock.nowMillis())

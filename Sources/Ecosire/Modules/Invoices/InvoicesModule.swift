@@ -230,7 +230,8 @@ struct InvoicesModule: Module {
             var headers = HTTPFields()
             headers[.contentType] = "application/pdf"
             let filename = (invoice["number"]?.stringValue ?? "invoice").replacingOccurrences(of: "/", with: "-")
-            headers[.contentDisposition] = ContentDisposition.inline(filename: SafeFileName.reduce(filename + ".pdf", fallback: "invoice.pdf"))
+            headers[.contentDisposition] = ContentDisposition.inline(
+                filename: SafeFileName.reduce(filename + ".pdf", fallback: "invoice.pdf"))
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: pdf)))
         }
     }

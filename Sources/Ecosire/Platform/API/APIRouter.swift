@@ -278,8 +278,10 @@ public final class APIRouter: @unchecked Sendable {
         var value: JSONValue
         do {
             value = try JSONValue.parse(buffer)
-            // Only text beyond ASCII can be in another normalization form.
-            if buffer.readableBytesView.contains(where: { $0 >= 0x80 }) { value = try TextRule.normalized(value) }
+            // Only text beyond ASCII, sent as is or as `\u` escapes, can be in another normalization form.
+            if buffer.readableBytesView.contains(where: { $0 >= 0x80 || $0 == UInt8(ascii: "\\") }) {
+                value = try TextRule.normalized(value)
+            }
         } catch let failure as JSONParser.Failure where failure.duplicateMember != nil {
             throw Self.duplicateMember(failure.duplicateMember!)
         } catch let duplicate as TextRule.DuplicateMember {
@@ -293,7 +295,8 @@ public final class APIRouter: @unchecked Sendable {
 
     static func duplicateMember(_ name: String) -> APIError {
         APIError.badRequest(
-            "Malformed JSON: a member name appears twice in one object", details: [FieldIssue(field: name, message: "Duplicate member name")])
+            "Malformed JSON: a member name appears twice in one object",
+            details: [FieldIssue(field: name, message: "Duplicate member name")])
     }
 
     static func readText(_ request: Request, mediaType expected: String, limit: Int) async throws -> String {

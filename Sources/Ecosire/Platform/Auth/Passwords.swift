@@ -1,6 +1,7 @@
 import HummingbirdBcrypt
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// bcrypt hashing on its own fixed set of threads. A hash takes ≈ 250 ms at cost 12: on the shared
 /// blocking pool, which also runs every SQLite query and file read, a flood of sign-ins queued the
@@ -21,9 +22,9 @@ public struct PasswordHasher: Sendable {
         return pool
     }()
 
-    /// A hash of a password chosen a moment ago, for verifying unknown emails in the same time as
-    /// known ones.
-    private static let decoy = Bcrypt.hash("decoy-password-for-timing", cost: 12)
+    /// Hashes of a throwaway password at each cost in use, for verifying unknown emails in the same
+    /// time as known ones: the time of a check depends on the cost, so the decoy has the configured one.
+    private static let decoys = Mutex<[UInt8: String]>([:])
 
     public func hash(_ password: String) async throws -> String {
         let cost = self.cost
@@ -36,6 +37,13 @@ public struct PasswordHasher: Sendable {
 
     /// Spends the time a real verification would, for an email that does not exist.
     public func verifyDecoy(_ password: String) async throws {
-        _ = try await verify(password, hash: Self.decoy)
+        let cost = self.cost
+        if let decoy = Self.decoys.withLock({ $0[cost] }) {
+            _ = try await verify(password, hash: decoy)
+            return
+        }
+        // The first unknown email makes the decoy, which takes as long as a verification.
+        let decoy = try await hash("decoy-password-" + SecretTokens.base62(count: 16))
+        Self.decoys.withLock { $0[cost] = $0[cost] ?? decoy }
     }
 }
