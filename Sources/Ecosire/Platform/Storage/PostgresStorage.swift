@@ -129,8 +129,10 @@ public final class PostgresStorage: Database {
                 try? await Task.sleep(for: .milliseconds(100))
                 guard let connection = lease.connection else {
                     if ContinuousClock.now - started > acquireTimeout {
-                        operation.cancel()
+                        // The answer first: cancelling first let the pool's "request cancelled"
+                        // error win the race and reach the client as a 500.
                         outcome.resume(.failure(DatabaseUnavailable("no database connection within \(acquireTimeout)")))
+                        operation.cancel()
                     }
                     continue
                 }
