@@ -420,9 +420,19 @@ def check_pages(base, shots, receiver_url):
         driver.get(base + "/dashboard/webhooks")
         assert path().startswith("/dashboard/login"), path()
 
+    def asks_for_reset_link():
+        """forgotten password: the sign-in page links to a form that asks for a reset link and says one is on its way, whatever the address"""
+        driver.get(base + "/dashboard/login")
+        find("a[href='/dashboard/forgot-password']").click()
+        assert path() == "/dashboard/forgot-password", path()
+        find("#email").send_keys("nobody-here@example.com")
+        submit("form.stack button[type=submit]")
+        assert "If an account uses this address" in find("#reset-sent").text, find("main").text
+
+    signed_out_pages = ["/dashboard/login", "/dashboard/forgot-password", "/dashboard/reset-password"]
     failures += run_checks(
-        [page_at(page, width) for page in pages for width in WIDTHS] + [portal_content, signs_out]
-        + [page_at("/dashboard/login", width) for width in WIDTHS])
+        [page_at(page, width) for page in pages for width in WIDTHS] + [portal_content, signs_out, asks_for_reset_link]
+        + [page_at(page, width) for page in signed_out_pages for width in WIDTHS])
     driver.quit()
     driver = browser(javascript=False)
 
