@@ -29,8 +29,10 @@ struct LicensingTests {
 
     @Test("20 concurrent activations of distinct domains against a limit of 3: exactly 3 succeed")
     func activationLimitUnderConcurrency() async throws {
-        try await TestServer.run(["ecosire.license.secret": .init(stringLiteral: Self.secret), "rate.limit.license.activate": 1000]) {
-            client, _ in
+        // AsyncHTTPClient, one connection per request: the test client sends one request at a time.
+        try await TestServer.run(
+            ["ecosire.license.secret": .init(stringLiteral: Self.secret), "rate.limit.license.activate": 1000], testing: .ahc(.http)
+        ) { client, _ in
             let token = try await client.register().token
             let productID = try #require(try await client.createProduct(token)["id"]?.stringValue)
             let license = try await client.grantLicense(token, productID: productID)

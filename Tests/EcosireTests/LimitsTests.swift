@@ -95,6 +95,29 @@ struct LimitsTests {
         }
     }
 
+    @Test("Idempotency-Key used at the same moment by two different requests: one runs, the other is 422 REUSED on both backends")
+    func concurrentReuse() async throws {
+        try await TestServer.run(testing: .ahc(.http)) { client, _ in
+            let owner = try await client.register()
+            var refusals: [String] = []
+            for round in 0..<12 {
+                let headers = ["Idempotency-Key": "race-\(round)"]
+                let answers = try await withThrowingTaskGroup(of: APIResponse.self) { group in
+                    for name in ["First \(round)", "Second \(round)"] {
+                        group.addTask {
+                            try await client.post("/api/contacts", token: owner.token, json: ["name": .string(name)], headers: headers)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(answers.filter { $0.status == .created }.count == 1, "one of them runs: \(answers.map(\.text))")
+                refusals += answers.filter { $0.status != .created }.map { $0.json["code"]?.stringValue ?? $0.text }
+            }
+            // PostgreSQL claims side by side: the loser used to be told 409 IN_USE, as if it were a retry.
+            #expect(Set(refusals) == ["IDEMPOTENCY_KEY_REUSED"], "\(refusals)")
+        }
+    }
+
     @Test("Idempotency-Key: replay with the same body, 422 with another, per caller, bad keys are 400")
     func idempotentReplay() async throws {
         try await TestServer.run { client, _ in

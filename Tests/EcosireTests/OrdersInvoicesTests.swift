@@ -10,7 +10,8 @@ import Testing
 struct OrdersInvoicesTests {
     @Test("the server prices orders; SO references are gap-free and unique under 20 concurrent creations")
     func pricingAndReferences() async throws {
-        try await TestServer.run { client, _ in
+        // AsyncHTTPClient, one connection per request: the test client sends one request at a time.
+        try await TestServer.run(testing: .ahc(.http)) { client, _ in
             let token = try await client.register().token
             let contact = try await client.createContact(token, ["name": "Bob Buyer", "email": "bob@example.com"])
             let contactID = try #require(contact["id"]?.stringValue)

@@ -76,7 +76,7 @@ public struct AuthAPI: Sendable {
 
     /// Set a new password
     ///
-    /// Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+    /// Sets the password with the token from a reset email, cancels the account's other reset links and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
     ///
     /// `POST /api/auth/password-reset/confirm`
     public func confirmPasswordReset(body: Components.Schemas.PasswordResetConfirmation) async throws {
@@ -103,7 +103,7 @@ public struct AuthAPI: Sendable {
 
     /// Email a password-reset link
     ///
-    /// Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+    /// Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202, as fast, either way (the email is queued after it), so it does not tell whether the address has an account. Every link sent works until one of them is used. No credentials needed.
     ///
     /// `POST /api/auth/password-reset`
     public func requestPasswordReset(idempotencyKey: Swift.String? = nil, body: Components.Schemas.PasswordResetRequest) async throws -> Components.Schemas.Accepted {

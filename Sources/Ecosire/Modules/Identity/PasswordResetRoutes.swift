@@ -39,9 +39,11 @@ extension IdentityModule {
         let email = input.object["email"]!.stringValue!.lowercased()
         let decision = try await platform.enforceLimits([(.authEmail, subject: email)], context: input.context)
         // The lookup and the email happen after the answer, so that its timing cannot tell a
-        // known address from an unknown one. A failure is logged; the person asks again.
+        // known address from an unknown one. A failure is logged; the person asks again. Detached:
+        // the request's own transaction (under an Idempotency-Key) ends with the answer, and
+        // this work must not run in it.
         let logger = input.context.logger
-        Task { [self] in
+        Task.detached { [self] in
             do {
                 try await sendPasswordReset(to: email)
             } catch {

@@ -53,6 +53,10 @@ public struct IdempotencyStore: Sendable {
         }
     }
 
+    static func reused() -> APIError {
+        APIError(.unprocessableContent, code: "IDEMPOTENCY_KEY_REUSED", message: "This Idempotency-Key was used with a different request")
+    }
+
     static func inUse() -> APIError {
         var error = APIError.conflict("A request with this Idempotency-Key is still in progress", code: "IDEMPOTENCY_KEY_IN_USE")
         error.headers[.retryAfter] = "1"
@@ -101,12 +105,7 @@ public struct IdempotencyStore: Sendable {
                     abandoned = (leaseEnd ?? 0) < now || (mine && !running.claims.withLock { $0.contains(claim) })
                 }
                 if !expired && !abandoned {
-                    guard try row.decode(column: "request_hash", as: String.self) == requestHash else {
-                        throw APIError(
-                            .unprocessableContent, code: "IDEMPOTENCY_KEY_REUSED",
-                            message: "This Idempotency-Key was used with a different request"
-                        )
-                    }
+                    guard try row.decode(column: "request_hash", as: String.self) == requestHash else { throw Self.reused() }
                     guard let status else { throw Self.inUse() }
                     let headers = try row.decode(column: "response_headers", as: String.self)
                     let body = try row.decode(column: "response_body", as: String.self)
@@ -122,7 +121,16 @@ public struct IdempotencyStore: Sendable {
                 RETURNING owner
                 """
             ).first()
-            guard inserted != nil else { throw Self.inUse() }
+            guard inserted != nil else {
+                // Another request claimed the key between the look and the insert (PostgreSQL runs
+                // claims side by side; its claim has committed now): the answer it would have got
+                // had that row been there first.
+                let other = try await sql.raw(
+                    "SELECT request_hash FROM idempotency_records WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key)"
+                ).first()?.decode(column: "request_hash", as: String.self)
+                if let other, other != requestHash { throw Self.reused() }
+                throw Self.inUse()
+            }
             // Marked before the claim commits, so that no other request of this process can see
             // the row unmarked and take it for one left behind.
             guard running.claims.withLock({ $0.insert(claim).inserted }) else { throw Self.inUse() }

@@ -116,7 +116,7 @@ export class AuthApi {
   /**
    * Set a new password
    *
-   * Sets the password with the token from the reset email and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
+   * Sets the password with the token from a reset email, cancels the account's other reset links and ends every session of the account (refresh tokens are revoked; access tokens expire within their lifetime). No credentials needed.
    *
    * `POST /api/auth/password-reset/confirm`
    */
@@ -149,7 +149,7 @@ export class AuthApi {
   /**
    * Email a password-reset link
    *
-   * Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202 either way, so it does not tell whether the address has an account. A new request replaces the previous link. No credentials needed.
+   * Sends a single-use link (valid for one hour) to the address if an account uses it. The answer is the same 202, as fast, either way (the email is queued after it), so it does not tell whether the address has an account. Every link sent works until one of them is used. No credentials needed.
    *
    * `POST /api/auth/password-reset`
    */
