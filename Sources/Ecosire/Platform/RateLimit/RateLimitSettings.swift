@@ -29,7 +29,8 @@ public struct RateLimitClass: Sendable, Hashable {
     /// Every account request from one client address: each may cost a password hash.
     public static let auth = RateLimitClass(
         name: "auth", subject: .clientIP,
-        routes: "POST /api/auth/register, /login, /refresh, /password-reset and /password-reset/confirm, and the dashboard sign-in (per IP)"
+        routes:
+            "POST /api/auth/register, /login, /refresh, /password-reset and /password-reset/confirm, and the dashboard's sign-in and reset forms (per IP)"
     )
     /// Account requests naming one email, from any address: guesses spread over many addresses.
     public static let authEmail = RateLimitClass(
