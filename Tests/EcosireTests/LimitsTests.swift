@@ -118,6 +118,29 @@ struct LimitsTests {
         }
     }
 
+    @Test("a second identical request while the first runs is IN_USE, also when the process lease is late (a starved pool)")
+    func claimOutlivesLateLease() async throws {
+        try await TestServer.run { _, config in
+            try await withDatabase(config) { database in
+                // A lease never written is as late as one can be: another process would call the
+                // claim abandoned, but its own process knows the request is still running.
+                let lease = ProcessLease(database: database, clock: .system, logger: Logger(label: "late-lease"))
+                let store = IdempotencyStore(database: database, clock: .system, lease: lease)
+                guard case .proceed = try await store.claim(owner: "user:1", key: "k", requestHash: "h") else {
+                    Issue.record("the first claim must proceed")
+                    return
+                }
+                defer { store.finished(owner: "user:1", key: "k") }
+                do {
+                    let second = try await store.claim(owner: "user:1", key: "k", requestHash: "h")
+                    Issue.record("the second identical request got \(second) while the first runs: it would write twice")
+                } catch let error as APIError {
+                    #expect(error.code == "IDEMPOTENCY_KEY_IN_USE", "\(error)")
+                }
+            }
+        }
+    }
+
     @Test("Idempotency-Key: replay with the same body, 422 with another, per caller, bad keys are 400")
     func idempotentReplay() async throws {
         try await TestServer.run { client, _ in

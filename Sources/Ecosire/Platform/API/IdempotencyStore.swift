@@ -101,8 +101,14 @@ public struct IdempotencyStore: Sendable {
                 } else {
                     let leaseEnd =
                         try row.decodeNil(column: "holder_expires") ? nil : try row.decode(column: "holder_expires", as: Int64.self)
-                    let mine = try row.decode(column: "holder", as: String.self) == holder
-                    abandoned = (leaseEnd ?? 0) < now || (mine && !running.claims.withLock { $0.contains(claim) })
+                    // This process knows its own claims: whether its lease renewal is late (a pool
+                    // starved under load) says nothing about them. Trusting the lease here let a
+                    // second identical request take over a running claim and write twice.
+                    if try row.decode(column: "holder", as: String.self) == holder {
+                        abandoned = !running.claims.withLock { $0.contains(claim) }
+                    } else {
+                        abandoned = (leaseEnd ?? 0) < now
+                    }
                 }
                 if !expired && !abandoned {
                     guard try row.decode(column: "request_hash", as: String.self) == requestHash else { throw Self.reused() }
@@ -111,7 +117,19 @@ public struct IdempotencyStore: Sendable {
                     let body = try row.decode(column: "response_body", as: String.self)
                     return .replay(Self.replay(status: status, headers: headers, body: body))
                 }
-                try await sql.raw("DELETE FROM idempotency_records WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key)").run()
+                // Only the row as it was read: between that read and now its request may have
+                // been answered (PostgreSQL reads the last committed row without waiting), and
+                // deleting the answered row let a second identical request write again.
+                let removed = try await sql.raw(
+                    """
+                    DELETE FROM idempotency_records
+                    WHERE owner = \(bind: owner) AND idempotency_key = \(bind: key) AND created_at = \(bind: createdAt)
+                      AND status \(unsafeRaw: status == nil ? "IS NULL" : "IS NOT NULL")
+                    RETURNING owner
+                    """
+                ).first()
+                // Changed under us: a retry finds the answer, or the new claim.
+                guard removed != nil else { throw Self.inUse() }
             }
             let inserted = try await sql.raw(
                 """
