@@ -118,6 +118,11 @@ class Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = read_body(self)
+        length = self.headers.get("Content-Length")
+        if length is not None and len(body) < int(length):
+            # The sender died mid-body (kill -9): a broken request is no delivery, as for any receiver.
+            self.close_connection = True
+            return
         with Receiver.lock:
             Receiver.hooks.append(Hook(self.path, self.headers.items(), body, self.client_address[1]))
         delay = Receiver.delays.get(self.path, 0)
