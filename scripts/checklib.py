@@ -101,6 +101,21 @@ def run_checks(checks, before_each=None, after_failure=None):
     return failures
 
 
+def run_checks_showing_logs(checks, servers):
+    """`run_checks`, printing after a failed check the last lines of the log of each of `servers`
+    (objects with `name`, `log_path` and a `touched` flag their calls set) that the check called."""
+    def forget_servers():
+        for server in servers:
+            server.touched = False
+
+    def show_logs():
+        for server in servers:
+            if server.touched:
+                print(f"    {server.name} log ({server.log_path}), last lines:\n{log_tail(server.log_path, 15)}", flush=True)
+
+    return run_checks(checks, before_each=forget_servers, after_failure=show_logs)
+
+
 def read_body(handler):
     """The body of a request to a `BaseHTTPRequestHandler`, sent with a length or chunked."""
     if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():

@@ -50,7 +50,7 @@ import urllib.parse
 import urllib.request
 import uuid
 import checklib
-from checklib import Answer, equal, expect, log_tail, poll, request, run_checks
+from checklib import Answer, equal, expect, log_tail, poll, request, run_checks_showing_logs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -1607,16 +1607,7 @@ def main():
         print("    (no --postgres: nginx, two instances, pg_dump and Prometheus are not checked)", flush=True)
     failed = 0
     try:
-        def forget_servers():
-            for server in SERVERS:
-                server.touched = False
-
-        def show_logs():
-            for server in SERVERS:
-                if server.touched:
-                    print(f"    {server.name} log ({server.log_path}), last lines:\n{log_tail(server.log_path, 15)}", flush=True)
-
-        failed = run_checks(checks, before_each=forget_servers, after_failure=show_logs)
+        failed = run_checks_showing_logs(checks, SERVERS)
     finally:
         for server in SERVERS:
             try:

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import checklib
-from checklib import equal, expect, free_port, log_tail, psql, read_body, request, run_checks, stop_process, wait_healthy
+from checklib import equal, expect, free_port, log_tail, psql, read_body, request, run_checks_showing_logs, stop_process, wait_healthy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
@@ -552,16 +552,7 @@ def main():
         checks += [check_crash_postgres, check_two_instances]
     started = time.monotonic()
     try:
-        def forget_servers():
-            for server in SERVERS:
-                server.touched = False
-
-        def show_logs():
-            for server in SERVERS:
-                if server.touched:
-                    print(f"    {server.name} server log ({server.log_path}), last lines:\n{server.tail()}", flush=True)
-
-        failures = run_checks(checks, before_each=forget_servers, after_failure=show_logs)
+        failures = run_checks_showing_logs(checks, SERVERS)
     finally:
         for server in SERVERS:
             server.stop()

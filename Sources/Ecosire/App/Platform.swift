@@ -40,23 +40,9 @@ public struct Platform: Sendable {
         )
     }
 
-    /// Counts one request of `rateClass` for `subject`, for routes whose subject is only known once
-    /// the body is read (license key + IP). Returns the rate-limit headers; throws the 429.
-    public func enforceLimit(_ rateClass: RateLimitClass, subject: String) async throws -> HTTPFields {
-        var headers = HTTPFields()
-        let settings = config.rateLimits
-        guard settings.enabled else { return headers }
-        let now = Int64(clock.now().timeIntervalSince1970)
-        let decision = try await limiter.hit(
-            key: "rate:\(rateClass.name):\(subject)", limit: settings.limit(for: rateClass), window: settings.windowSeconds)
-        decision.apply(to: &headers, now: now)
-        guard decision.allowed else { throw decision.rejection(now: now, policy: rateClass.name) }
-        return headers
-    }
-
     /// Counts one request against each of `limits` (class and subject) beside the operation's own
-    /// limit, which the access layer counted already (`context.rateLimit`): account routes count the
-    /// client address there and the email named in the body here. Throws the 429 of a refused limit;
+    /// limit, which the access layer counted already (`context.rateLimit`), for subjects known only
+    /// once the body is read: the email of an account route, the license key of a license route. Throws the 429 of a refused limit;
     /// returns the tightest decision, whose headers the answer carries.
     public func enforceLimits(_ limits: [(RateLimitClass, subject: String)], context: AppRequestContext) async throws
         -> RateLimitDecision?

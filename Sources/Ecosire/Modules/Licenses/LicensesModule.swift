@@ -280,8 +280,10 @@ struct LicensesModule: Module {
             let body = input.object
             let key = body["key"]!.stringValue!.trimmingCharacters(in: .whitespaces).uppercased()
             let domain = body["domain"]!.stringValue!.lowercased()
-            let limitHeaders = try await platform.enforceLimit(
-                rateClass, subject: "ip:\(platform.clientIP(input.request, input.context)):\(key)")
+            var limitHeaders = HTTPFields()
+            try await platform.enforceLimits(
+                [(rateClass, subject: "ip:\(platform.clientIP(input.request, input.context)):\(key)")], context: input.context
+            )?.apply(to: &limitHeaders, now: Int64(platform.clock.now().timeIntervalSince1970))
             do {
                 try signatures.verifyRequest(body, signature: input.request.headers[.xEcosireSignature])
                 var normalized = body
